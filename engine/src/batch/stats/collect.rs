@@ -1,0 +1,270 @@
+//! Statistics of an Arrow record batch: min, max and null count per collected column.
+
+use std::cmp::Ordering;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    ArrowPrimitiveType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Int8Type, Time32MillisecondType, Time32SecondType,
+    Time64MicrosecondType, Time64NanosecondType, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+};
+use arrow_array::{Array, PrimitiveArray, RecordBatch};
+use arrow_schema::{DataType as ArrowType, TimeUnit};
+
+use super::kind::{java_float_cmp, Kind};
+use super::{invalid, BatchStats, ColumnStats, Scalar};
+use crate::error::Result;
+use crate::schema::{DataType, Schema};
+
+/// See [`super::compute`].
+pub(super) fn compute(schema: &Schema, batch: &RecordBatch) -> Result<BatchStats> {
+    let arrays = batch.columns();
+    if arrays.len() != schema.columns.len() {
+        return Err(invalid(format!(
+            "the batch has {} columns, the schema {}",
+            arrays.len(),
+            schema.columns.len()
+        )));
+    }
+    let row_count = u32::try_from(batch.num_rows())
+        .map_err(|_| invalid(format!("{} rows do not fit a batch", batch.num_rows())))?;
+    let mut columns = Vec::new();
+    for (index, (column, array)) in schema.columns.iter().zip(arrays).enumerate() {
+        if let Some(kind) = Kind::of(&column.data_type) {
+            columns.push(column_stats(index, &column.data_type, kind, array.as_ref())?);
+        }
+    }
+    Ok(BatchStats { row_count, columns })
+}
+
+fn column_stats(
+    index: usize,
+    data_type: &DataType,
+    kind: Kind,
+    array: &dyn Array,
+) -> Result<ColumnStats> {
+    if !arrow_type_matches(data_type, array.data_type()) {
+        return Err(invalid(format!(
+            "column {index} ({data_type}) is backed by Arrow {}, expected {}",
+            array.data_type(),
+            data_type.to_arrow()
+        )));
+    }
+    let column = u16::try_from(index)
+        .map_err(|_| invalid(format!("column index {index} does not fit a statistics slot")))?;
+    let null_count = u32::try_from(array.null_count())
+        .map_err(|_| invalid(format!("column {index} has {} nulls", array.null_count())))?;
+    // A bound that does not fit its slot is left unknown: it cannot be written, and an unknown
+    // bound only costs pruning.
+    let (min, max) = match bounds(data_type, array) {
+        Some((min, max)) if kind.fits(&min) && kind.fits(&max) => (Some(min), Some(max)),
+        _ => (None, None),
+    };
+    Ok(ColumnStats { column, null_count, min, max })
+}
+
+/// The Arrow type must be the one [`DataType::to_arrow`] gives; a TIMESTAMP_LTZ may carry any
+/// zone name.
+fn arrow_type_matches(data_type: &DataType, actual: &ArrowType) -> bool {
+    match (data_type.to_arrow(), actual) {
+        (ArrowType::Timestamp(unit, zone), ArrowType::Timestamp(actual_unit, actual_zone)) => {
+            unit == *actual_unit && zone.is_some() == actual_zone.is_some()
+        }
+        (expected, actual) => expected == *actual,
+    }
+}
+
+/// (min, max) of the non-null values as scalars; `None` when all are null or a bound does not
+/// convert.
+fn bounds(data_type: &DataType, array: &dyn Array) -> Option<(Scalar, Scalar)> {
+    let widen = |v: i32| Some(i64::from(v));
+    match (data_type, array.data_type()) {
+        (DataType::Boolean, _) => bool_bounds(array),
+        (DataType::TinyInt, _) => int_bounds::<Int8Type>(array, |v| Some(i64::from(v))),
+        (DataType::SmallInt, _) => int_bounds::<Int16Type>(array, |v| Some(i64::from(v))),
+        (DataType::Int, _) => int_bounds::<Int32Type>(array, widen),
+        (DataType::Date, _) => int_bounds::<Date32Type>(array, widen),
+        (DataType::BigInt, _) => int_bounds::<Int64Type>(array, Some),
+        (DataType::Decimal { .. }, _) => {
+            int_bounds::<Decimal128Type>(array, |v| i64::try_from(v).ok())
+        }
+        (DataType::Float, _) => float_bounds::<Float32Type>(array, f64::from),
+        (DataType::Double, _) => float_bounds::<Float64Type>(array, |v| v),
+        (DataType::Char { .. } | DataType::String, _) => string_bounds(array),
+        (DataType::Time { .. }, arrow) => time_bounds(arrow, array),
+        (DataType::Timestamp { .. } | DataType::TimestampLtz { .. }, ArrowType::Timestamp(unit, _)) => {
+            timestamp_bounds(*unit, array)
+        }
+        _ => None,
+    }
+}
+
+/// TIME bounds in milliseconds of the day, whatever unit the Arrow column holds. Truncating
+/// division keeps the order, so converting the raw bounds gives the converted bounds.
+fn time_bounds(arrow: &ArrowType, array: &dyn Array) -> Option<(Scalar, Scalar)> {
+    match arrow {
+        ArrowType::Time32(TimeUnit::Second) => {
+            int_bounds::<Time32SecondType>(array, |v| i64::from(v).checked_mul(1_000))
+        }
+        ArrowType::Time32(_) => int_bounds::<Time32MillisecondType>(array, |v| Some(v.into())),
+        ArrowType::Time64(TimeUnit::Microsecond) => {
+            int_bounds::<Time64MicrosecondType>(array, |v| Some(v / 1_000))
+        }
+        ArrowType::Time64(_) => int_bounds::<Time64NanosecondType>(array, |v| Some(v / 1_000_000)),
+        _ => None,
+    }
+}
+
+/// TIMESTAMP bounds: epoch millis for seconds (p = 0) and millis, the Arrow value otherwise.
+fn timestamp_bounds(unit: TimeUnit, array: &dyn Array) -> Option<(Scalar, Scalar)> {
+    match unit {
+        TimeUnit::Second => int_bounds::<TimestampSecondType>(array, |v| v.checked_mul(1_000)),
+        TimeUnit::Millisecond => int_bounds::<TimestampMillisecondType>(array, Some),
+        TimeUnit::Microsecond => int_bounds::<TimestampMicrosecondType>(array, Some),
+        TimeUnit::Nanosecond => int_bounds::<TimestampNanosecondType>(array, Some),
+    }
+}
+
+/// Bounds of an integer-like column, mapped to i64 by `to_i64` (which must keep the order).
+fn int_bounds<T: ArrowPrimitiveType>(
+    array: &dyn Array,
+    to_i64: impl Fn(T::Native) -> Option<i64>,
+) -> Option<(Scalar, Scalar)>
+where
+    T::Native: Ord,
+{
+    let (min, max) = primitive_bounds(array.as_primitive_opt::<T>()?, Ord::cmp)?;
+    Some((Scalar::Int(to_i64(min)?), Scalar::Int(to_i64(max)?)))
+}
+
+/// Bounds of a FLOAT/DOUBLE column under Java's `Double.compare`, widened to f64.
+fn float_bounds<T: ArrowPrimitiveType>(
+    array: &dyn Array,
+    widen: impl Fn(T::Native) -> f64,
+) -> Option<(Scalar, Scalar)> {
+    let cmp = |a: &T::Native, b: &T::Native| java_float_cmp(widen(*a), widen(*b));
+    let (min, max) = primitive_bounds(array.as_primitive_opt::<T>()?, cmp)?;
+    Some((Scalar::Float(widen(min)), Scalar::Float(widen(max))))
+}
+
+fn primitive_bounds<T: ArrowPrimitiveType>(
+    array: &PrimitiveArray<T>,
+    cmp: impl Fn(&T::Native, &T::Native) -> Ordering,
+) -> Option<(T::Native, T::Native)> {
+    if array.null_count() == 0 {
+        fold_bounds(array.values().iter().copied(), cmp)
+    } else {
+        fold_bounds(array.iter().flatten(), cmp)
+    }
+}
+
+fn bool_bounds(array: &dyn Array) -> Option<(Scalar, Scalar)> {
+    let (min, max) = fold_bounds(array.as_boolean_opt()?.iter().flatten(), Ord::cmp)?;
+    Some((Scalar::Bool(min), Scalar::Bool(max)))
+}
+
+fn string_bounds(array: &dyn Array) -> Option<(Scalar, Scalar)> {
+    let values = array.as_string_opt::<i32>()?.iter().flatten();
+    let (min, max) = fold_bounds(values, |a, b| a.as_bytes().cmp(b.as_bytes()))?;
+    Some((Scalar::Str(min.to_owned()), Scalar::Str(max.to_owned())))
+}
+
+/// The smallest and largest item under `cmp`; on ties the first one seen stays (as in Java,
+/// which matters only for which NaN's bits are kept).
+fn fold_bounds<T: Copy>(
+    mut values: impl Iterator<Item = T>,
+    cmp: impl Fn(&T, &T) -> Ordering,
+) -> Option<(T, T)> {
+    let first = values.next()?;
+    Some(values.fold((first, first), |(min, max), v| {
+        let min = if cmp(&v, &min).is_lt() { v } else { min };
+        let max = if cmp(&v, &max).is_gt() { v } else { max };
+        (min, max)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{
+        ArrayRef, Float32Array, Int32Array, Int64Array, StringArray, Time32SecondArray,
+        Time64NanosecondArray, TimestampSecondArray,
+    };
+
+    use super::*;
+    use crate::schema::Column;
+
+    fn stats_of(data_type: DataType, array: ArrayRef) -> Result<BatchStats> {
+        let schema = Schema::new(vec![Column::new("c", data_type)]);
+        let batch = RecordBatch::try_new(schema.to_arrow(), vec![array])
+            .map_err(|e| crate::error::Error::arrow("building a test batch", e))?;
+        compute(&schema, &batch)
+    }
+
+    fn bounds_of(data_type: DataType, array: ArrayRef) -> Option<(Option<Scalar>, Option<Scalar>)> {
+        let stats = stats_of(data_type, array).ok()?;
+        let column = stats.columns.first()?;
+        Some((column.min.clone(), column.max.clone()))
+    }
+
+    #[test]
+    fn float_bounds_follow_java_order() {
+        let neg_nan = f32::from_bits(0xFFC0_0000);
+        let array = Arc::new(Float32Array::from(vec![Some(-0.0), Some(neg_nan), None, Some(0.0)]));
+        let (min, max) = bounds_of(DataType::Float, array).unwrap_or_default();
+        assert!(matches!(min, Some(Scalar::Float(v)) if v == 0.0 && v.is_sign_negative()));
+        assert!(matches!(max, Some(Scalar::Float(v)) if v.is_nan()));
+    }
+
+    #[test]
+    fn time_and_timestamp_seconds_become_millis() {
+        let time = Arc::new(Time32SecondArray::from(vec![7_200, 3_600]));
+        let (min, max) = bounds_of(DataType::Time { precision: 0 }, time).unwrap_or_default();
+        assert_eq!((min, max), (Some(Scalar::Int(3_600_000)), Some(Scalar::Int(7_200_000))));
+
+        let nanos = Arc::new(Time64NanosecondArray::from(vec![1_999_999, 5_000_000]));
+        let (min, max) = bounds_of(DataType::Time { precision: 9 }, nanos).unwrap_or_default();
+        assert_eq!((min, max), (Some(Scalar::Int(1)), Some(Scalar::Int(5))));
+
+        let ts = Arc::new(TimestampSecondArray::from(vec![-2, 1]));
+        let (min, max) = bounds_of(DataType::Timestamp { precision: 0 }, ts).unwrap_or_default();
+        assert_eq!((min, max), (Some(Scalar::Int(-2_000)), Some(Scalar::Int(1_000))));
+    }
+
+    #[test]
+    fn unrepresentable_bounds_are_unknown() {
+        // i32::MAX seconds of day is beyond i32 milliseconds.
+        let time = Arc::new(Time32SecondArray::from(vec![i32::MAX, 1]));
+        let stats = stats_of(DataType::Time { precision: 0 }, time).ok();
+        let column = stats.as_ref().and_then(|s| s.columns.first());
+        assert!(column.is_some_and(|c| c.min.is_none() && c.max.is_none() && c.null_count == 0));
+    }
+
+    #[test]
+    fn strings_compare_as_bytes() {
+        let array = Arc::new(StringArray::from(vec!["b", "é", "a", "Z"]));
+        let (min, max) = bounds_of(DataType::String, array).unwrap_or_default();
+        assert_eq!(min, Some(Scalar::Str("Z".into())));
+        assert_eq!(max, Some(Scalar::Str("é".into())));
+    }
+
+    #[test]
+    fn skips_types_not_collected_and_rejects_wrong_arrow_types() {
+        let schema = Schema::new(vec![
+            Column::new("bytes", DataType::Bytes),
+            Column::new("n", DataType::BigInt),
+        ]);
+        let bytes: ArrayRef = Arc::new(arrow_array::BinaryArray::from(vec![&b"x"[..]]));
+        let n: ArrayRef = Arc::new(Int64Array::from(vec![4]));
+        let batch = RecordBatch::try_new(schema.to_arrow(), vec![bytes, n]).ok();
+        let stats = batch.and_then(|b| compute(&schema, &b).ok());
+        assert_eq!(stats.map(|s| s.columns.iter().map(|c| c.column).collect::<Vec<_>>()), Some(vec![1]));
+
+        let wrong = Schema::new(vec![Column::new("n", DataType::BigInt)]);
+        let int32: ArrayRef = Arc::new(Int32Array::from(vec![1]));
+        let batch = RecordBatch::try_new(Schema::new(vec![Column::new("n", DataType::Int)]).to_arrow(), vec![int32]).ok();
+        assert!(batch.is_some_and(|b| compute(&wrong, &b).is_err()));
+    }
+}

@@ -1,0 +1,51 @@
+//! Limits and policies of one bucket's log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::schema::Schema;
+
+/// Configuration of a [`super::Log`]. Every limit has a unit in its name.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// Name used in errors and logs (e.g. `db.table/p0/b3`).
+    pub bucket: String,
+    /// The schemas batches may name, by schema id.
+    pub schemas: BTreeMap<i16, Arc<Schema>>,
+    /// Roll to a new segment when the active one would grow past this.
+    pub segment_bytes_max: u64,
+    /// Roll when the active segment's first batch is older than this.
+    pub segment_age_ms_max: i64,
+    /// Delete the oldest sealed segments while the log is larger than this.
+    pub retention_bytes_max: Option<u64>,
+    /// Delete sealed segments whose newest batch is older than this.
+    pub retention_ms_max: Option<i64>,
+    /// Largest batch accepted by `append`.
+    pub batch_bytes_max: usize,
+    /// Forget an idempotent writer after this long without a write.
+    pub writer_idle_expiry_ms: i64,
+    /// Most idempotent writers remembered per bucket (the least recently used is dropped).
+    pub writers_max: usize,
+    /// Fully decode each appended Arrow payload (validates it and computes missing statistics).
+    pub validate_payload: bool,
+}
+
+impl LogConfig {
+    /// Defaults for a bucket holding `schema`.
+    pub fn new(bucket: impl Into<String>, schema: Schema) -> Self {
+        let mut schemas = BTreeMap::new();
+        schemas.insert(schema.id, Arc::new(schema));
+        Self {
+            bucket: bucket.into(),
+            schemas,
+            segment_bytes_max: 1 << 30,
+            segment_age_ms_max: 7 * 24 * 3600 * 1000,
+            retention_bytes_max: None,
+            retention_ms_max: Some(7 * 24 * 3600 * 1000),
+            batch_bytes_max: 16 << 20,
+            writer_idle_expiry_ms: 7 * 24 * 3600 * 1000,
+            writers_max: 10_000,
+            validate_payload: true,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The mutable state of an open log (kept behind one `RefCell`, never borrowed across an await).
+
+use std::collections::VecDeque;
+
+use super::entry::BatchEntry;
+use super::segment::Segment;
+use super::writers::WriterTable;
+
+/// A batch accepted by `append` that is not yet durable.
+pub struct Staged {
+    pub bytes: Vec<u8>,
+    pub entry: BatchEntry,
+}
+
+/// Everything that changes while the log is open.
+pub struct State<F> {
+    /// Sorted by base offset; the last one is active (takes appends).
+    pub segments: Vec<Segment<F>>,
+    /// First offset still stored (retention moves it).
+    pub start_offset: i64,
+    /// Next offset `append` assigns.
+    pub staged_offset: i64,
+    /// Offsets below this are durable and readable (the high watermark).
+    pub durable_offset: i64,
+    pub staged: VecDeque<Staged>,
+    pub flushing: bool,
+    /// Set after a failed write or sync: the log must be reopened (recovery decides what is durable).
+    pub poisoned: Option<String>,
+    pub writers: WriterTable,
+    pub last_timestamp: i64,
+    /// Bytes of the active segment from `tail_start` (aligned) to its logical end, not yet
+    /// known to be durable or needed again for the next aligned write.
+    pub tail: Vec<u8>,
+    pub tail_start: u64,
+}
+
+impl<F> State<F> {
+    /// The active segment. The log always has one.
+    pub fn active(&self) -> &Segment<F> {
+        self.segments.last().expect("invariant: a log always has an active segment")
+    }
+
+    /// The active segment, mutably.
+    pub fn active_mut(&mut self) -> &mut Segment<F> {
+        self.segments.last_mut().expect("invariant: a log always has an active segment")
+    }
+
+    /// Total logical bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size).sum()
+    }
+}

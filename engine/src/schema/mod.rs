@@ -1,0 +1,7 @@
+//! Data types, schemas and table descriptors.
+
+mod table;
+mod types;
+
+pub use table::{Schema, TableDescriptor, BUCKETS_MAX, COLUMNS_MAX};
+pub use types::{Column, DataType, DECIMAL_PRECISION_MAX, TIME_PRECISION_MAX};

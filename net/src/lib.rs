@@ -1,0 +1,1 @@
+//! rill-net: Fluss protocol (issue 4/6).

@@ -1,0 +1,1 @@
+//! rill-shard: thread-per-core runtime (issue 3/6).
