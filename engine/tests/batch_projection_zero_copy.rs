@@ -302,13 +302,14 @@ struct Case<'a> {
     schema: &'a Schema,
     rows: &'a RecordBatch,
     change_types: Option<&'a [ChangeType]>,
+    compression: Compression,
     source: &'a Buffer,
 }
 
 /// What projection produced that did not come from the source: (non-padding bytes, padding bytes).
 fn check_projection(case: &Case<'_>, columns: &[usize]) -> (usize, usize) {
     let arrow = case.schema.to_arrow();
-    let what = format!("columns {columns:?}");
+    let what = format!("{:?} columns {columns:?}", case.compression);
     let projected = project(case.source, &arrow, columns).unwrap();
     assert_eq!(projected.parts.iter().map(Buffer::len).sum::<usize>(), projected.len, "{what}");
     let own = check_zero_copy(case, &arrow, columns, &projected, &what);
@@ -404,18 +405,45 @@ fn check_header(case: &Case<'_>, bytes: &[u8], what: &str) {
     assert_eq!(view.change_types().unwrap(), expected_types, "{what}");
 }
 
-/// (c): both messages decode with alignment required, to the right rows.
+/// (c): both messages decode to the right rows; uncompressed ones with alignment required,
+/// which proves every buffer is used in place.
+///
+/// Compressed bodies are decoded into new buffers anyway, and a buffer arrow-rs stored raw
+/// (prefix -1, because compressing did not pay) starts 8 bytes into its 64-byte slot: a
+/// Decimal128 buffer there is misaligned for i128 and arrow refuses it when alignment is
+/// required, in the source as much as in the projection. So compressed messages are decoded
+/// with `require_alignment = false`.
 fn check_decodes(case: &Case<'_>, arrow: &ArrowSchema, columns: &[usize], bytes: &[u8], what: &str) {
+    let require_alignment = case.compression == Compression::None;
     let view = BatchView::parse(bytes).unwrap();
     let message = aligned(view.ipc_bytes());
     let schema = Arc::new(arrow.project(columns).unwrap());
-    let decoded = ipc::decode(&message, schema, true).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let decoded = ipc::decode(&message, schema, require_alignment).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(decoded, case.rows.project(columns).unwrap(), "{what}: projected rows");
+    if require_alignment {
+        assert_in_place(&decoded, &message, what);
+    }
 
     let source = BatchView::parse(case.source.as_slice()).unwrap();
     let message = aligned(source.ipc_bytes());
-    let decoded = ipc::decode(&message, case.schema.to_arrow(), true).unwrap_or_else(|e| panic!("{what}: source: {e}"));
+    let decoded = ipc::decode(&message, case.schema.to_arrow(), require_alignment)
+        .unwrap_or_else(|e| panic!("{what}: source: {e}"));
     assert_eq!(&decoded, case.rows, "{what}: source rows");
+    if require_alignment {
+        assert_in_place(&decoded, &message, what);
+    }
+}
+
+/// Every value buffer of every decoded column lies inside `message`: nothing was copied.
+fn assert_in_place(decoded: &RecordBatch, message: &Buffer, what: &str) {
+    let (start, end) = (message.as_ptr() as usize, message.as_ptr() as usize + message.len());
+    for (i, column) in decoded.columns().iter().enumerate() {
+        let data = column.to_data();
+        for buffer in data.buffers().iter().filter(|b| !b.is_empty()) {
+            let at = buffer.as_ptr() as usize;
+            assert!(at >= start && at + buffer.len() <= end, "{what}: column {i} was copied on decode");
+        }
+    }
 }
 
 /// Single columns, first, last, every other (both phases) and all.
@@ -452,7 +480,7 @@ fn run_all_types(with_nulls: bool) {
             } else {
                 assert!(validity.iter().all(|&l| l == 0), "{compression:?}: no column has a bitmap: {validity:?}");
             }
-            let case = Case { schema: &schema, rows: &rows, change_types, source: &source };
+            let case = Case { schema: &schema, rows: &rows, change_types, compression, source: &source };
             for columns in projections(types.len()) {
                 check_projection(&case, &columns);
             }
@@ -479,7 +507,7 @@ fn all_null_and_single_row_columns_project() {
         let batch = make_batch(&schema, rows, &vec![density; types.len()], &mut rng);
         for compression in COMPRESSIONS {
             let source = stored_batch(&schema, &batch, None, compression, false);
-            let case = Case { schema: &schema, rows: &batch, change_types: None, source: &source };
+            let case = Case { schema: &schema, rows: &batch, change_types: None, compression, source: &source };
             for columns in projections(types.len()) {
                 check_projection(&case, &columns);
             }
@@ -501,6 +529,47 @@ fn an_empty_batch_projects_to_itself() {
     }
 }
 
+/// Body start (IPC prefix + metadata) of the message in `batch`, relative to the message.
+fn body_start(batch: &[u8]) -> usize {
+    let view = BatchView::parse(batch).unwrap();
+    8 + metadata_len(view.ipc_bytes()).next_multiple_of(8)
+}
+
+#[test]
+fn source_messages_start_their_body_on_a_64_byte_boundary() {
+    // arrow-rs pads prefix + metadata to its 64-byte alignment; so the body of a message
+    // placed at a 64-byte boundary is 64-byte aligned.
+    let types = all_fluss_types();
+    let schema = schema_of(&types, |_| true);
+    let batch = make_batch(&schema, 100, &vec![0.2; types.len()], &mut Rng(5));
+    for compression in COMPRESSIONS {
+        let source = stored_batch(&schema, &batch, None, compression, false);
+        assert_eq!(body_start(source.as_slice()) % 64, 0, "{compression:?}");
+    }
+}
+
+#[test]
+#[ignore = "bug: projection pads the IPC metadata to 8 bytes, not to 64 as arrow-rs does \
+            (projection.rs assemble); buffers are then only 8-byte aligned in absolute terms"]
+fn projected_messages_start_their_body_on_a_64_byte_boundary() {
+    let types = all_fluss_types();
+    let schema = schema_of(&types, |_| true);
+    let batch = make_batch(&schema, 100, &vec![0.2; types.len()], &mut Rng(5));
+    let arrow = schema.to_arrow();
+    let mut misaligned = Vec::new();
+    for compression in COMPRESSIONS {
+        let source = stored_batch(&schema, &batch, None, compression, false);
+        for columns in projections(types.len()) {
+            let projected = project(&source, &arrow, &columns).unwrap().to_vec();
+            let at = body_start(&projected);
+            if at % 64 != 0 {
+                misaligned.push(format!("{compression:?} {columns:?}: body at {at}"));
+            }
+        }
+    }
+    assert!(misaligned.is_empty(), "{} projections: {:?}", misaligned.len(), &misaligned[..misaligned.len().min(5)]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Row-count independence
 
@@ -513,7 +582,7 @@ fn wide_int64(rows: usize, compression: Compression) -> (Buffer, ProjectedBatch,
     let source = stored_batch(&schema, &batch, None, compression, false);
     let chosen: Vec<usize> = (7..columns).step_by(20).collect();
     assert_eq!(chosen.len(), 10);
-    let case = Case { schema: &schema, rows: &batch, change_types: None, source: &source };
+    let case = Case { schema: &schema, rows: &batch, change_types: None, compression, source: &source };
     check_projection(&case, &chosen);
     let projected = project(&source, &schema.to_arrow(), &chosen).unwrap();
     let head = projected.parts[0].as_slice().to_vec();
@@ -576,7 +645,7 @@ fn density_strategy() -> impl Strategy<Value = f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_batches_project_without_copying(
@@ -597,7 +666,7 @@ proptest! {
             let projected = project(&source, &schema.to_arrow(), &columns).unwrap();
             prop_assert_eq!(projected.to_vec(), source.as_slice().to_vec());
         } else {
-            let case = Case { schema: &schema, rows: &batch, change_types, source: &source };
+            let case = Case { schema: &schema, rows: &batch, change_types, compression, source: &source };
             check_projection(&case, &columns);
         }
     }

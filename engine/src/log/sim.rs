@@ -38,6 +38,7 @@ struct SimFile {
 
 struct Disk {
     files: BTreeMap<String, Rc<RefCell<SimFile>>>,
+    syncs: u64,
     rng: SplitMix64,
     faults: SimFaults,
 }
@@ -58,7 +59,7 @@ pub struct SimFileHandle {
 impl SimStorage {
     /// An empty disk whose faults are drawn from `seed`.
     pub fn new(seed: u64, faults: SimFaults) -> Self {
-        let disk = Disk { files: BTreeMap::new(), rng: SplitMix64(seed), faults };
+        let disk = Disk { files: BTreeMap::new(), syncs: 0, rng: SplitMix64(seed), faults };
         Self { disk: Rc::new(RefCell::new(disk)) }
     }
 
@@ -120,6 +121,11 @@ impl SimStorage {
         hit
     }
 
+    /// How many file syncs succeeded so far.
+    pub fn sync_count(&self) -> u64 {
+        self.disk.borrow().syncs
+    }
+
     /// The current size of `name`, if it exists.
     pub fn file_len(&self, name: &str) -> Option<u64> {
         self.disk.borrow().files.get(name).map(|f| f.borrow().current.len() as u64)
@@ -136,6 +142,22 @@ fn apply(image: &mut Vec<u8>, position: u64, data: &[u8]) {
         image.resize(at + data.len(), 0);
     }
     image[at..at + data.len()].copy_from_slice(data);
+}
+
+/// Returns Pending once (waking itself), so writes and syncs take a turn of the executor the
+/// way real I/O does: appends arriving meanwhile get staged and share the next sync.
+async fn io_turn() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
 
 fn injected(what: &str) -> std::io::Error {
@@ -203,6 +225,7 @@ impl StorageFile for SimFileHandle {
             let e = std::io::Error::from(std::io::ErrorKind::InvalidInput);
             return Err(Error::io(format!("unaligned write to sim:{} at {position}", self.name), e));
         }
+        io_turn().await;
         let faults = self.disk.borrow().faults;
         if self.storage().fault(faults.write_error_per_million) {
             return Err(Error::io(format!("writing sim:{}", self.name), injected("write")));
@@ -214,10 +237,12 @@ impl StorageFile for SimFileHandle {
     }
 
     async fn sync(&self) -> Result<()> {
+        io_turn().await;
         let faults = self.disk.borrow().faults;
         if self.storage().fault(faults.sync_error_per_million) {
             return Err(Error::io(format!("syncing sim:{}", self.name), injected("sync")));
         }
+        self.disk.borrow_mut().syncs += 1;
         let mut f = self.file.borrow_mut();
         f.durable = f.current.clone();
         f.pending.clear();

@@ -34,39 +34,41 @@ pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
 pub(super) fn parse_date(text: &str) -> Result<i64, String> {
     let bad = || format!("'{text}' is not a date: expected 'YYYY-MM-DD'");
     let mut parts = text.split('-');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
-    let (year, month, day) = (fixed(y, 4).ok_or_else(bad)?, fixed(m, 2).ok_or_else(bad)?, fixed(d, 2).ok_or_else(bad)?);
+    let (year, month, day) = (
+        fixed(y, 4).ok_or_else(bad)?,
+        fixed(m, 2).ok_or_else(bad)?,
+        fixed(d, 2).ok_or_else(bad)?,
+    );
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(i64::from(year), month) {
-        return Err(format!("'{text}' is not a valid date: month or day out of range"));
+        return Err(format!(
+            "'{text}' is not a valid date: month or day out of range"
+        ));
     }
     Ok(days_from_civil(i64::from(year), month, day))
+}
+
+/// Why a time of day did not parse.
+enum TimeError {
+    Malformed,
+    OutOfRange,
+    SubMillis,
 }
 
 /// Parses `HH:MM:SS[.fffffffff]` into millis of the day; digits below the millisecond
 /// must be zero (literals have millisecond precision).
 pub(super) fn parse_time(text: &str) -> Result<i64, String> {
-    let bad = || format!("'{text}' is not a time: expected 'HH:MM:SS[.fff]'");
-    let (hms, fraction) = match text.split_once('.') {
-        Some((hms, fraction)) => (hms, Some(fraction)),
-        None => (text, None),
-    };
-    let mut parts = hms.split(':');
-    let (Some(h), Some(m), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    let (hour, minute, second) = (fixed(h, 2).ok_or_else(bad)?, fixed(m, 2).ok_or_else(bad)?, fixed(s, 2).ok_or_else(bad)?);
-    if hour > 23 || minute > 59 || second > 59 {
-        return Err(format!("'{text}' is not a valid time: hour, minute or second out of range"));
-    }
-    let millis = match fraction {
-        Some(f) => fraction_millis(f).ok_or_else(bad)?.map_err(|()| sub_millis(text))?,
-        None => 0,
-    };
-    Ok(((i64::from(hour) * 60 + i64::from(minute)) * 60 + i64::from(second)) * 1000 + millis)
+    time_of_day(text).map_err(|e| match e {
+        TimeError::Malformed => format!("'{text}' is not a time: expected 'HH:MM:SS[.fff]'"),
+        TimeError::OutOfRange => {
+            format!("'{text}' is not a valid time: hour, minute or second out of range")
+        }
+        TimeError::SubMillis => sub_millis(text),
+    })
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS[.fff]` (or with `T` between) into epoch millis, as UTC.
@@ -79,8 +81,34 @@ pub(super) fn parse_timestamp(text: &str) -> Result<i64, String> {
         return Err(bad());
     }
     let days = parse_date(date).map_err(|_| bad())?;
-    let millis = parse_time(time).map_err(|e| if e.contains("sub-millisecond") { sub_millis(text) } else { bad() })?;
+    let millis = time_of_day(time).map_err(|e| match e {
+        TimeError::SubMillis => sub_millis(text),
+        TimeError::Malformed | TimeError::OutOfRange => bad(),
+    })?;
     Ok(days * MILLIS_PER_DAY + millis)
+}
+
+fn time_of_day(text: &str) -> Result<i64, TimeError> {
+    let (hms, fraction) = match text.split_once('.') {
+        Some((hms, fraction)) => (hms, Some(fraction)),
+        None => (text, None),
+    };
+    let mut parts = hms.split(':');
+    let (Some(h), Some(m), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TimeError::Malformed);
+    };
+    let field = |text| fixed(text, 2).ok_or(TimeError::Malformed);
+    let (hour, minute, second) = (field(h)?, field(m)?, field(s)?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err(TimeError::OutOfRange);
+    }
+    let millis = match fraction {
+        Some(f) => fraction_millis(f)?,
+        None => 0,
+    };
+    Ok(((i64::from(hour) * 60 + i64::from(minute)) * 60 + i64::from(second)) * 1000 + millis)
 }
 
 /// `YYYY-MM-DD` of a day count.
@@ -107,7 +135,11 @@ pub(super) fn format_timestamp(millis: i64) -> Option<String> {
     if !(0..=9999).contains(&year) {
         return None;
     }
-    Some(format!("{} {}", format_date(days), format_time(millis.rem_euclid(MILLIS_PER_DAY))))
+    Some(format!(
+        "{} {}",
+        format_date(days),
+        format_time(millis.rem_euclid(MILLIS_PER_DAY))
+    ))
 }
 
 fn sub_millis(text: &str) -> String {
@@ -122,14 +154,18 @@ fn fixed(text: &str, width: usize) -> Option<u32> {
     text.parse().ok()
 }
 
-/// Millis of a 1..=9 digit fraction of a second: `Err` when digits below the milli are set.
-fn fraction_millis(fraction: &str) -> Option<Result<i64, ()>> {
+/// Millis of a 1..=9 digit fraction of a second.
+fn fraction_millis(fraction: &str) -> Result<i64, TimeError> {
     if fraction.is_empty() || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return Err(TimeError::Malformed);
     }
-    let padded = format!("{fraction:0<9}");
-    let nanos: i64 = padded.parse().ok()?;
-    Some(if nanos % 1_000_000 == 0 { Ok(nanos / 1_000_000) } else { Err(()) })
+    let nanos: i64 = format!("{fraction:0<9}")
+        .parse()
+        .map_err(|_| TimeError::Malformed)?;
+    if nanos % 1_000_000 != 0 {
+        return Err(TimeError::SubMillis);
+    }
+    Ok(nanos / 1_000_000)
 }
 
 fn days_in_month(year: i64, month: u32) -> u32 {
@@ -160,7 +196,15 @@ mod tests {
 
     #[test]
     fn bad_dates_are_rejected() {
-        for text in ["2023-02-29", "2024-13-01", "2024-00-10", "2024-1-01", "24-01-01", "2024/01/01", ""] {
+        for text in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-1-01",
+            "24-01-01",
+            "2024/01/01",
+            "",
+        ] {
             assert!(parse_date(text).is_err(), "{text}");
         }
         assert!(parse_date("1900-02-29").is_err());
@@ -173,7 +217,14 @@ mod tests {
         assert_eq!(parse_time("12:30:00.5"), Ok(45_000_500));
         assert_eq!(parse_time("12:30:00.500000000"), Ok(45_000_500));
         assert!(parse_time("12:30:00.0001").is_err_and(|e| e.contains("millisecond precision")));
-        for text in ["24:00:00", "12:60:00", "1:00:00", "12:00", "12:00:00.", "12:00:00.1234567890"] {
+        for text in [
+            "24:00:00",
+            "12:60:00",
+            "1:00:00",
+            "12:00",
+            "12:00:00.",
+            "12:00:00.1234567890",
+        ] {
             assert!(parse_time(text).is_err(), "{text}");
         }
         for millis in [0, 1, 45_000_500, MILLIS_PER_DAY - 1] {
@@ -186,9 +237,14 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01 00:00:00"), Ok(0));
         assert_eq!(parse_timestamp("1970-01-01T00:00:01.5"), Ok(1500));
         assert_eq!(parse_timestamp("1969-12-31 23:59:59.999"), Ok(-1));
-        assert_eq!(parse_timestamp("2024-05-06 07:08:09.010"), Ok(1_714_979_289_010));
+        assert_eq!(
+            parse_timestamp("2024-05-06 07:08:09.010"),
+            Ok(1_714_979_289_010)
+        );
         assert!(parse_timestamp("2024-05-06").is_err());
-        assert!(parse_timestamp("2024-05-06 07:08:09.0101").is_err_and(|e| e.contains("millisecond")));
+        assert!(
+            parse_timestamp("2024-05-06 07:08:09.0101").is_err_and(|e| e.contains("millisecond"))
+        );
         for millis in [-1, 0, 1500, 1_714_979_289_010, -62_167_219_200_000] {
             let text = format_timestamp(millis).expect("in range");
             assert_eq!(parse_timestamp(&text), Ok(millis), "{text}");

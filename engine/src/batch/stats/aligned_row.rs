@@ -59,7 +59,10 @@ pub(super) struct RowWriter {
 impl RowWriter {
     /// A row of `fields` fields, all zero (non-null zero values until set).
     pub(super) fn new(fields: usize) -> Self {
-        Self { bytes: vec![0; fixed_len(fields)], fields }
+        Self {
+            bytes: vec![0; fixed_len(fields)],
+            fields,
+        }
     }
 
     /// Marks `field` null (its slot stays zero).
@@ -92,8 +95,12 @@ impl RowWriter {
             self.set_slot(field, slot);
             return Ok(());
         }
-        let len = u32::try_from(value.len())
-            .map_err(|_| bad(format!("a string bound of {} bytes is too long", value.len())))?;
+        let len = u32::try_from(value.len()).map_err(|_| {
+            bad(format!(
+                "a string bound of {} bytes is too long",
+                value.len()
+            ))
+        })?;
         let offset = self.append(value)?;
         self.set_slot(field, pointer(offset, len));
         Ok(())
@@ -130,7 +137,8 @@ impl RowWriter {
             .filter(|&offset| offset <= i32::MAX as u32)
             .ok_or_else(|| bad(format!("a bound row grew past {} bytes", i32::MAX)))?;
         self.bytes.extend_from_slice(value);
-        self.bytes.resize(self.bytes.len().next_multiple_of(SLOT_BYTES), 0);
+        self.bytes
+            .resize(self.bytes.len().next_multiple_of(SLOT_BYTES), 0);
         Ok(offset)
     }
 }
@@ -153,13 +161,19 @@ impl<'a> RowReader<'a> {
                 bytes.len()
             )));
         }
-        Ok(Self { bytes, fields, name })
+        Ok(Self {
+            bytes,
+            fields,
+            name,
+        })
     }
 
     /// True when `field`'s null bit is set.
     pub(super) fn is_null(&self, field: usize) -> bool {
         let bit = field + HEADER_BITS;
-        self.bytes.get(bit / 8).is_some_and(|byte| byte & (1 << (bit % 8)) != 0)
+        self.bytes
+            .get(bit / 8)
+            .is_some_and(|byte| byte & (1 << (bit % 8)) != 0)
     }
 
     /// The 8 raw bytes of `field`'s slot.
@@ -242,6 +256,10 @@ fn split_pointer(slot: [u8; SLOT_BYTES]) -> (u32, u32) {
 mod tests {
     use super::*;
 
+    fn reader(bytes: &[u8], fields: usize) -> RowReader<'_> {
+        RowReader::new(bytes, fields, "min row").expect("row holds its fixed part")
+    }
+
     #[test]
     fn null_bits_grow_by_words_after_56_fields() {
         assert_eq!(null_bits_len(0), 8);
@@ -253,35 +271,36 @@ mod tests {
     #[test]
     fn short_string_is_inline_with_its_mark() {
         let mut row = RowWriter::new(1);
-        row.set_string(0, b"abc").ok();
+        row.set_string(0, b"abc").expect("string");
         let bytes = row.finish();
-        assert_eq!(bytes, [0, 0, 0, 0, 0, 0, 0, 0, b'a', b'b', b'c', 0, 0, 0, 0, 0x83]);
-        let reader = RowReader::new(&bytes, 1, "min row").ok();
-        assert_eq!(reader.and_then(|r| r.string(0).ok()), Some(&b"abc"[..]));
+        assert_eq!(
+            bytes,
+            [0, 0, 0, 0, 0, 0, 0, 0, b'a', b'b', b'c', 0, 0, 0, 0, 0x83]
+        );
+        assert_eq!(reader(&bytes, 1).string(0).expect("string"), b"abc");
     }
 
     #[test]
     fn seven_bytes_stay_inline_and_eight_spill() {
         let mut row = RowWriter::new(2);
-        row.set_string(0, b"1234567").ok();
-        row.set_string(1, b"12345678").ok();
+        row.set_string(0, b"1234567").expect("string");
+        row.set_string(1, b"12345678").expect("string");
         let bytes = row.finish();
         assert_eq!(bytes.len(), 8 + 16 + 8);
-        assert_eq!(bytes.get(15), Some(&0x87));
+        assert_eq!(bytes[15], 0x87);
         // Slot 1 points at offset 24 with length 8.
-        assert_eq!(bytes.get(16..24), Some(&[8, 0, 0, 0, 24, 0, 0, 0][..]));
-        let reader = RowReader::new(&bytes, 2, "max row").ok();
-        assert_eq!(reader.as_ref().and_then(|r| r.string(0).ok()), Some(&b"1234567"[..]));
-        assert_eq!(reader.as_ref().and_then(|r| r.string(1).ok()), Some(&b"12345678"[..]));
+        assert_eq!(bytes[16..24], [8, 0, 0, 0, 24, 0, 0, 0]);
+        assert_eq!(reader(&bytes, 2).string(0).expect("string"), b"1234567");
+        assert_eq!(reader(&bytes, 2).string(1).expect("string"), b"12345678");
     }
 
     #[test]
     fn long_string_is_padded_to_a_word() {
         let mut row = RowWriter::new(1);
-        row.set_string(0, b"abcdefghij").ok();
+        row.set_string(0, b"abcdefghij").expect("string");
         let bytes = row.finish();
         assert_eq!(bytes.len(), 16 + 16);
-        assert_eq!(bytes.get(16..32), Some(&b"abcdefghij\0\0\0\0\0\0"[..]));
+        assert_eq!(&bytes[16..32], b"abcdefghij\0\0\0\0\0\0");
     }
 
     #[test]
@@ -290,33 +309,38 @@ mod tests {
         row.set_null(0);
         row.set_null(56);
         let bytes = row.finish();
-        assert_eq!(bytes.get(1), Some(&1));
-        assert_eq!(bytes.get(8), Some(&1));
-        let reader = RowReader::new(&bytes, 60, "min row").ok();
-        assert!(reader.as_ref().is_some_and(|r| r.is_null(0) && r.is_null(56) && !r.is_null(1)));
+        assert_eq!((bytes[1], bytes[8]), (1, 1));
+        let row = reader(&bytes, 60);
+        assert!(row.is_null(0) && row.is_null(56) && !row.is_null(1));
     }
 
     #[test]
     fn timestamp_splits_millis_and_nanos() {
         let mut row = RowWriter::new(1);
-        row.set_timestamp(0, -5, 999_000).ok();
+        row.set_timestamp(0, -5, 999_000).expect("timestamp");
         let bytes = row.finish();
         assert_eq!(bytes.len(), 24);
-        let reader = RowReader::new(&bytes, 1, "min row").ok();
-        assert_eq!(reader.and_then(|r| r.timestamp(0).ok()), Some((-5, 999_000)));
+        assert_eq!(
+            reader(&bytes, 1).timestamp(0).expect("timestamp"),
+            (-5, 999_000)
+        );
     }
 
     #[test]
-    fn reader_rejects_pointers_outside_the_variable_area() {
+    fn reader_rejects_what_lies_outside_the_row() {
         // Slot 0 claims 9 bytes at offset 16 in a 24-byte row.
         let mut bytes = vec![0u8; 24];
         bytes[8..16].copy_from_slice(&((16u64 << 32) | 9).to_le_bytes());
-        let reader = RowReader::new(&bytes, 1, "min row");
-        assert!(reader.as_ref().is_ok_and(|r| r.string(0).is_err()));
+        assert!(reader(&bytes, 1).string(0).is_err());
         // A pointer into the fixed part is refused too.
-        bytes[8..16].copy_from_slice(&((0u64 << 32) | 8).to_le_bytes());
-        let reader = RowReader::new(&bytes, 1, "min row");
-        assert!(reader.as_ref().is_ok_and(|r| r.string(0).is_err()));
+        bytes[8..16].copy_from_slice(&8u64.to_le_bytes()); // offset 0, length 8
+        assert!(reader(&bytes, 1).string(0).is_err());
+        // An inline length over 7, and nanos of a millisecond over 999_999.
+        bytes[8..16].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0x88]);
+        assert!(reader(&bytes, 1).string(0).is_err());
+        bytes[8..16].copy_from_slice(&((16u64 << 32) | 1_000_000).to_le_bytes());
+        assert!(reader(&bytes, 1).timestamp(0).is_err());
+        // A row shorter than its null bits and slots.
         assert!(RowReader::new(&bytes[..15], 1, "min row").is_err());
     }
 }

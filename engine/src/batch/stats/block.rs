@@ -18,12 +18,16 @@ pub(super) fn encode(schema: &Schema, stats: &BatchStats, out: &mut Vec<u8>) -> 
         return Ok(());
     }
     let kinds = check_for_encode(schema, stats)?;
-    let slots = i16::try_from(stats.columns.len())
-        .map_err(|_| invalid(format!("{} statistics slots are too many", stats.columns.len())))?;
+    let slots = i16::try_from(stats.columns.len()).map_err(|_| {
+        invalid(format!(
+            "{} statistics slots are too many",
+            stats.columns.len()
+        ))
+    })?;
     let mut block = vec![VERSION];
     block.extend_from_slice(&slots.to_le_bytes());
     for column in &stats.columns {
-        // `check_for_encode` bounded every index by the schema, which has fewer than 2^15 columns.
+        // `check_for_encode` kept every index within 0..=i16::MAX.
         block.extend_from_slice(&(column.column as i16).to_le_bytes());
     }
     for column in &stats.columns {
@@ -36,7 +40,9 @@ pub(super) fn encode(schema: &Schema, stats: &BatchStats, out: &mut Vec<u8>) -> 
         block.extend_from_slice(&len.to_le_bytes());
         block.extend_from_slice(&row);
     }
-    debug_assert!(decode(schema, &block, stats.row_count).is_ok_and(|d| d.columns.len() == kinds.len()));
+    debug_assert!(
+        decode(schema, &block, stats.row_count).is_ok_and(|d| d.columns.len() == kinds.len())
+    );
     out.extend_from_slice(&block);
     Ok(())
 }
@@ -53,12 +59,22 @@ fn check_for_encode(schema: &Schema, stats: &BatchStats) -> Result<Vec<Option<Ki
     let mut seen = HashSet::new();
     let mut kinds = Vec::with_capacity(stats.columns.len());
     for c in &stats.columns {
-        let column = schema.columns.get(usize::from(c.column)).filter(|_| c.column <= i16::MAX as u16);
+        let column = schema
+            .columns
+            .get(usize::from(c.column))
+            .filter(|_| c.column <= i16::MAX as u16);
         let column = column.ok_or_else(|| {
-            invalid(format!("column {} is outside the schema of {} columns", c.column, schema.columns.len()))
+            invalid(format!(
+                "column {} is outside the schema of {} columns",
+                c.column,
+                schema.columns.len()
+            ))
         })?;
         if !seen.insert(c.column) {
-            return Err(invalid(format!("column {} has two statistics slots", c.column)));
+            return Err(invalid(format!(
+                "column {} has two statistics slots",
+                c.column
+            )));
         }
         if c.null_count > stats.row_count || i32::try_from(c.null_count).is_err() {
             return Err(invalid(format!(
@@ -78,10 +94,18 @@ fn check_bounds(c: &ColumnStats, kind: Option<Kind>, type_name: &str) -> Result<
     let (min, max) = match (&c.min, &c.max) {
         (None, None) => return Ok(()),
         (Some(min), Some(max)) => (min, max),
-        _ => return Err(invalid(format!("column {} has only one of min and max", c.column))),
+        _ => {
+            return Err(invalid(format!(
+                "column {} has only one of min and max",
+                c.column
+            )))
+        }
     };
     let Some(kind) = kind else {
-        return Err(invalid(format!("column {} is {type_name}, which has no statistics", c.column)));
+        return Err(invalid(format!(
+            "column {} is {type_name}, which has no statistics",
+            c.column
+        )));
     };
     if !kind.fits(min) || !kind.fits(max) {
         return Err(invalid(format!(
@@ -90,7 +114,10 @@ fn check_bounds(c: &ColumnStats, kind: Option<Kind>, type_name: &str) -> Result<
         )));
     }
     if min.compare(max).is_some_and(|o| o.is_gt()) {
-        return Err(invalid(format!("column {}: min {min:?} is above max {max:?}", c.column)));
+        return Err(invalid(format!(
+            "column {}: min {min:?} is above max {max:?}",
+            c.column
+        )));
     }
     Ok(())
 }
@@ -103,15 +130,24 @@ fn write_row(stats: &BatchStats, kinds: &[Option<Kind>], bound: Bound) -> Result
             Bound::Max => &c.max,
         };
         match (value, kind) {
-            (Some(value), Some(kind)) => write_value(&mut row, slot, *kind, value)?,
+            (Some(value), Some(kind)) => write_value(&mut row, slot, *kind, value, bound)?,
             _ => row.set_null(slot),
         }
     }
     Ok(row.finish())
 }
 
+/// Nanos of a millisecond.
+const NANOS_PER_MILLI: u32 = 1_000_000;
+
 /// Writes one checked value (`kind.fits(value)` holds) into its slot.
-fn write_value(row: &mut RowWriter, slot: usize, kind: Kind, value: &Scalar) -> Result<()> {
+fn write_value(
+    row: &mut RowWriter,
+    slot: usize,
+    kind: Kind,
+    value: &Scalar,
+    bound: Bound,
+) -> Result<()> {
     match (kind, value) {
         (Kind::Bool, Scalar::Bool(v)) => row.set_fixed(slot, &[u8::from(*v)]),
         (Kind::Int8, Scalar::Int(v)) => row.set_fixed(slot, &(*v as i8).to_le_bytes()),
@@ -121,13 +157,19 @@ fn write_value(row: &mut RowWriter, slot: usize, kind: Kind, value: &Scalar) -> 
         (Kind::Float32, Scalar::Float(v)) => row.set_fixed(slot, &(*v as f32).to_le_bytes()),
         (Kind::Float64, Scalar::Float(v)) => row.set_fixed(slot, &v.to_le_bytes()),
         (Kind::Str, Scalar::Str(v)) => row.set_string(slot, v.as_bytes())?,
-        (Kind::PreciseTimestamp { units_per_milli }, Scalar::Int(v)) => {
-            let millis = v.div_euclid(units_per_milli);
-            let nanos = v.rem_euclid(units_per_milli) * (1_000_000 / units_per_milli);
-            row.set_timestamp(slot, millis, nanos as u32)?;
+        (Kind::PreciseTimestamp, Scalar::Int(millis)) => {
+            // The scalar is floored to the millisecond; the digits below are gone, so the max
+            // covers its whole millisecond to stay an upper bound.
+            let nanos: u32 = match bound {
+                Bound::Min => 0,
+                Bound::Max => NANOS_PER_MILLI - 1,
+            };
+            row.set_timestamp(slot, *millis, nanos)?;
         }
         (kind, value) => {
-            return Err(invalid(format!("slot {slot}: {value:?} does not fit {kind:?}")))
+            return Err(invalid(format!(
+                "slot {slot}: {value:?} does not fit {kind:?}"
+            )))
         }
     }
     Ok(())
@@ -135,14 +177,19 @@ fn write_value(row: &mut RowWriter, slot: usize, kind: Kind, value: &Scalar) -> 
 
 /// See [`super::decode`].
 pub(super) fn decode(schema: &Schema, bytes: &[u8], row_count: u32) -> Result<BatchStats> {
-    let mut stats = BatchStats { row_count, columns: Vec::new() };
+    let mut stats = BatchStats {
+        row_count,
+        columns: Vec::new(),
+    };
     if bytes.is_empty() {
         return Ok(stats);
     }
     let mut reader = ByteReader { bytes, at: 0 };
     let version = reader.u8("the version")?;
     if version != VERSION {
-        return Err(invalid(format!("version {version} is not supported (only {VERSION})")));
+        return Err(invalid(format!(
+            "version {version} is not supported (only {VERSION})"
+        )));
     }
     let slots = reader.i16("the column count")?;
     let slots = usize::try_from(slots)
@@ -161,12 +208,20 @@ pub(super) fn decode(schema: &Schema, bytes: &[u8], row_count: u32) -> Result<Ba
     let min_row = RowReader::new(min_row, slots, "min row")?;
     let max_row = RowReader::new(max_row, slots, "max row")?;
     for (slot, (column, null_count)) in columns.into_iter().zip(null_counts).enumerate() {
-        let kind = schema.columns.get(usize::from(column)).and_then(|c| Kind::of(&c.data_type));
+        let kind = schema
+            .columns
+            .get(usize::from(column))
+            .and_then(|c| Kind::of(&c.data_type));
         let (min, max) = match kind {
             Some(kind) => read_bounds(&min_row, &max_row, slot, kind)?,
             None => (None, None),
         };
-        stats.columns.push(ColumnStats { column, null_count, min, max });
+        stats.columns.push(ColumnStats {
+            column,
+            null_count,
+            min,
+            max,
+        });
     }
     Ok(stats)
 }
@@ -201,15 +256,16 @@ fn read_null_counts(reader: &mut ByteReader<'_>, slots: usize, row_count: u32) -
             .ok()
             .filter(|&c| c <= row_count)
             .ok_or_else(|| {
-                invalid(format!("slot {slot} has a null count of {count} in {row_count} rows"))
+                invalid(format!(
+                    "slot {slot} has a null count of {count} in {row_count} rows"
+                ))
             })?;
         counts.push(count);
     }
     Ok(counts)
 }
 
-/// The bounds of one slot: both null (no bound), or both values in order. A value that does
-/// not fit a scalar (a precise timestamp beyond i64 micros/nanos) leaves both unknown.
+/// The bounds of one slot: both null (no bound), or both values in order.
 fn read_bounds(
     min_row: &RowReader<'_>,
     max_row: &RowReader<'_>,
@@ -221,21 +277,21 @@ fn read_bounds(
         (false, false) => {}
         _ => return Err(invalid(format!("slot {slot} has only one of min and max"))),
     }
-    let (Some(min), Some(max)) = (read_value(min_row, slot, kind)?, read_value(max_row, slot, kind)?)
-    else {
-        return Ok((None, None));
-    };
+    let min = read_value(min_row, slot, kind)?;
+    let max = read_value(max_row, slot, kind)?;
     if min.compare(&max).is_some_and(|o| o.is_gt()) {
-        return Err(invalid(format!("slot {slot}: min {min:?} is above max {max:?}")));
+        return Err(invalid(format!(
+            "slot {slot}: min {min:?} is above max {max:?}"
+        )));
     }
     Ok((Some(min), Some(max)))
 }
 
-/// Reads one non-null value; `Ok(None)` when it does not fit its scalar.
-fn read_value(row: &RowReader<'_>, slot: usize, kind: Kind) -> Result<Option<Scalar>> {
+/// Reads one non-null value.
+fn read_value(row: &RowReader<'_>, slot: usize, kind: Kind) -> Result<Scalar> {
     let bytes = row.slot(slot)?;
     let [b0, b1, b2, b3, ..] = bytes;
-    Ok(Some(match kind {
+    Ok(match kind {
         Kind::Bool => Scalar::Bool(b0 != 0),
         Kind::Int8 => Scalar::Int(i64::from(b0 as i8)),
         Kind::Int16 => Scalar::Int(i64::from(i16::from_le_bytes([b0, b1]))),
@@ -248,16 +304,9 @@ fn read_value(row: &RowReader<'_>, slot: usize, kind: Kind) -> Result<Option<Sca
                 .map_err(|e| invalid(format!("slot {slot}: a string bound is not UTF-8: {e}")))?;
             Scalar::Str(text.to_owned())
         }
-        Kind::PreciseTimestamp { units_per_milli } => {
-            let (millis, nanos) = row.timestamp(slot)?;
-            let units = i128::from(nanos) / i128::from(1_000_000 / units_per_milli);
-            let value = i128::from(millis) * i128::from(units_per_milli) + units;
-            match i64::try_from(value) {
-                Ok(value) => Scalar::Int(value),
-                Err(_) => return Ok(None),
-            }
-        }
-    }))
+        // Floored to the millisecond (nanos >= 0), the precision filters compare at.
+        Kind::PreciseTimestamp => Scalar::Int(row.timestamp(slot)?.0),
+    })
 }
 
 /// Reads little-endian fields off the block, never past its end.
@@ -268,7 +317,10 @@ struct ByteReader<'a> {
 
 impl<'a> ByteReader<'a> {
     fn take(&mut self, len: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(len).filter(|&end| end <= self.bytes.len());
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len());
         let taken = end.and_then(|end| self.bytes.get(self.at..end));
         let taken = taken.ok_or_else(|| {
             invalid(format!(

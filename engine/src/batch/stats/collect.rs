@@ -4,10 +4,10 @@ use std::cmp::Ordering;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    ArrowPrimitiveType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type,
-    Int32Type, Int64Type, Int8Type, Time32MillisecondType, Time32SecondType,
-    Time64MicrosecondType, Time64NanosecondType, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    ArrowPrimitiveType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type,
+    Int64Type, Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+    Time64NanosecondType, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{Array, PrimitiveArray, RecordBatch};
 use arrow_schema::{DataType as ArrowType, TimeUnit};
@@ -32,7 +32,12 @@ pub(super) fn compute(schema: &Schema, batch: &RecordBatch) -> Result<BatchStats
     let mut columns = Vec::new();
     for (index, (column, array)) in schema.columns.iter().zip(arrays).enumerate() {
         if let Some(kind) = Kind::of(&column.data_type) {
-            columns.push(column_stats(index, &column.data_type, kind, array.as_ref())?);
+            columns.push(column_stats(
+                index,
+                &column.data_type,
+                kind,
+                array.as_ref(),
+            )?);
         }
     }
     Ok(BatchStats { row_count, columns })
@@ -51,8 +56,11 @@ fn column_stats(
             data_type.to_arrow()
         )));
     }
-    let column = u16::try_from(index)
-        .map_err(|_| invalid(format!("column index {index} does not fit a statistics slot")))?;
+    let column = u16::try_from(index).map_err(|_| {
+        invalid(format!(
+            "column index {index} does not fit a statistics slot"
+        ))
+    })?;
     let null_count = u32::try_from(array.null_count())
         .map_err(|_| invalid(format!("column {index} has {} nulls", array.null_count())))?;
     // A bound that does not fit its slot is left unknown: it cannot be written, and an unknown
@@ -61,7 +69,12 @@ fn column_stats(
         Some((min, max)) if kind.fits(&min) && kind.fits(&max) => (Some(min), Some(max)),
         _ => (None, None),
     };
-    Ok(ColumnStats { column, null_count, min, max })
+    Ok(ColumnStats {
+        column,
+        null_count,
+        min,
+        max,
+    })
 }
 
 /// The Arrow type must be the one [`DataType::to_arrow`] gives; a TIMESTAMP_LTZ may carry any
@@ -93,9 +106,10 @@ fn bounds(data_type: &DataType, array: &dyn Array) -> Option<(Scalar, Scalar)> {
         (DataType::Double, _) => float_bounds::<Float64Type>(array, |v| v),
         (DataType::Char { .. } | DataType::String, _) => string_bounds(array),
         (DataType::Time { .. }, arrow) => time_bounds(arrow, array),
-        (DataType::Timestamp { .. } | DataType::TimestampLtz { .. }, ArrowType::Timestamp(unit, _)) => {
-            timestamp_bounds(*unit, array)
-        }
+        (
+            DataType::Timestamp { .. } | DataType::TimestampLtz { .. },
+            ArrowType::Timestamp(unit, _),
+        ) => timestamp_bounds(*unit, array),
         _ => None,
     }
 }
@@ -116,13 +130,17 @@ fn time_bounds(arrow: &ArrowType, array: &dyn Array) -> Option<(Scalar, Scalar)>
     }
 }
 
-/// TIMESTAMP bounds: epoch millis for seconds (p = 0) and millis, the Arrow value otherwise.
+/// TIMESTAMP bounds in epoch milliseconds, floored (flooring keeps the order).
 fn timestamp_bounds(unit: TimeUnit, array: &dyn Array) -> Option<(Scalar, Scalar)> {
     match unit {
         TimeUnit::Second => int_bounds::<TimestampSecondType>(array, |v| v.checked_mul(1_000)),
         TimeUnit::Millisecond => int_bounds::<TimestampMillisecondType>(array, Some),
-        TimeUnit::Microsecond => int_bounds::<TimestampMicrosecondType>(array, Some),
-        TimeUnit::Nanosecond => int_bounds::<TimestampNanosecondType>(array, Some),
+        TimeUnit::Microsecond => {
+            int_bounds::<TimestampMicrosecondType>(array, |v| Some(v.div_euclid(1_000)))
+        }
+        TimeUnit::Nanosecond => {
+            int_bounds::<TimestampNanosecondType>(array, |v| Some(v.div_euclid(1_000_000)))
+        }
     }
 }
 
@@ -189,8 +207,8 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::{
-        ArrayRef, Float32Array, Int32Array, Int64Array, StringArray, Time32SecondArray,
-        Time64NanosecondArray, TimestampSecondArray,
+        ArrayRef, BinaryArray, Float32Array, Int32Array, Int64Array, StringArray,
+        Time32SecondArray, Time64NanosecondArray, TimestampSecondArray,
     };
 
     use super::*;
@@ -198,73 +216,99 @@ mod tests {
 
     fn stats_of(data_type: DataType, array: ArrayRef) -> Result<BatchStats> {
         let schema = Schema::new(vec![Column::new("c", data_type)]);
-        let batch = RecordBatch::try_new(schema.to_arrow(), vec![array])
-            .map_err(|e| crate::error::Error::arrow("building a test batch", e))?;
+        let batch = RecordBatch::try_new(schema.to_arrow(), vec![array]).expect("batch");
         compute(&schema, &batch)
     }
 
-    fn bounds_of(data_type: DataType, array: ArrayRef) -> Option<(Option<Scalar>, Option<Scalar>)> {
-        let stats = stats_of(data_type, array).ok()?;
-        let column = stats.columns.first()?;
-        Some((column.min.clone(), column.max.clone()))
+    fn bounds_of(data_type: DataType, array: ArrayRef) -> (Option<Scalar>, Option<Scalar>) {
+        let stats = stats_of(data_type, array).expect("compute");
+        let column = stats.columns.first().expect("one column");
+        (column.min.clone(), column.max.clone())
     }
 
     #[test]
     fn float_bounds_follow_java_order() {
         let neg_nan = f32::from_bits(0xFFC0_0000);
-        let array = Arc::new(Float32Array::from(vec![Some(-0.0), Some(neg_nan), None, Some(0.0)]));
-        let (min, max) = bounds_of(DataType::Float, array).unwrap_or_default();
+        let array = Float32Array::from(vec![Some(-0.0), Some(neg_nan), None, Some(0.0)]);
+        let (min, max) = bounds_of(DataType::Float, Arc::new(array));
         assert!(matches!(min, Some(Scalar::Float(v)) if v == 0.0 && v.is_sign_negative()));
         assert!(matches!(max, Some(Scalar::Float(v)) if v.is_nan()));
     }
 
     #[test]
-    fn time_and_timestamp_seconds_become_millis() {
+    fn time_and_timestamp_become_millis() {
         let time = Arc::new(Time32SecondArray::from(vec![7_200, 3_600]));
-        let (min, max) = bounds_of(DataType::Time { precision: 0 }, time).unwrap_or_default();
-        assert_eq!((min, max), (Some(Scalar::Int(3_600_000)), Some(Scalar::Int(7_200_000))));
+        let bounds = bounds_of(DataType::Time { precision: 0 }, time);
+        assert_eq!(
+            bounds,
+            (Some(Scalar::Int(3_600_000)), Some(Scalar::Int(7_200_000)))
+        );
 
         let nanos = Arc::new(Time64NanosecondArray::from(vec![1_999_999, 5_000_000]));
-        let (min, max) = bounds_of(DataType::Time { precision: 9 }, nanos).unwrap_or_default();
-        assert_eq!((min, max), (Some(Scalar::Int(1)), Some(Scalar::Int(5))));
+        let bounds = bounds_of(DataType::Time { precision: 9 }, nanos);
+        assert_eq!(bounds, (Some(Scalar::Int(1)), Some(Scalar::Int(5))));
 
         let ts = Arc::new(TimestampSecondArray::from(vec![-2, 1]));
-        let (min, max) = bounds_of(DataType::Timestamp { precision: 0 }, ts).unwrap_or_default();
-        assert_eq!((min, max), (Some(Scalar::Int(-2_000)), Some(Scalar::Int(1_000))));
+        let bounds = bounds_of(DataType::Timestamp { precision: 0 }, ts);
+        assert_eq!(
+            bounds,
+            (Some(Scalar::Int(-2_000)), Some(Scalar::Int(1_000)))
+        );
     }
 
     #[test]
     fn unrepresentable_bounds_are_unknown() {
         // i32::MAX seconds of day is beyond i32 milliseconds.
         let time = Arc::new(Time32SecondArray::from(vec![i32::MAX, 1]));
-        let stats = stats_of(DataType::Time { precision: 0 }, time).ok();
-        let column = stats.as_ref().and_then(|s| s.columns.first());
-        assert!(column.is_some_and(|c| c.min.is_none() && c.max.is_none() && c.null_count == 0));
+        let stats = stats_of(DataType::Time { precision: 0 }, time).expect("compute");
+        assert_eq!(
+            stats.columns,
+            vec![ColumnStats {
+                column: 0,
+                null_count: 0,
+                min: None,
+                max: None
+            }]
+        );
     }
 
     #[test]
     fn strings_compare_as_bytes() {
         let array = Arc::new(StringArray::from(vec!["b", "é", "a", "Z"]));
-        let (min, max) = bounds_of(DataType::String, array).unwrap_or_default();
-        assert_eq!(min, Some(Scalar::Str("Z".into())));
-        assert_eq!(max, Some(Scalar::Str("é".into())));
+        let bounds = bounds_of(DataType::String, array);
+        assert_eq!(
+            bounds,
+            (Some(Scalar::Str("Z".into())), Some(Scalar::Str("é".into())))
+        );
     }
 
     #[test]
-    fn skips_types_not_collected_and_rejects_wrong_arrow_types() {
+    fn skips_types_not_collected() {
         let schema = Schema::new(vec![
             Column::new("bytes", DataType::Bytes),
             Column::new("n", DataType::BigInt),
         ]);
-        let bytes: ArrayRef = Arc::new(arrow_array::BinaryArray::from(vec![&b"x"[..]]));
+        let bytes: ArrayRef = Arc::new(BinaryArray::from(vec![&b"x"[..]]));
         let n: ArrayRef = Arc::new(Int64Array::from(vec![4]));
-        let batch = RecordBatch::try_new(schema.to_arrow(), vec![bytes, n]).ok();
-        let stats = batch.and_then(|b| compute(&schema, &b).ok());
-        assert_eq!(stats.map(|s| s.columns.iter().map(|c| c.column).collect::<Vec<_>>()), Some(vec![1]));
+        let batch = RecordBatch::try_new(schema.to_arrow(), vec![bytes, n]).expect("batch");
+        let stats = compute(&schema, &batch).expect("compute");
+        assert_eq!(
+            stats.columns.iter().map(|c| c.column).collect::<Vec<_>>(),
+            [1]
+        );
+    }
 
-        let wrong = Schema::new(vec![Column::new("n", DataType::BigInt)]);
+    #[test]
+    fn rejects_a_batch_that_does_not_match_the_schema() {
+        let ints = Schema::new(vec![Column::new("n", DataType::Int)]);
         let int32: ArrayRef = Arc::new(Int32Array::from(vec![1]));
-        let batch = RecordBatch::try_new(Schema::new(vec![Column::new("n", DataType::Int)]).to_arrow(), vec![int32]).ok();
-        assert!(batch.is_some_and(|b| compute(&wrong, &b).is_err()));
+        let batch = RecordBatch::try_new(ints.to_arrow(), vec![int32]).expect("batch");
+        let longs = Schema::new(vec![Column::new("n", DataType::BigInt)]);
+        assert!(compute(&longs, &batch).is_err());
+        let two = Schema::new(vec![
+            Column::new("n", DataType::Int),
+            Column::new("m", DataType::Int),
+        ]);
+        assert!(compute(&two, &batch).is_err());
     }
 }

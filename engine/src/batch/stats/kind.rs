@@ -25,8 +25,8 @@ pub(super) enum Kind {
     /// CHAR and STRING.
     Str,
     /// TIMESTAMP(p > 3): epoch millis in the variable area, nanos of the milli in the slot.
-    /// The scalar counts `units_per_milli` units per millisecond (1000 = micros).
-    PreciseTimestamp { units_per_milli: i64 },
+    /// The scalar is the epoch millis, floored.
+    PreciseTimestamp,
 }
 
 impl Kind {
@@ -58,7 +58,7 @@ impl Kind {
             (Kind::Int8, Scalar::Int(v)) => i8::try_from(*v).is_ok(),
             (Kind::Int16, Scalar::Int(v)) => i16::try_from(*v).is_ok(),
             (Kind::Int32, Scalar::Int(v)) => i32::try_from(*v).is_ok(),
-            (Kind::Int64 | Kind::PreciseTimestamp { .. }, Scalar::Int(_)) => true,
+            (Kind::Int64 | Kind::PreciseTimestamp, Scalar::Int(_)) => true,
             (Kind::Float32, Scalar::Float(v)) => v.is_nan() || f64::from(*v as f32) == *v,
             (Kind::Float64, Scalar::Float(_)) => true,
             (Kind::Str, Scalar::Str(_)) => true,
@@ -68,10 +68,10 @@ impl Kind {
 }
 
 fn timestamp_kind(precision: u8) -> Kind {
-    match precision {
-        0..=TIMESTAMP_COMPACT_PRECISION_MAX => Kind::Int64,
-        4..=6 => Kind::PreciseTimestamp { units_per_milli: 1_000 },
-        _ => Kind::PreciseTimestamp { units_per_milli: 1_000_000 },
+    if precision <= TIMESTAMP_COMPACT_PRECISION_MAX {
+        Kind::Int64
+    } else {
+        Kind::PreciseTimestamp
     }
 }
 
@@ -91,18 +91,36 @@ mod tests {
 
     #[test]
     fn compact_limits_match_fluss() {
-        assert_eq!(Kind::of(&DataType::Decimal { precision: 18, scale: 2 }), Some(Kind::Int64));
-        assert_eq!(Kind::of(&DataType::Decimal { precision: 19, scale: 2 }), None);
-        assert_eq!(Kind::of(&DataType::Timestamp { precision: 3 }), Some(Kind::Int64));
         assert_eq!(
-            Kind::of(&DataType::TimestampLtz { precision: 6 }),
-            Some(Kind::PreciseTimestamp { units_per_milli: 1_000 })
+            Kind::of(&DataType::Decimal {
+                precision: 18,
+                scale: 2
+            }),
+            Some(Kind::Int64)
         );
         assert_eq!(
-            Kind::of(&DataType::Timestamp { precision: 9 }),
-            Some(Kind::PreciseTimestamp { units_per_milli: 1_000_000 })
+            Kind::of(&DataType::Decimal {
+                precision: 19,
+                scale: 2
+            }),
+            None
         );
-        assert_eq!(Kind::of(&DataType::Time { precision: 9 }), Some(Kind::Int32));
+        assert_eq!(
+            Kind::of(&DataType::Timestamp { precision: 3 }),
+            Some(Kind::Int64)
+        );
+        assert_eq!(
+            Kind::of(&DataType::Timestamp { precision: 4 }),
+            Some(Kind::PreciseTimestamp)
+        );
+        assert_eq!(
+            Kind::of(&DataType::TimestampLtz { precision: 9 }),
+            Some(Kind::PreciseTimestamp)
+        );
+        assert_eq!(
+            Kind::of(&DataType::Time { precision: 9 }),
+            Some(Kind::Int32)
+        );
         assert_eq!(Kind::of(&DataType::Bytes), None);
         assert_eq!(Kind::of(&DataType::Binary { length: 4 }), None);
     }

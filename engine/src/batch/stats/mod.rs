@@ -58,15 +58,19 @@ use crate::schema::{DataType, Schema};
 /// | TIME(p), every p | `Int`: milliseconds of the day | 4 bytes |
 /// | DECIMAL(p, s), p <= 18 | `Int`: the unscaled value (`12.34` in DECIMAL(5,2) is `1234`) | 8 bytes |
 /// | TIMESTAMP(p) / TIMESTAMP_LTZ(p), p <= 3 | `Int`: epoch milliseconds | 8 bytes |
-/// | TIMESTAMP(p) / TIMESTAMP_LTZ(p), 4 <= p <= 6 | `Int`: epoch microseconds | slot = `offset << 32 \| nano_of_milli`, 8-byte epoch millis in the variable area |
-/// | TIMESTAMP(p) / TIMESTAMP_LTZ(p), 7 <= p <= 9 | `Int`: epoch nanoseconds | same as above |
+/// | TIMESTAMP(p) / TIMESTAMP_LTZ(p), p > 3 | `Int`: epoch milliseconds, floored | slot = `offset << 32 \| nano_of_milli`, 8-byte epoch millis in the variable area |
 /// | FLOAT / DOUBLE | `Float` (a FLOAT widened exactly to f64) | f32 / f64 |
 /// | CHAR(n) / STRING | `Str` | inline when <= 7 bytes, else `offset << 32 \| len` + variable area |
 ///
+/// Every TIME and TIMESTAMP scalar is in milliseconds, floored, whatever the precision: the
+/// unit predicate literals use and the precision the exact filters compare at. For p > 3 the
+/// digits below the millisecond are dropped on decode, and [`encode`] writes the min as
+/// `(millis, 0 ns)` and the max as `(millis, 999_999 ns)`, so the bounds on the wire still
+/// enclose every value (fluss-rs writes the exact nanos there; both are valid bounds).
+/// TIMESTAMP (a local date-time) and TIMESTAMP_LTZ (an instant) use the same numbers.
+///
 /// BINARY, BYTES and DECIMAL with p > 18 are not collected; statistics written by others for
-/// them decode with unknown bounds. Timestamps are UTC instants with no zone (LTZ) or a local
-/// date-time (NTZ) alike: the number is what the Arrow column would hold at that precision
-/// (except p = 0, whose Arrow column holds seconds: the scalar is still milliseconds).
+/// them decode with unknown bounds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scalar {
     Bool(bool),
@@ -117,7 +121,9 @@ pub struct BatchStats {
 impl BatchStats {
     /// The statistics of a column by schema position, if collected.
     pub fn column(&self, column: usize) -> Option<&ColumnStats> {
-        self.columns.iter().find(|c| usize::from(c.column) == column)
+        self.columns
+            .iter()
+            .find(|c| usize::from(c.column) == column)
     }
 }
 
