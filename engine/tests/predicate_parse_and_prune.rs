@@ -51,10 +51,7 @@ fn stats_of(rows: &[Row], shape: &StatsShape) -> BatchStats {
         let values: Vec<i64> = rows.iter().filter_map(pick).collect();
         let nulls = (rows.len() - values.len()) as u32;
         let bounds = match (values.iter().min(), values.iter().max()) {
-            (Some(min), Some(max)) => Some((
-                Scalar::Int(min - shape.slack),
-                Scalar::Int(max + shape.slack),
-            )),
+            (Some(min), Some(max)) => Some((Scalar::Int(min - shape.slack), Scalar::Int(max + shape.slack))),
             _ => None,
         };
         (nulls, bounds)
@@ -83,10 +80,7 @@ fn stats_of(rows: &[Row], shape: &StatsShape) -> BatchStats {
             max: bounds.map(|b| b.1),
         })
         .collect();
-    BatchStats {
-        row_count: rows.len() as u32,
-        columns,
-    }
+    BatchStats { row_count: rows.len() as u32, columns }
 }
 
 /// A cell of a row as the evaluator sees it.
@@ -127,15 +121,9 @@ fn eval(predicate: &Predicate, row: &Row) -> Option<bool> {
         }
         Predicate::IsNull { column } => Some(cell(row, *column).is_none()),
         Predicate::IsNotNull { column } => Some(cell(row, *column).is_some()),
-        Predicate::In {
-            column,
-            values,
-            negated,
-        } => {
+        Predicate::In { column, values, negated } => {
             let value = cell(row, *column)?;
-            let found = values
-                .iter()
-                .any(|l| order(&value, l) == Some(Ordering::Equal));
+            let found = values.iter().any(|l| order(&value, l) == Some(Ordering::Equal));
             let in_list = if found {
                 Some(true)
             } else if values.contains(&Literal::Null) {
@@ -173,10 +161,7 @@ const WORDS: [&str; 6] = ["", "a", "ab", "b", "ba", "c"];
 
 fn rows_strategy() -> impl Strategy<Value = Vec<Row>> {
     let int = || prop::option::weighted(0.8, -4i64..=4);
-    let text = prop::option::weighted(
-        0.8,
-        prop::sample::select(WORDS.to_vec()).prop_map(String::from),
-    );
+    let text = prop::option::weighted(0.8, prop::sample::select(WORDS.to_vec()).prop_map(String::from));
     prop::collection::vec((int(), int(), text), 0..12)
 }
 
@@ -222,19 +207,15 @@ fn predicate_strategy() -> impl Strategy<Value = Predicate> {
 
 fn shape_strategy() -> impl Strategy<Value = StatsShape> {
     let collected = prop::array::uniform3(prop::bool::weighted(0.85));
-    (collected, 0i64..=2, prop::bool::weighted(0.2)).prop_map(
-        |(collected, slack, loose_string_min)| StatsShape {
-            collected,
-            slack,
-            loose_string_min,
-        },
-    )
+    (collected, 0i64..=2, prop::bool::weighted(0.2)).prop_map(|(collected, slack, loose_string_min)| StatsShape {
+        collected,
+        slack,
+        loose_string_min,
+    })
 }
 
 fn selected(predicate: &Predicate, batch: &RecordBatch) -> Vec<bool> {
-    let mask = predicate
-        .filter(batch)
-        .expect("the filter runs on its own schema");
+    let mask = predicate.filter(batch).expect("the filter runs on its own schema");
     assert_eq!(mask.null_count(), 0, "the mask has no nulls");
     assert_eq!(mask.len(), batch.num_rows());
     mask.iter().map(|v| v == Some(true)).collect()
@@ -281,24 +262,13 @@ proptest! {
 
 #[test]
 fn parsed_text_prunes_and_filters_a_batch() {
-    let rows: Vec<Row> = vec![
-        (Some(1), Some(10), Some("apple".into())),
-        (Some(2), None, Some("banana".into())),
-        (None, Some(30), None),
-    ];
+    let rows: Vec<Row> =
+        vec![(Some(1), Some(10), Some("apple".into())), (Some(2), None, Some("banana".into())), (None, Some(30), None)];
     let batch = to_batch(&rows);
-    let exact = StatsShape {
-        collected: [true; 3],
-        slack: 0,
-        loose_string_min: false,
-    };
+    let exact = StatsShape { collected: [true; 3], slack: 0, loose_string_min: false };
     let stats = stats_of(&rows, &exact);
     let cases = [
-        (
-            "a > 1 AND s IN ('banana', 'cherry')",
-            true,
-            [false, true, false],
-        ),
+        ("a > 1 AND s IN ('banana', 'cherry')", true, [false, true, false]),
         ("a > 2", false, [false, false, false]),
         ("NOT a <= 2", false, [false, false, false]),
         ("b IS NULL OR s < 'b'", true, [true, true, false]),

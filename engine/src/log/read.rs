@@ -174,3 +174,9 @@ fn pick_run(entries: &[BatchEntry], bytes_max: usize, predicate: Option<&dyn Bat
     }
     Run { entries: taken, scanned_to: None }
 }
+
+impl BatchFilter for crate::predicate::Predicate {
+    fn can_match(&self, stats: &BatchStats) -> bool {
+        crate::predicate::Predicate::can_match(self, stats)
+    }
+}

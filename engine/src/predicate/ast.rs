@@ -156,16 +156,8 @@ mod tests {
         let p = Predicate::Or(vec![
             Predicate::Not(Box::new(Predicate::IsNull { column: 4 })),
             Predicate::And(vec![
-                Predicate::Compare {
-                    column: 2,
-                    op: CompareOp::Lt,
-                    value: Literal::Int(1),
-                },
-                Predicate::In {
-                    column: 4,
-                    values: vec![Literal::Null],
-                    negated: true,
-                },
+                Predicate::Compare { column: 2, op: CompareOp::Lt, value: Literal::Int(1) },
+                Predicate::In { column: 4, values: vec![Literal::Null], negated: true },
                 Predicate::IsNotNull { column: 0 },
             ]),
         ]);

@@ -14,10 +14,7 @@ impl Predicate {
     /// the output with the same schema gives back an equal predicate (for any predicate
     /// [`Predicate::parse`] produced).
     pub fn display_with<'a>(&'a self, schema: &'a Schema) -> impl fmt::Display + 'a {
-        Printer {
-            predicate: self,
-            schema: Some(schema),
-        }
+        Printer { predicate: self, schema: Some(schema) }
     }
 }
 
@@ -25,11 +22,7 @@ impl fmt::Display for Predicate {
     /// The text syntax with columns by position (`#0 > 5`); use
     /// [`Predicate::display_with`] for text that parses back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Printer {
-            predicate: self,
-            schema: None,
-        }
-        .fmt(f)
+        Printer { predicate: self, schema: None }.fmt(f)
     }
 }
 
@@ -74,11 +67,7 @@ impl Printer<'_> {
                 self.column(*column, f)?;
                 f.write_str(" IS NOT NULL")
             }
-            Predicate::In {
-                column,
-                values,
-                negated,
-            } => self.in_list(*column, values, *negated, f),
+            Predicate::In { column, values, negated } => self.in_list(*column, values, *negated, f),
             Predicate::And(children) => self.junction(children, " AND ", "TRUE", f),
             Predicate::Or(children) => self.junction(children, " OR ", "FALSE", f),
             Predicate::Not(child) => {
@@ -120,13 +109,7 @@ impl Printer<'_> {
         Ok(())
     }
 
-    fn in_list(
-        &self,
-        column: usize,
-        values: &[Literal],
-        negated: bool,
-        f: &mut fmt::Formatter<'_>,
-    ) -> fmt::Result {
+    fn in_list(&self, column: usize, values: &[Literal], negated: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.column(column, f)?;
         f.write_str(if negated { " NOT IN (" } else { " IN (" })?;
         for (i, value) in values.iter().enumerate() {
@@ -147,10 +130,7 @@ impl Printer<'_> {
     }
 
     fn literal(&self, column: usize, value: &Literal, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let data_type = self
-            .schema
-            .and_then(|s| s.columns.get(column))
-            .map(|c| c.data_type);
+        let data_type = self.schema.and_then(|s| s.columns.get(column)).map(|c| c.data_type);
         match (data_type, value) {
             (Some(DataType::Decimal { scale, .. }), Literal::Int(unscaled)) => {
                 f.write_str(&format_decimal(*unscaled, scale))
@@ -161,13 +141,12 @@ impl Printer<'_> {
             (Some(DataType::Time { .. }), Literal::Int(millis)) => {
                 write!(f, "'{}'", temporal::format_time(*millis))
             }
-            (
-                Some(DataType::Timestamp { .. } | DataType::TimestampLtz { .. }),
-                Literal::Int(millis),
-            ) => match temporal::format_timestamp(*millis) {
-                Some(text) => write!(f, "'{text}'"),
-                None => write!(f, "{millis}"),
-            },
+            (Some(DataType::Timestamp { .. } | DataType::TimestampLtz { .. }), Literal::Int(millis)) => {
+                match temporal::format_timestamp(*millis) {
+                    Some(text) => write!(f, "'{text}'"),
+                    None => write!(f, "{millis}"),
+                }
+            }
             _ => write!(f, "{value}"),
         }
     }
@@ -204,23 +183,12 @@ mod tests {
     fn prints_by_position_without_a_schema() {
         let p = Predicate::Or(vec![
             Predicate::And(vec![
-                Predicate::Compare {
-                    column: 0,
-                    op: CompareOp::GtEq,
-                    value: Literal::Float(1.0),
-                },
-                Predicate::In {
-                    column: 2,
-                    values: vec![Literal::Str("it's".into()), Literal::Null],
-                    negated: true,
-                },
+                Predicate::Compare { column: 0, op: CompareOp::GtEq, value: Literal::Float(1.0) },
+                Predicate::In { column: 2, values: vec![Literal::Str("it's".into()), Literal::Null], negated: true },
             ]),
             Predicate::Not(Box::new(Predicate::IsNull { column: 1 })),
             Predicate::And(Vec::new()),
         ]);
-        assert_eq!(
-            p.to_string(),
-            "(#0 >= 1.0 AND #2 NOT IN ('it''s', NULL)) OR NOT #1 IS NULL OR (TRUE)"
-        );
+        assert_eq!(p.to_string(), "(#0 >= 1.0 AND #2 NOT IN ('it''s', NULL)) OR NOT #1 IS NULL OR (TRUE)");
     }
 }

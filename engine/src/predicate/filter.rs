@@ -23,45 +23,26 @@ impl Truth {
                 BooleanBuffer::new_unset(rows)
             }
         };
-        Self {
-            is_true: bits(value == Some(true)),
-            is_false: bits(value == Some(false)),
-        }
+        Self { is_true: bits(value == Some(true)), is_false: bits(value == Some(false)) }
     }
 
     /// A leaf that is UNKNOWN on null rows, TRUE where `matched`, and otherwise FALSE
     /// (or UNKNOWN when `unmatched_is_false` is not set, as for an IN list holding NULL).
     fn of_leaf(matched: &BooleanBuffer, valid: &BooleanBuffer, unmatched_is_false: bool) -> Self {
-        let is_false = if unmatched_is_false {
-            &!matched & valid
-        } else {
-            BooleanBuffer::new_unset(valid.len())
-        };
-        Self {
-            is_true: matched & valid,
-            is_false,
-        }
+        let is_false = if unmatched_is_false { &!matched & valid } else { BooleanBuffer::new_unset(valid.len()) };
+        Self { is_true: matched & valid, is_false }
     }
 
     fn and(self, other: &Self) -> Self {
-        Self {
-            is_true: &self.is_true & &other.is_true,
-            is_false: &self.is_false | &other.is_false,
-        }
+        Self { is_true: &self.is_true & &other.is_true, is_false: &self.is_false | &other.is_false }
     }
 
     fn or(self, other: &Self) -> Self {
-        Self {
-            is_true: &self.is_true | &other.is_true,
-            is_false: &self.is_false & &other.is_false,
-        }
+        Self { is_true: &self.is_true | &other.is_true, is_false: &self.is_false & &other.is_false }
     }
 
     fn not(self) -> Self {
-        Self {
-            is_true: self.is_false,
-            is_false: self.is_true,
-        }
+        Self { is_true: self.is_false, is_false: self.is_true }
     }
 }
 
@@ -80,10 +61,7 @@ impl Predicate {
     pub fn filter(&self, batch: &RecordBatch) -> Result<BooleanArray> {
         let truth = self.truth(batch)?;
         debug_assert_eq!(truth.is_true.len(), batch.num_rows());
-        debug_assert!(
-            !(&truth.is_true & &truth.is_false).has_true(),
-            "a row is TRUE and FALSE"
-        );
+        debug_assert!(!(&truth.is_true & &truth.is_false).has_true(), "a row is TRUE and FALSE");
         Ok(BooleanArray::new(truth.is_true, None))
     }
 
@@ -100,24 +78,16 @@ impl Predicate {
             }
             Self::IsNull { column } => Ok(null_truth(column_of(batch, *column)?)),
             Self::IsNotNull { column } => Ok(null_truth(column_of(batch, *column)?).not()),
-            Self::In {
-                column,
-                values,
-                negated,
-            } => {
+            Self::In { column, values, negated } => {
                 let truth = in_truth(column_of(batch, *column)?, values, *column)?;
                 Ok(if *negated { truth.not() } else { truth })
             }
-            Self::And(children) => children
-                .iter()
-                .try_fold(Truth::constant(rows, Some(true)), |acc, c| {
-                    Ok(acc.and(&c.truth(batch)?))
-                }),
-            Self::Or(children) => children
-                .iter()
-                .try_fold(Truth::constant(rows, Some(false)), |acc, c| {
-                    Ok(acc.or(&c.truth(batch)?))
-                }),
+            Self::And(children) => {
+                children.iter().try_fold(Truth::constant(rows, Some(true)), |acc, c| Ok(acc.and(&c.truth(batch)?)))
+            }
+            Self::Or(children) => {
+                children.iter().try_fold(Truth::constant(rows, Some(false)), |acc, c| Ok(acc.or(&c.truth(batch)?)))
+            }
             Self::Not(child) => Ok(child.truth(batch)?.not()),
         }
     }
@@ -125,10 +95,7 @@ impl Predicate {
 
 fn column_of(batch: &RecordBatch, column: usize) -> Result<&ArrayRef> {
     batch.columns().get(column).ok_or_else(|| Error::Predicate {
-        reason: format!(
-            "the predicate reads column {column}, the batch has {} columns",
-            batch.num_columns()
-        ),
+        reason: format!("the predicate reads column {column}, the batch has {} columns", batch.num_columns()),
     })
 }
 
@@ -142,10 +109,7 @@ fn validity(array: &ArrayRef) -> BooleanBuffer {
 
 fn null_truth(array: &ArrayRef) -> Truth {
     let valid = validity(array);
-    Truth {
-        is_true: !&valid,
-        is_false: valid,
-    }
+    Truth { is_true: !&valid, is_false: valid }
 }
 
 fn in_truth(array: &ArrayRef, values: &[Literal], column: usize) -> Result<Truth> {

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
-    Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray,
-    Time32MillisecondArray, Time32SecondArray, Time64MicrosecondArray, Time64NanosecondArray,
-    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
-    TimestampSecondArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, Time32MillisecondArray, Time32SecondArray,
+    Time64MicrosecondArray, Time64NanosecondArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray,
 };
 
 use crate::error::Error;
@@ -26,13 +25,7 @@ fn schema() -> Schema {
         Column::new("f64", DataType::Double),
         Column::new("s", DataType::String),
         Column::new("b", DataType::Boolean),
-        Column::new(
-            "dec",
-            DataType::Decimal {
-                precision: 10,
-                scale: 2,
-            },
-        ),
+        Column::new("dec", DataType::Decimal { precision: 10, scale: 2 }),
         Column::new("dt", DataType::Date),
         Column::new("t0", DataType::Time { precision: 0 }),
         Column::new("t3", DataType::Time { precision: 3 }),
@@ -57,50 +50,18 @@ fn batch() -> RecordBatch {
         Arc::new(StringArray::from(vec![Some("apple"), Some("it's"), None])),
         Arc::new(BooleanArray::from(vec![Some(false), Some(true), None])),
         Arc::new(
-            Decimal128Array::from(vec![Some(1234), Some(-5), None])
-                .with_precision_and_scale(10, 2)
-                .expect("valid"),
+            Decimal128Array::from(vec![Some(1234), Some(-5), None]).with_precision_and_scale(10, 2).expect("valid"),
         ),
         Arc::new(Date32Array::from(vec![Some(-1), Some(19_723), None])),
         Arc::new(Time32SecondArray::from(vec![Some(1), Some(43_200), None])),
-        Arc::new(Time32MillisecondArray::from(vec![
-            Some(1),
-            Some(43_200_250),
-            None,
-        ])),
-        Arc::new(Time64MicrosecondArray::from(vec![
-            Some(999),
-            Some(1_000),
-            None,
-        ])),
-        Arc::new(Time64NanosecondArray::from(vec![
-            Some(999_999),
-            Some(1_000_000),
-            None,
-        ])),
-        Arc::new(TimestampSecondArray::from(vec![
-            Some(-1),
-            Some(86_400),
-            None,
-        ])),
-        Arc::new(TimestampMillisecondArray::from(vec![
-            Some(-1),
-            Some(86_400_001),
-            None,
-        ])),
-        Arc::new(
-            TimestampMicrosecondArray::from(vec![Some(-1), Some(1_500), None]).with_timezone("UTC"),
-        ),
-        Arc::new(TimestampNanosecondArray::from(vec![
-            Some(-1),
-            Some(1_000_000),
-            None,
-        ])),
-        Arc::new(BinaryArray::from(vec![
-            Some(b"x".as_ref()),
-            Some(b"y".as_ref()),
-            None,
-        ])),
+        Arc::new(Time32MillisecondArray::from(vec![Some(1), Some(43_200_250), None])),
+        Arc::new(Time64MicrosecondArray::from(vec![Some(999), Some(1_000), None])),
+        Arc::new(Time64NanosecondArray::from(vec![Some(999_999), Some(1_000_000), None])),
+        Arc::new(TimestampSecondArray::from(vec![Some(-1), Some(86_400), None])),
+        Arc::new(TimestampMillisecondArray::from(vec![Some(-1), Some(86_400_001), None])),
+        Arc::new(TimestampMicrosecondArray::from(vec![Some(-1), Some(1_500), None]).with_timezone("UTC")),
+        Arc::new(TimestampNanosecondArray::from(vec![Some(-1), Some(1_000_000), None])),
+        Arc::new(BinaryArray::from(vec![Some(b"x".as_ref()), Some(b"y".as_ref()), None])),
     ];
     RecordBatch::try_new(schema().to_arrow(), columns).expect("the batch matches the schema")
 }
@@ -157,16 +118,9 @@ fn three_valued_logic_keeps_unknown_unselected() {
     let batch = batch();
     assert_eq!(rows(&Predicate::And(Vec::new()), &batch), vec![T, T, T]);
     assert_eq!(rows(&Predicate::Or(Vec::new()), &batch), vec![F, F, F]);
-    let null_compare = Predicate::Compare {
-        column: 3,
-        op: CompareOp::NotEq,
-        value: Literal::Null,
-    };
+    let null_compare = Predicate::Compare { column: 3, op: CompareOp::NotEq, value: Literal::Null };
     assert_eq!(rows(&null_compare, &batch), vec![F, F, F]);
-    assert_eq!(
-        rows(&Predicate::Not(Box::new(null_compare)), &batch),
-        vec![F, F, F]
-    );
+    assert_eq!(rows(&Predicate::Not(Box::new(null_compare)), &batch), vec![F, F, F]);
 }
 
 #[test]
@@ -226,34 +180,17 @@ fn floats_order_like_java_double_compare() {
     assert_eq!(select("f > 1e300"), vec![T, F, F, F, F]);
     assert_eq!(select("f != 1.5"), vec![T, T, T, F, F]);
     assert_eq!(select("NOT f < 1.5"), vec![T, F, F, T, F]);
-    let nan = Predicate::Compare {
-        column: 0,
-        op: CompareOp::Eq,
-        value: Literal::Float(f64::NAN),
-    };
+    let nan = Predicate::Compare { column: 0, op: CompareOp::Eq, value: Literal::Float(f64::NAN) };
     assert_eq!(rows(&nan, &batch), vec![T, F, F, F, F]);
 }
 
 #[test]
 fn binary_columns_take_only_null_tests() {
     check(&[("bin IS NULL", [F, F, T]), ("bin IS NOT NULL", [T, T, F])]);
-    let bytes = Predicate::Compare {
-        column: 18,
-        op: CompareOp::Eq,
-        value: Literal::Str("x".into()),
-    };
-    let err = bytes
-        .filter(&batch())
-        .expect_err("binary comparisons are unsupported");
-    assert!(
-        matches!(&err, Error::Predicate { reason } if reason.contains("column 18 is Binary")),
-        "{err}"
-    );
-    let only_null = Predicate::In {
-        column: 18,
-        values: vec![Literal::Null],
-        negated: true,
-    };
+    let bytes = Predicate::Compare { column: 18, op: CompareOp::Eq, value: Literal::Str("x".into()) };
+    let err = bytes.filter(&batch()).expect_err("binary comparisons are unsupported");
+    assert!(matches!(&err, Error::Predicate { reason } if reason.contains("column 18 is Binary")), "{err}");
+    let only_null = Predicate::In { column: 18, values: vec![Literal::Null], negated: true };
     assert_eq!(rows(&only_null, &batch()), vec![F, F, F]);
 }
 
@@ -271,33 +208,13 @@ fn mismatches_are_errors_not_panics() {
     let batch = batch();
     let missing = Predicate::IsNull { column: 99 };
     let err = missing.filter(&batch).expect_err("no column 99");
-    assert!(
-        err.to_string()
-            .contains("reads column 99, the batch has 19 columns"),
-        "{err}"
-    );
-    let wrong = Predicate::Compare {
-        column: 3,
-        op: CompareOp::Eq,
-        value: Literal::Str("5".into()),
-    };
+    assert!(err.to_string().contains("reads column 99, the batch has 19 columns"), "{err}");
+    let wrong = Predicate::Compare { column: 3, op: CompareOp::Eq, value: Literal::Str("5".into()) };
     let err = wrong.filter(&batch).expect_err("string against Int64");
-    assert!(
-        err.to_string()
-            .contains("column 3 is Int64: cannot compare it with '5'"),
-        "{err}"
-    );
-    let wrong = Predicate::In {
-        column: 6,
-        values: vec![Literal::Str("a".into()), Literal::Int(1)],
-        negated: false,
-    };
+    assert!(err.to_string().contains("column 3 is Int64: cannot compare it with '5'"), "{err}");
+    let wrong = Predicate::In { column: 6, values: vec![Literal::Str("a".into()), Literal::Int(1)], negated: false };
     let err = wrong.filter(&batch).expect_err("integer against Utf8");
-    assert!(
-        err.to_string()
-            .contains("column 6 is Utf8: cannot compare it with 1"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("column 6 is Utf8: cannot compare it with 1"), "{err}");
     let nested = Predicate::Or(vec![Predicate::IsNull { column: 0 }, wrong]);
     assert!(nested.filter(&batch).is_err());
 }

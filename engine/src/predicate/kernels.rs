@@ -5,10 +5,9 @@ use std::cmp::Ordering;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-    Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType,
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
+    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_buffer::BooleanBuffer;
@@ -50,14 +49,9 @@ impl<'a> Test<'a> {
         cmp: impl Fn(&K, &K) -> Ordering,
     ) -> Result<Typed<K>, &'a Literal> {
         match self {
-            Self::Compare(op, literal) => {
-                key(literal).map(|k| Typed::Compare(*op, k)).ok_or(*literal)
-            }
+            Self::Compare(op, literal) => key(literal).map(|k| Typed::Compare(*op, k)).ok_or(*literal),
             Self::In(list) => {
-                let mut keys = list
-                    .iter()
-                    .map(|l| key(l).ok_or(*l))
-                    .collect::<Result<Vec<K>, _>>()?;
+                let mut keys = list.iter().map(|l| key(l).ok_or(*l)).collect::<Result<Vec<K>, _>>()?;
                 keys.sort_by(&cmp);
                 Ok(Typed::In(keys))
             }
@@ -79,9 +73,7 @@ pub(super) fn matches(array: &dyn Array, test: &Test<'_>, column: usize) -> Resu
         ArrowType::Time32(TimeUnit::Second) => {
             integers::<Time32SecondType>(array, test, column, |v| i128::from(v) * 1000)
         }
-        ArrowType::Time32(TimeUnit::Millisecond) => {
-            integers::<Time32MillisecondType>(array, test, column, i128::from)
-        }
+        ArrowType::Time32(TimeUnit::Millisecond) => integers::<Time32MillisecondType>(array, test, column, i128::from),
         ArrowType::Time64(TimeUnit::Microsecond) => {
             integers::<Time64MicrosecondType>(array, test, column, |v| ms(v.div_euclid(1000)))
         }
@@ -91,36 +83,24 @@ pub(super) fn matches(array: &dyn Array, test: &Test<'_>, column: usize) -> Resu
         ArrowType::Timestamp(TimeUnit::Second, _) => {
             integers::<TimestampSecondType>(array, test, column, |v| ms(v) * 1000)
         }
-        ArrowType::Timestamp(TimeUnit::Millisecond, _) => {
-            integers::<TimestampMillisecondType>(array, test, column, ms)
-        }
+        ArrowType::Timestamp(TimeUnit::Millisecond, _) => integers::<TimestampMillisecondType>(array, test, column, ms),
         ArrowType::Timestamp(TimeUnit::Microsecond, _) => {
             integers::<TimestampMicrosecondType>(array, test, column, |v| ms(v.div_euclid(1000)))
         }
-        ArrowType::Timestamp(TimeUnit::Nanosecond, _) => integers::<TimestampNanosecondType>(
-            array,
-            test,
-            column,
-            |v| ms(v.div_euclid(1_000_000)),
-        ),
+        ArrowType::Timestamp(TimeUnit::Nanosecond, _) => {
+            integers::<TimestampNanosecondType>(array, test, column, |v| ms(v.div_euclid(1_000_000)))
+        }
         ArrowType::Float32 => floats::<Float32Type>(array, test, column, f64::from),
         ArrowType::Float64 => floats::<Float64Type>(array, test, column, |v| v),
         ArrowType::Utf8 => strings(array, test, column),
         other => Err(Error::Predicate {
-            reason: format!(
-                "column {column} is {other}: comparisons on this Arrow type are not supported"
-            ),
+            reason: format!("column {column} is {other}: comparisons on this Arrow type are not supported"),
         }),
     }
 }
 
 fn mismatch(array: &dyn Array, column: usize, literal: &Literal) -> Error {
-    Error::Predicate {
-        reason: format!(
-            "column {column} is {}: cannot compare it with {literal}",
-            array.data_type()
-        ),
-    }
+    Error::Predicate { reason: format!("column {column} is {}: cannot compare it with {literal}", array.data_type()) }
 }
 
 /// Integer-like columns, each value mapped to the literal's unit by `key` (exactly, in i128).
@@ -142,14 +122,8 @@ fn integers<T: ArrowPrimitiveType>(
             Ord::cmp,
         )
         .map_err(|l| mismatch(array, column, l))?;
-    let values = array
-        .as_primitive_opt::<T>()
-        .ok_or_else(|| wrong_layout(array, column))?
-        .values();
-    Ok(values
-        .iter()
-        .map(|v| typed.holds(&key(*v), Ord::cmp))
-        .collect())
+    let values = array.as_primitive_opt::<T>().ok_or_else(|| wrong_layout(array, column))?.values();
+    Ok(values.iter().map(|v| typed.holds(&key(*v), Ord::cmp)).collect())
 }
 
 /// FLOAT / DOUBLE columns, compared as f64 in Java's `Double.compare` order.
@@ -165,13 +139,8 @@ fn floats<T: ArrowPrimitiveType>(
         Literal::Int(v) => Some(*v as f64),
         _ => None,
     };
-    let typed = test
-        .typed(literal_key, cmp)
-        .map_err(|l| mismatch(array, column, l))?;
-    let values = array
-        .as_primitive_opt::<T>()
-        .ok_or_else(|| wrong_layout(array, column))?
-        .values();
+    let typed = test.typed(literal_key, cmp).map_err(|l| mismatch(array, column, l))?;
+    let values = array.as_primitive_opt::<T>().ok_or_else(|| wrong_layout(array, column))?.values();
     Ok(values.iter().map(|v| typed.holds(&key(*v), cmp)).collect())
 }
 
@@ -188,10 +157,7 @@ fn booleans(array: &dyn Array, test: &Test<'_>, column: usize) -> Result<Boolean
             Ord::cmp,
         )
         .map_err(|l| mismatch(array, column, l))?;
-    let values = array
-        .as_boolean_opt()
-        .ok_or_else(|| wrong_layout(array, column))?
-        .values();
+    let values = array.as_boolean_opt().ok_or_else(|| wrong_layout(array, column))?.values();
     Ok(values.iter().map(|v| typed.holds(&v, Ord::cmp)).collect())
 }
 
@@ -209,20 +175,10 @@ fn strings(array: &dyn Array, test: &Test<'_>, column: usize) -> Result<BooleanB
             |a: &&str, b: &&str| a.cmp(b),
         )
         .map_err(|l| mismatch(array, column, l))?;
-    let strings = array
-        .as_string_opt::<i32>()
-        .ok_or_else(|| wrong_layout(array, column))?;
-    Ok(strings
-        .iter()
-        .map(|v| v.is_some_and(|s| typed.holds(&s, |a, b| a.cmp(b))))
-        .collect())
+    let strings = array.as_string_opt::<i32>().ok_or_else(|| wrong_layout(array, column))?;
+    Ok(strings.iter().map(|v| v.is_some_and(|s| typed.holds(&s, |a, b| a.cmp(b)))).collect())
 }
 
 fn wrong_layout(array: &dyn Array, column: usize) -> Error {
-    Error::Predicate {
-        reason: format!(
-            "column {column} claims type {} but has another layout",
-            array.data_type()
-        ),
-    }
+    Error::Predicate { reason: format!("column {column} claims type {} but has another layout", array.data_type()) }
 }

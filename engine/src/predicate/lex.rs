@@ -28,9 +28,7 @@ impl Keyword {
             ("TRUE", Keyword::True),
             ("FALSE", Keyword::False),
         ];
-        ALL.iter()
-            .find(|(text, _)| word.eq_ignore_ascii_case(text))
-            .map(|(_, k)| *k)
+        ALL.iter().find(|(text, _)| word.eq_ignore_ascii_case(text)).map(|(_, k)| *k)
     }
 }
 
@@ -78,10 +76,7 @@ pub(super) struct SyntaxError {
 
 impl SyntaxError {
     pub(super) fn new(position: usize, reason: impl Into<String>) -> Self {
-        Self {
-            position,
-            reason: reason.into(),
-        }
+        Self { position, reason: reason.into() }
     }
 }
 
@@ -101,11 +96,7 @@ impl<'a> Lexer<'a> {
         self.skip_while(char::is_whitespace);
         let start = self.position;
         let Some(c) = self.peek(0) else {
-            return Ok(Token {
-                kind: Kind::End,
-                position: start,
-                text: "",
-            });
+            return Ok(Token { kind: Kind::End, position: start, text: "" });
         };
         let kind = match c {
             '(' => self.single(Kind::LParen),
@@ -116,19 +107,10 @@ impl<'a> Lexer<'a> {
             '=' | '!' | '<' | '>' => Kind::Op(self.operator()?),
             _ if self.at_number() => Kind::Number(self.number()?),
             _ if c.is_alphabetic() || c == '_' => self.word(),
-            _ => {
-                return Err(SyntaxError::new(
-                    start,
-                    format!("unexpected character '{c}'"),
-                ))
-            }
+            _ => return Err(SyntaxError::new(start, format!("unexpected character '{c}'"))),
         };
         let text = self.text.get(start..self.position).unwrap_or_default();
-        Ok(Token {
-            kind,
-            position: start,
-            text,
-        })
+        Ok(Token { kind, position: start, text })
     }
 
     fn peek(&self, ahead: usize) -> Option<char> {
@@ -159,12 +141,7 @@ impl<'a> Lexer<'a> {
         let mut out = String::new();
         loop {
             match self.bump() {
-                None => {
-                    return Err(SyntaxError::new(
-                        start,
-                        format!("unterminated {what}: no closing {quote}"),
-                    ))
-                }
+                None => return Err(SyntaxError::new(start, format!("unterminated {what}: no closing {quote}"))),
                 Some(c) if c == quote && self.peek(0) == Some(quote) => {
                     self.bump();
                     out.push(quote);
@@ -188,12 +165,7 @@ impl<'a> Lexer<'a> {
             (Some('<'), _) => (CompareOp::Lt, false),
             (Some('>'), Some('=')) => (CompareOp::GtEq, true),
             (Some('>'), _) => (CompareOp::Gt, false),
-            _ => {
-                return Err(SyntaxError::new(
-                    start,
-                    "unexpected character '!' (did you mean '!='?)",
-                ))
-            }
+            _ => return Err(SyntaxError::new(start, "unexpected character '!' (did you mean '!='?)")),
         };
         if two {
             self.bump();
@@ -237,10 +209,7 @@ impl<'a> Lexer<'a> {
             }
             self.skip_while(|c| c.is_ascii_digit());
         }
-        if self
-            .peek(0)
-            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
-        {
+        if self.peek(0).is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
             self.skip_while(|c| c.is_alphanumeric() || c == '_' || c == '.');
             let text = self.text.get(start..self.position).unwrap_or_default();
             return Err(SyntaxError::new(start, format!("invalid number '{text}'")));
@@ -315,58 +284,22 @@ mod tests {
 
     #[test]
     fn numbers_take_their_usual_shapes() {
-        for text in [
-            "0", "42", "-2", "+3", "1.5", ".5", "-.5", "5.", "1e3", "1E-3", "2.5e+10",
-        ] {
+        for text in ["0", "42", "-2", "+3", "1.5", ".5", "-.5", "5.", "1e3", "1E-3", "2.5e+10"] {
             assert_eq!(kinds(text), Ok(vec![Kind::Number(text)]), "{text}");
         }
-        assert_eq!(
-            kinds("a<-1"),
-            Ok(vec![
-                Kind::Ident("a".into()),
-                Kind::Op(CompareOp::Lt),
-                Kind::Number("-1")
-            ])
-        );
+        assert_eq!(kinds("a<-1"), Ok(vec![Kind::Ident("a".into()), Kind::Op(CompareOp::Lt), Kind::Number("-1")]));
     }
 
     #[test]
     fn reports_errors_with_positions() {
-        assert_eq!(
-            kinds("a = 'abc"),
-            Err(SyntaxError::new(4, "unterminated string: no closing '"))
-        );
-        assert_eq!(
-            kinds("\"abc"),
-            Err(SyntaxError::new(
-                0,
-                "unterminated quoted column name: no closing \""
-            ))
-        );
-        assert_eq!(
-            kinds("a ; b"),
-            Err(SyntaxError::new(2, "unexpected character ';'"))
-        );
+        assert_eq!(kinds("a = 'abc"), Err(SyntaxError::new(4, "unterminated string: no closing '")));
+        assert_eq!(kinds("\"abc"), Err(SyntaxError::new(0, "unterminated quoted column name: no closing \"")));
+        assert_eq!(kinds("a ; b"), Err(SyntaxError::new(2, "unexpected character ';'")));
         assert!(kinds("a ! b").is_err_and(|e| e.position == 2 && e.reason.contains("'!='")));
-        assert_eq!(
-            kinds("1e"),
-            Err(SyntaxError::new(
-                0,
-                "invalid number '1e': expected digits after the exponent"
-            ))
-        );
-        assert_eq!(
-            kinds("x 12ab"),
-            Err(SyntaxError::new(2, "invalid number '12ab'"))
-        );
-        assert_eq!(
-            kinds("1.2.3"),
-            Err(SyntaxError::new(0, "invalid number '1.2.3'"))
-        );
-        assert_eq!(
-            kinds("a - b"),
-            Err(SyntaxError::new(2, "unexpected character '-'"))
-        );
+        assert_eq!(kinds("1e"), Err(SyntaxError::new(0, "invalid number '1e': expected digits after the exponent")));
+        assert_eq!(kinds("x 12ab"), Err(SyntaxError::new(2, "invalid number '12ab'")));
+        assert_eq!(kinds("1.2.3"), Err(SyntaxError::new(0, "invalid number '1.2.3'")));
+        assert_eq!(kinds("a - b"), Err(SyntaxError::new(2, "unexpected character '-'")));
     }
 
     #[test]

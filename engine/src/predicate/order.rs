@@ -62,18 +62,9 @@ mod tests {
     #[test]
     fn scalars_compare_only_with_their_kind() {
         assert_eq!(scalar_cmp(&Scalar::Int(3), &Literal::Int(5)), Some(Less));
-        assert_eq!(
-            scalar_cmp(&Scalar::Float(3.0), &Literal::Int(3)),
-            Some(Equal)
-        );
-        assert_eq!(
-            scalar_cmp(&Scalar::Str("b".into()), &Literal::Str("a".into())),
-            Some(Greater)
-        );
-        assert_eq!(
-            scalar_cmp(&Scalar::Bool(false), &Literal::Bool(true)),
-            Some(Less)
-        );
+        assert_eq!(scalar_cmp(&Scalar::Float(3.0), &Literal::Int(3)), Some(Equal));
+        assert_eq!(scalar_cmp(&Scalar::Str("b".into()), &Literal::Str("a".into())), Some(Greater));
+        assert_eq!(scalar_cmp(&Scalar::Bool(false), &Literal::Bool(true)), Some(Less));
         assert_eq!(scalar_cmp(&Scalar::Int(3), &Literal::Str("3".into())), None);
         assert_eq!(scalar_cmp(&Scalar::Int(3), &Literal::Null), None);
         assert_eq!(scalars_cmp(&Scalar::Int(3), &Scalar::Float(3.0)), None);
@@ -83,9 +74,6 @@ mod tests {
     fn strings_order_by_code_point() {
         // U+FF61 is below U+1F600 in code points (and UTF-8 bytes), above it in UTF-16 units.
         let low = Scalar::Str("\u{ff61}".into());
-        assert_eq!(
-            scalar_cmp(&low, &Literal::Str("\u{1f600}".into())),
-            Some(Less)
-        );
+        assert_eq!(scalar_cmp(&low, &Literal::Str("\u{1f600}".into())), Some(Less));
     }
 }

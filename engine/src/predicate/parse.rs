@@ -42,11 +42,7 @@ impl Predicate {
     /// Errors are [`Error::Parse`] with the byte position and what was expected and found.
     pub fn parse(text: &str, schema: &Schema) -> Result<Predicate> {
         let parsed = Parser::new(text, schema).and_then(Parser::parse_all);
-        parsed.map_err(|e| Error::Parse {
-            input: text.to_string(),
-            position: e.position,
-            reason: e.reason,
-        })
+        parsed.map_err(|e| Error::Parse { input: text.to_string(), position: e.position, reason: e.reason })
     }
 }
 
@@ -62,22 +58,14 @@ impl<'a> Parser<'a> {
     fn new(text: &'a str, schema: &'a Schema) -> Parsed<Self> {
         let mut lexer = Lexer::new(text);
         let token = lexer.next_token()?;
-        Ok(Self {
-            lexer,
-            token,
-            schema,
-            depth: 0,
-        })
+        Ok(Self { lexer, token, schema, depth: 0 })
     }
 
     fn parse_all(mut self) -> Parsed<Predicate> {
         let predicate = self.or()?;
         match self.token.kind {
             Kind::End => Ok(predicate),
-            Kind::RParen => {
-                Err(self
-                    .unexpected("AND, OR or the end of the predicate (this ')' closes nothing)"))
-            }
+            Kind::RParen => Err(self.unexpected("AND, OR or the end of the predicate (this ')' closes nothing)")),
             _ => Err(self.unexpected("AND, OR or the end of the predicate")),
         }
     }
@@ -97,23 +85,13 @@ impl<'a> Parser<'a> {
     }
 
     fn unexpected(&self, expected: &str) -> SyntaxError {
-        SyntaxError::new(
-            self.token.position,
-            format!("expected {expected}, found {}", self.token.describe()),
-        )
+        SyntaxError::new(self.token.position, format!("expected {expected}, found {}", self.token.describe()))
     }
 
     /// Runs `inner` one level deeper; `position` is where the level opens ('(' or NOT).
-    fn nested<T>(
-        &mut self,
-        position: usize,
-        inner: impl FnOnce(&mut Self) -> Parsed<T>,
-    ) -> Parsed<T> {
+    fn nested<T>(&mut self, position: usize, inner: impl FnOnce(&mut Self) -> Parsed<T>) -> Parsed<T> {
         if self.depth >= NESTING_MAX {
-            return Err(SyntaxError::new(
-                position,
-                format!("nesting deeper than {NESTING_MAX} levels"),
-            ));
+            return Err(SyntaxError::new(position, format!("nesting deeper than {NESTING_MAX} levels")));
         }
         self.depth += 1;
         let result = inner(self);
@@ -152,10 +130,7 @@ impl<'a> Parser<'a> {
                 let open = self.advance()?;
                 let inner = self.nested(open.position, Self::or)?;
                 if self.token.kind != Kind::RParen {
-                    let expected = format!(
-                        "AND, OR or ')' to close the '(' at position {}",
-                        open.position
-                    );
+                    let expected = format!("AND, OR or ')' to close the '(' at position {}", open.position);
                     return Err(self.unexpected(&expected));
                 }
                 self.advance()?;
@@ -176,22 +151,12 @@ impl<'a> Parser<'a> {
         if let Some(index) = self.schema.index_of(name) {
             return Ok(index);
         }
-        let similar = self
-            .schema
-            .columns
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name));
+        let similar = self.schema.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name));
         let hint = match similar {
-            Some(c) => format!(
-                " (did you mean '{}'? column names are case-sensitive)",
-                c.name
-            ),
+            Some(c) => format!(" (did you mean '{}'? column names are case-sensitive)", c.name),
             None => String::new(),
         };
-        Err(SyntaxError::new(
-            self.token.position,
-            format!("unknown column '{name}'{hint}"),
-        ))
+        Err(SyntaxError::new(self.token.position, format!("unknown column '{name}'{hint}")))
     }
 
     /// What follows a column: a comparison, IS [NOT] NULL or [NOT] IN.
@@ -206,18 +171,10 @@ impl<'a> Parser<'a> {
                 self.advance()?;
                 let negated = self.eat_keyword(Keyword::Not)?;
                 if !self.eat_keyword(Keyword::Null)? {
-                    let expected = if negated {
-                        "NULL after IS NOT"
-                    } else {
-                        "NULL or NOT NULL after IS"
-                    };
+                    let expected = if negated { "NULL after IS NOT" } else { "NULL or NOT NULL after IS" };
                     return Err(self.unexpected(expected));
                 }
-                Ok(if negated {
-                    Predicate::IsNotNull { column }
-                } else {
-                    Predicate::IsNull { column }
-                })
+                Ok(if negated { Predicate::IsNotNull { column } } else { Predicate::IsNull { column } })
             }
             Kind::Keyword(Keyword::In) => self.in_list(column, false),
             Kind::Keyword(Keyword::Not) => {
@@ -227,19 +184,11 @@ impl<'a> Parser<'a> {
                 }
                 self.in_list(column, true)
             }
-            _ => Err(self.unexpected(&format!(
-                "a comparison operator, IS or IN after column '{name}'"
-            ))),
+            _ => Err(self.unexpected(&format!("a comparison operator, IS or IN after column '{name}'"))),
         }
     }
 
-    fn comparison_literal(
-        &mut self,
-        column: usize,
-        name: &str,
-        op: CompareOp,
-        op_text: &str,
-    ) -> Parsed<Literal> {
+    fn comparison_literal(&mut self, column: usize, name: &str, op: CompareOp, op_text: &str) -> Parsed<Literal> {
         if self.token.kind == Kind::Keyword(Keyword::Null) {
             let fix = match op {
                 CompareOp::NotEq => format!("'{name} IS NOT NULL'"),
@@ -267,18 +216,8 @@ impl<'a> Parser<'a> {
                 values.push(self.literal(column, "in the IN list")?);
             }
             match self.advance()? {
-                Token {
-                    kind: Kind::Comma, ..
-                } => continue,
-                Token {
-                    kind: Kind::RParen, ..
-                } => {
-                    return Ok(Predicate::In {
-                        column,
-                        values,
-                        negated,
-                    })
-                }
+                Token { kind: Kind::Comma, .. } => continue,
+                Token { kind: Kind::RParen, .. } => return Ok(Predicate::In { column, values, negated }),
                 token => {
                     let found = token.describe();
                     return Err(SyntaxError::new(
@@ -298,18 +237,11 @@ impl<'a> Parser<'a> {
             Kind::Str(text) => RawLiteral::Str(text.clone()),
             Kind::Keyword(Keyword::True) => RawLiteral::Bool(true),
             Kind::Keyword(Keyword::False) => RawLiteral::Bool(false),
-            _ => {
-                return Err(self.unexpected(&format!(
-                    "a literal (number, 'string', TRUE or FALSE) {context}"
-                )))
-            }
+            _ => return Err(self.unexpected(&format!("a literal (number, 'string', TRUE or FALSE) {context}"))),
         };
         let position = self.token.position;
         let Some(col) = self.schema.columns.get(column) else {
-            return Err(SyntaxError::new(
-                position,
-                format!("column {column} is not in the schema"),
-            ));
+            return Err(SyntaxError::new(position, format!("column {column} is not in the schema")));
         };
         let value = type_literal(&raw, col).map_err(|reason| SyntaxError::new(position, reason))?;
         self.advance()?;

@@ -22,20 +22,11 @@ struct Outcomes {
 }
 
 impl Outcomes {
-    const NONE: Self = Self {
-        may_true: false,
-        may_false: false,
-    };
-    const BOTH: Self = Self {
-        may_true: true,
-        may_false: true,
-    };
+    const NONE: Self = Self { may_true: false, may_false: false };
+    const BOTH: Self = Self { may_true: true, may_false: true };
 
     fn negated(self) -> Self {
-        Self {
-            may_true: self.may_false,
-            may_false: self.may_true,
-        }
+        Self { may_true: self.may_false, may_false: self.may_true }
     }
 }
 
@@ -53,11 +44,7 @@ impl Predicate {
             Self::Compare { column, op, value } => leaf(stats, *column, |c| compare(c, *op, value)),
             Self::IsNull { column } => nullness(stats, *column),
             Self::IsNotNull { column } => nullness(stats, *column).negated(),
-            Self::In {
-                column,
-                values,
-                negated,
-            } => {
+            Self::In { column, values, negated } => {
                 let outcomes = leaf(stats, *column, |c| in_list(c, values));
                 if *negated {
                     outcomes.negated()
@@ -96,10 +83,7 @@ fn leaf(stats: &BatchStats, column: usize, judge: impl FnOnce(Bounds<'_>) -> Out
 /// `column IS NULL`: TRUE on null rows, FALSE on the others.
 fn nullness(stats: &BatchStats, column: usize) -> Outcomes {
     match stats.column(column) {
-        Some(c) => Outcomes {
-            may_true: c.null_count > 0,
-            may_false: c.null_count < stats.row_count,
-        },
+        Some(c) => Outcomes { may_true: c.null_count > 0, may_false: c.null_count < stats.row_count },
         None => Outcomes::BOTH,
     }
 }
@@ -166,10 +150,7 @@ fn compare(bounds: Bounds<'_>, op: CompareOp, value: &Literal) -> Outcomes {
         CompareOp::Gt => (hi == Greater, lo != Greater),
         CompareOp::GtEq => (hi != Less, lo == Less),
     };
-    Outcomes {
-        may_true,
-        may_false,
-    }
+    Outcomes { may_true, may_false }
 }
 
 /// `column IN (values)`: TRUE if equal to one, else FALSE, or UNKNOWN if the list holds NULL.
@@ -184,10 +165,7 @@ fn in_list(bounds: Bounds<'_>, values: &[Literal]) -> Outcomes {
         all_in_list |= bounds.all_equal(value);
     }
     let has_null = values.contains(&Literal::Null);
-    Outcomes {
-        may_true,
-        may_false: !has_null && !all_in_list,
-    }
+    Outcomes { may_true, may_false: !has_null && !all_in_list }
 }
 
 #[cfg(test)]

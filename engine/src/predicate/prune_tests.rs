@@ -19,12 +19,7 @@ fn column(column: u16, null_count: u32, bounds: Option<(Scalar, Scalar)>) -> Col
         Some((min, max)) => (Some(min), Some(max)),
         None => (None, None),
     };
-    ColumnStats {
-        column,
-        null_count,
-        min,
-        max,
-    }
+    ColumnStats { column, null_count, min, max }
 }
 
 /// 10 rows: x in [10, 20] without nulls, s in ['apple', 'cherry'], b all true; y unknown.
@@ -33,24 +28,14 @@ fn stats() -> BatchStats {
         row_count: 10,
         columns: vec![
             column(0, 0, Some((Scalar::Int(10), Scalar::Int(20)))),
-            column(
-                2,
-                2,
-                Some((Scalar::Str("apple".into()), Scalar::Str("cherry".into()))),
-            ),
+            column(2, 2, Some((Scalar::Str("apple".into()), Scalar::Str("cherry".into())))),
             column(4, 0, Some((Scalar::Bool(true), Scalar::Bool(true)))),
         ],
     }
 }
 
 fn one_column(null_count: u32, bounds: Option<(Scalar, Scalar)>) -> BatchStats {
-    BatchStats {
-        row_count: 10,
-        columns: vec![
-            column(0, null_count, bounds.clone()),
-            column(3, null_count, bounds),
-        ],
-    }
+    BatchStats { row_count: 10, columns: vec![column(0, null_count, bounds.clone()), column(3, null_count, bounds)] }
 }
 
 #[track_caller]
@@ -86,15 +71,7 @@ fn comparisons_use_min_and_max() {
 #[test]
 fn not_equal_prunes_only_a_constant_column() {
     let constant = one_column(0, Some((Scalar::Int(15), Scalar::Int(15))));
-    check(
-        &constant,
-        &[
-            ("x != 15", false),
-            ("x <> 14", true),
-            ("x = 15", true),
-            ("NOT x = 15", false),
-        ],
-    );
+    check(&constant, &[("x != 15", false), ("x <> 14", true), ("x = 15", true), ("NOT x = 15", false)]);
 }
 
 #[test]
@@ -134,14 +111,7 @@ fn in_and_not_in() {
         ],
     );
     let constant = one_column(0, Some((Scalar::Int(15), Scalar::Int(15))));
-    check(
-        &constant,
-        &[
-            ("x NOT IN (15)", false),
-            ("x NOT IN (14, 15)", false),
-            ("x NOT IN (14)", true),
-        ],
-    );
+    check(&constant, &[("x NOT IN (15)", false), ("x NOT IN (14, 15)", false), ("x NOT IN (14)", true)]);
 }
 
 #[test]
@@ -164,15 +134,7 @@ fn and_or_combine() {
 
 #[test]
 fn null_counts_decide_is_null() {
-    check(
-        &stats(),
-        &[
-            ("x IS NULL", false),
-            ("x IS NOT NULL", true),
-            ("s IS NULL", true),
-            ("NOT s IS NULL", true),
-        ],
-    );
+    check(&stats(), &[("x IS NULL", false), ("x IS NOT NULL", true), ("s IS NULL", true), ("NOT s IS NULL", true)]);
     let all_null = one_column(10, None);
     check(
         &all_null,
@@ -207,36 +169,15 @@ fn null_rows_are_unknown_not_false() {
 
 #[test]
 fn missing_statistics_may_match_anything() {
-    check(
-        &stats(),
-        &[
-            ("y = 1", true),
-            ("NOT y = 1", true),
-            ("y IS NULL", true),
-            ("y IS NOT NULL", true),
-        ],
-    );
+    check(&stats(), &[("y = 1", true), ("NOT y = 1", true), ("y IS NULL", true), ("y IS NOT NULL", true)]);
     let no_bounds = one_column(2, None);
-    check(
-        &no_bounds,
-        &[("x = 1", true), ("NOT x = 1", true), ("x IS NULL", true)],
-    );
+    check(&no_bounds, &[("x = 1", true), ("NOT x = 1", true), ("x IS NULL", true)]);
 }
 
 #[test]
 fn an_empty_batch_matches_nothing() {
-    let empty = BatchStats {
-        row_count: 0,
-        columns: Vec::new(),
-    };
-    check(
-        &empty,
-        &[
-            ("y = 1", false),
-            ("y IS NULL", false),
-            ("NOT y IS NULL", false),
-        ],
-    );
+    let empty = BatchStats { row_count: 0, columns: Vec::new() };
+    check(&empty, &[("y = 1", false), ("y IS NULL", false), ("NOT y IS NULL", false)]);
     assert!(!Predicate::And(Vec::new()).can_match(&empty));
     assert!(Predicate::And(Vec::new()).can_match(&stats()));
     assert!(!Predicate::Or(Vec::new()).can_match(&stats()));
@@ -261,31 +202,13 @@ fn strings_and_booleans_prune() {
 #[test]
 fn float_bounds_are_widened_where_writers_differ() {
     let zeros = one_column(0, Some((Scalar::Float(0.0), Scalar::Float(0.0))));
-    check(
-        &zeros,
-        &[
-            ("f = 0.0", true),
-            ("f < 0.0", true),
-            ("f > 0.0", false),
-            ("f != 0", true),
-        ],
-    );
+    check(&zeros, &[("f = 0.0", true), ("f < 0.0", true), ("f > 0.0", false), ("f != 0", true)]);
     let nan_min = one_column(0, Some((Scalar::Float(f64::NAN), Scalar::Float(f64::NAN))));
     check(&nan_min, &[("f < 1", true), ("f > 1e300", true)]);
     let nan_max = one_column(0, Some((Scalar::Float(1.0), Scalar::Float(f64::NAN))));
-    check(
-        &nan_max,
-        &[("f > 1e300", true), ("f < 1", false), ("f <= 1", true)],
-    );
+    check(&nan_max, &[("f > 1e300", true), ("f < 1", false), ("f <= 1", true)]);
     let plain = one_column(0, Some((Scalar::Float(1.5), Scalar::Float(2.5))));
-    check(
-        &plain,
-        &[
-            ("f > 2.5", false),
-            ("f >= 2.5", true),
-            ("f IN (1, 3)", false),
-        ],
-    );
+    check(&plain, &[("f > 2.5", false), ("f >= 2.5", true), ("f IN (1, 3)", false)]);
 }
 
 #[test]
@@ -295,19 +218,12 @@ fn untrustworthy_bounds_prune_nothing() {
     let inverted = one_column(0, Some((Scalar::Int(20), Scalar::Int(10))));
     check(&inverted, &[("x = 15", true), ("x < 0", true)]);
     let wrong_kind = one_column(0, Some((Scalar::Str("a".into()), Scalar::Str("b".into()))));
-    check(
-        &wrong_kind,
-        &[("x = 1", true), ("x IN (1)", true), ("x NOT IN (1)", true)],
-    );
+    check(&wrong_kind, &[("x = 1", true), ("x IN (1)", true), ("x NOT IN (1)", true)]);
 }
 
 #[test]
 fn null_literals_built_by_hand_are_unknown() {
-    let compare_null = Predicate::Compare {
-        column: 0,
-        op: CompareOp::NotEq,
-        value: Literal::Null,
-    };
+    let compare_null = Predicate::Compare { column: 0, op: CompareOp::NotEq, value: Literal::Null };
     assert!(!compare_null.can_match(&stats()));
     assert!(!Predicate::Not(Box::new(compare_null)).can_match(&stats()));
 }

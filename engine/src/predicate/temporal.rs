@@ -20,8 +20,7 @@ pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
@@ -34,20 +33,12 @@ pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
 pub(super) fn parse_date(text: &str) -> Result<i64, String> {
     let bad = || format!("'{text}' is not a date: expected 'YYYY-MM-DD'");
     let mut parts = text.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
-    let (year, month, day) = (
-        fixed(y, 4).ok_or_else(bad)?,
-        fixed(m, 2).ok_or_else(bad)?,
-        fixed(d, 2).ok_or_else(bad)?,
-    );
+    let (year, month, day) = (fixed(y, 4).ok_or_else(bad)?, fixed(m, 2).ok_or_else(bad)?, fixed(d, 2).ok_or_else(bad)?);
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(i64::from(year), month) {
-        return Err(format!(
-            "'{text}' is not a valid date: month or day out of range"
-        ));
+        return Err(format!("'{text}' is not a valid date: month or day out of range"));
     }
     Ok(days_from_civil(i64::from(year), month, day))
 }
@@ -94,9 +85,7 @@ fn time_of_day(text: &str) -> Result<i64, TimeError> {
         None => (text, None),
     };
     let mut parts = hms.split(':');
-    let (Some(h), Some(m), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(m), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TimeError::Malformed);
     };
     let field = |text| fixed(text, 2).ok_or(TimeError::Malformed);
@@ -135,11 +124,7 @@ pub(super) fn format_timestamp(millis: i64) -> Option<String> {
     if !(0..=9999).contains(&year) {
         return None;
     }
-    Some(format!(
-        "{} {}",
-        format_date(days),
-        format_time(millis.rem_euclid(MILLIS_PER_DAY))
-    ))
+    Some(format!("{} {}", format_date(days), format_time(millis.rem_euclid(MILLIS_PER_DAY))))
 }
 
 fn sub_millis(text: &str) -> String {
@@ -159,9 +144,7 @@ fn fraction_millis(fraction: &str) -> Result<i64, TimeError> {
     if fraction.is_empty() || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TimeError::Malformed);
     }
-    let nanos: i64 = format!("{fraction:0<9}")
-        .parse()
-        .map_err(|_| TimeError::Malformed)?;
+    let nanos: i64 = format!("{fraction:0<9}").parse().map_err(|_| TimeError::Malformed)?;
     if nanos % 1_000_000 != 0 {
         return Err(TimeError::SubMillis);
     }
@@ -196,15 +179,7 @@ mod tests {
 
     #[test]
     fn bad_dates_are_rejected() {
-        for text in [
-            "2023-02-29",
-            "2024-13-01",
-            "2024-00-10",
-            "2024-1-01",
-            "24-01-01",
-            "2024/01/01",
-            "",
-        ] {
+        for text in ["2023-02-29", "2024-13-01", "2024-00-10", "2024-1-01", "24-01-01", "2024/01/01", ""] {
             assert!(parse_date(text).is_err(), "{text}");
         }
         assert!(parse_date("1900-02-29").is_err());
@@ -217,14 +192,7 @@ mod tests {
         assert_eq!(parse_time("12:30:00.5"), Ok(45_000_500));
         assert_eq!(parse_time("12:30:00.500000000"), Ok(45_000_500));
         assert!(parse_time("12:30:00.0001").is_err_and(|e| e.contains("millisecond precision")));
-        for text in [
-            "24:00:00",
-            "12:60:00",
-            "1:00:00",
-            "12:00",
-            "12:00:00.",
-            "12:00:00.1234567890",
-        ] {
+        for text in ["24:00:00", "12:60:00", "1:00:00", "12:00", "12:00:00.", "12:00:00.1234567890"] {
             assert!(parse_time(text).is_err(), "{text}");
         }
         for millis in [0, 1, 45_000_500, MILLIS_PER_DAY - 1] {
@@ -237,14 +205,9 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01 00:00:00"), Ok(0));
         assert_eq!(parse_timestamp("1970-01-01T00:00:01.5"), Ok(1500));
         assert_eq!(parse_timestamp("1969-12-31 23:59:59.999"), Ok(-1));
-        assert_eq!(
-            parse_timestamp("2024-05-06 07:08:09.010"),
-            Ok(1_714_979_289_010)
-        );
+        assert_eq!(parse_timestamp("2024-05-06 07:08:09.010"), Ok(1_714_979_289_010));
         assert!(parse_timestamp("2024-05-06").is_err());
-        assert!(
-            parse_timestamp("2024-05-06 07:08:09.0101").is_err_and(|e| e.contains("millisecond"))
-        );
+        assert!(parse_timestamp("2024-05-06 07:08:09.0101").is_err_and(|e| e.contains("millisecond")));
         for millis in [-1, 0, 1500, 1_714_979_289_010, -62_167_219_200_000] {
             let text = format_timestamp(millis).expect("in range");
             assert_eq!(parse_timestamp(&text), Ok(millis), "{text}");
