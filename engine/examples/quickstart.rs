@@ -72,7 +72,7 @@ async fn run(dir: std::path::PathBuf) -> rill_engine::Result<()> {
         kept += r.batches.len();
         offset = r.next_offset;
     }
-    println!("scan with `{predicate}` read {kept} of 4 batches (the rest were pruned by statistics)");
+    println!("scan with `{}` read {kept} of 4 batches (the rest were pruned by statistics)", predicate.display_with(&schema()));
     log.close().await
 }
 

@@ -14,12 +14,14 @@
 //!   `rill_reads_a_fluss_v1_batch_with_java_statistics`: batches the client's writer builds
 //!   parse in rill with a valid CRC and the right header, decode to the client's Arrow batch,
 //!   and rill's projection of them is read back by the client.
-//! - statistics: `rill_decodes_the_java_statistics_fixture`,
-//!   `rill_statistics_of_the_fixture_batch_match_java`,
-//!   `fluss_reads_rill_batches_with_statistics`, `fluss_reads_rill_changelogs_with_statistics`.
-//!   fluss-rs only writes statistics (it has no
-//!   reader for them), so "fluss reads rill's statistics" means it skips the section correctly;
-//!   the byte-level reference is the Java/fluss-rs fixture `statistics_block.hex`.
+//! - statistics: fluss-rs only writes statistics (it has no reader for them), so "fluss reads
+//!   rill's statistics" means it skips the section correctly
+//!   (`fluss_reads_rill_batches_with_statistics`, `fluss_reads_rill_changelogs_with_statistics`).
+//!   The byte-level reference is the Java/fluss-rs fixture `statistics_block.hex`: rill decodes
+//!   it (`rill_decodes_the_java_statistics_fixture`), and rill's block for the same rows has
+//!   Java's head and Java's slot bytes for every fixed-slot value and short string, with
+//!   non-compact timestamps widened to whole milliseconds
+//!   (`rill_statistics_of_the_fixture_batch_match_java`).
 //!
 //! The client's batch codec is crate-private in fluss-rs 1.0.0; `common::fluss_oracle`
 //! transcribes its framing and calls its public API for everything typed (see that module).
@@ -30,31 +32,25 @@ mod common;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
-    FixedSizeBinaryArray, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array,
-    Int8Array, PrimitiveArray, RecordBatch, StringArray, Time32MillisecondArray,
-    TimestampMicrosecondArray, TimestampMillisecondArray,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array, FixedSizeBinaryArray,
+    Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, PrimitiveArray, RecordBatch,
+    StringArray, Time32MillisecondArray, TimestampMicrosecondArray, TimestampMillisecondArray,
 };
 use arrow::buffer::{Buffer, MutableBuffer};
 use arrow::datatypes::{
-    ArrowPrimitiveType, DataType as ArrowType, Date32Type, Decimal128Type, Float32Type,
-    Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, Time32MillisecondType,
-    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    ArrowPrimitiveType, DataType as ArrowType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+    Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType,
 };
 use arrow::ipc::CompressionType;
 use common::fluss_oracle::{self, FlussReadContext, LogRecordBatch, WriteSpec};
 use fluss::metadata::{DataField, DataTypes, RowType};
 use fluss::record::{to_arrow_schema, ChangeType as FlussChangeType, ScanRecord};
-use fluss::row::{
-    DataGetters, Date, Decimal, GenericRow, InternalRow, Time, TimestampLtz, TimestampNtz,
-};
+use fluss::row::{DataGetters, Date, Decimal, GenericRow, InternalRow, Time, TimestampLtz, TimestampNtz};
 use rill_engine::batch::header::stamp;
 use rill_engine::batch::stats::{self, Scalar};
-use rill_engine::batch::{
-    build, ipc, project, BatchView, BuildOptions, ChangeType, Compression, Magic,
-};
+use rill_engine::batch::{build, ipc, project, BatchView, BuildOptions, ChangeType, Compression, Magic};
 use rill_engine::schema::{Column, DataType, Schema};
 
 const ROWS: usize = 37;
@@ -63,8 +59,7 @@ const WRITER_ID: i64 = 7_000_000_001;
 const BATCH_SEQUENCE: i32 = 42;
 const BASE_OFFSET: i64 = 1_000_000;
 const COMMIT_TIMESTAMP_MS: i64 = 1_700_000_000_123;
-const COMPRESSIONS: [Compression; 3] =
-    [Compression::None, Compression::Lz4Frame, Compression::Zstd];
+const COMPRESSIONS: [Compression; 3] = [Compression::None, Compression::Lz4Frame, Compression::Zstd];
 
 // ---------------------------------------------------------------------------------------------
 // Schemas
@@ -82,20 +77,8 @@ fn all_types_schema() -> Schema {
         c("i64", DataType::BigInt),
         c("f32", DataType::Float),
         c("f64", DataType::Double),
-        c(
-            "dec10",
-            DataType::Decimal {
-                precision: 10,
-                scale: 2,
-            },
-        ),
-        c(
-            "dec30",
-            DataType::Decimal {
-                precision: 30,
-                scale: 5,
-            },
-        ),
+        c("dec10", DataType::Decimal { precision: 10, scale: 2 }),
+        c("dec30", DataType::Decimal { precision: 30, scale: 5 }),
         c("ch5", DataType::Char { length: 5 }),
         c("s", DataType::String),
         c("bin4", DataType::Binary { length: 4 }),
@@ -112,13 +95,7 @@ fn all_types_schema() -> Schema {
         c("ltz6", DataType::TimestampLtz { precision: 6 }),
         c("ltz9", DataType::TimestampLtz { precision: 9 }),
         c("nothing", DataType::String),
-        Column::not_null(
-            "dec30nn",
-            DataType::Decimal {
-                precision: 30,
-                scale: 5,
-            },
-        ),
+        Column::not_null("dec30nn", DataType::Decimal { precision: 30, scale: 5 }),
         Column::not_null("tail", DataType::String),
     ]);
     schema.id = SCHEMA_ID;
@@ -135,9 +112,7 @@ fn fluss_type(column: &Column) -> fluss::metadata::DataType {
         DataType::BigInt => DataTypes::bigint(),
         DataType::Float => DataTypes::float(),
         DataType::Double => DataTypes::double(),
-        DataType::Decimal { precision, scale } => {
-            DataTypes::decimal(precision.into(), scale.into())
-        }
+        DataType::Decimal { precision, scale } => DataTypes::decimal(precision.into(), scale.into()),
         DataType::Char { length } => DataTypes::char(length),
         DataType::String => DataTypes::string(),
         DataType::Binary { length } => DataTypes::binary(length as usize),
@@ -145,9 +120,7 @@ fn fluss_type(column: &Column) -> fluss::metadata::DataType {
         DataType::Date => DataTypes::date(),
         DataType::Time { precision } => DataTypes::time_with_precision(precision.into()),
         DataType::Timestamp { precision } => DataTypes::timestamp_with_precision(precision.into()),
-        DataType::TimestampLtz { precision } => {
-            DataTypes::timestamp_ltz_with_precision(precision.into())
-        }
+        DataType::TimestampLtz { precision } => DataTypes::timestamp_ltz_with_precision(precision.into()),
         other => panic!("no Fluss type for {other}"),
     };
     if column.nullable {
@@ -158,13 +131,7 @@ fn fluss_type(column: &Column) -> fluss::metadata::DataType {
 }
 
 fn fluss_row_type(schema: &Schema) -> RowType {
-    RowType::new(
-        schema
-            .columns
-            .iter()
-            .map(|c| DataField::new(c.name.clone(), fluss_type(c), None))
-            .collect(),
-    )
+    RowType::new(schema.columns.iter().map(|c| DataField::new(c.name.clone(), fluss_type(c), None)).collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,29 +183,16 @@ fn spread(h: u64, span: i64) -> i64 {
 /// A column of `rows` deterministic values for `column` (position `col`); nullable columns get
 /// nulls in a pattern that depends on `salt`.
 fn sample_column(column: &Column, col: usize, rows: usize, salt: u64) -> ArrayRef {
-    let present = |r: usize| {
-        !column.nullable || (column.name != "nothing" && (r * 7 + col * 3 + salt as usize) % 5 != 0)
-    };
+    let present =
+        |r: usize| !column.nullable || (column.name != "nothing" && (r * 7 + col * 3 + salt as usize) % 5 != 0);
     let h = |r: usize| mix(r, col, salt);
     let field = column.to_arrow();
     match field.data_type().clone() {
-        ArrowType::Boolean => Arc::new(
-            (0..rows)
-                .map(|r| present(r).then(|| h(r) % 2 == 0))
-                .collect::<BooleanArray>(),
-        ),
-        ArrowType::Int8 => Arc::new(prim::<Int8Type>(rows, present, |r| {
-            pick(r, i8::MIN, i8::MAX, h(r) as i8)
-        })),
-        ArrowType::Int16 => Arc::new(prim::<Int16Type>(rows, present, |r| {
-            pick(r, i16::MIN, i16::MAX, h(r) as i16)
-        })),
-        ArrowType::Int32 => Arc::new(prim::<Int32Type>(rows, present, |r| {
-            pick(r, i32::MIN, i32::MAX, h(r) as i32)
-        })),
-        ArrowType::Int64 => Arc::new(prim::<Int64Type>(rows, present, |r| {
-            pick(r, i64::MIN, i64::MAX, h(r) as i64)
-        })),
+        ArrowType::Boolean => Arc::new((0..rows).map(|r| present(r).then(|| h(r) % 2 == 0)).collect::<BooleanArray>()),
+        ArrowType::Int8 => Arc::new(prim::<Int8Type>(rows, present, |r| pick(r, i8::MIN, i8::MAX, h(r) as i8))),
+        ArrowType::Int16 => Arc::new(prim::<Int16Type>(rows, present, |r| pick(r, i16::MIN, i16::MAX, h(r) as i16))),
+        ArrowType::Int32 => Arc::new(prim::<Int32Type>(rows, present, |r| pick(r, i32::MIN, i32::MAX, h(r) as i32))),
+        ArrowType::Int64 => Arc::new(prim::<Int64Type>(rows, present, |r| pick(r, i64::MIN, i64::MAX, h(r) as i64))),
         ArrowType::Float32 => Arc::new(prim::<Float32Type>(rows, present, |r| match r % 11 {
             1 => f32::NEG_INFINITY,
             2 => f32::INFINITY,
@@ -257,8 +211,7 @@ fn sample_column(column: &Column, col: usize, rows: usize, salt: u64) -> ArrayRe
         })),
         ArrowType::Decimal128(precision, scale) => {
             let bound = 10i128.pow(u32::from(precision)) - 1;
-            let wide =
-                |r: usize| (((h(r) as i128) << 64) | i128::from(mix(r, col, salt ^ 1))) % bound;
+            let wide = |r: usize| (((h(r) as i128) << 64) | i128::from(mix(r, col, salt ^ 1))) % bound;
             Arc::new(
                 prim::<Decimal128Type>(rows, present, |r| pick(r, -bound, bound, wide(r)))
                     .with_precision_and_scale(precision, scale)
@@ -271,11 +224,7 @@ fn sample_column(column: &Column, col: usize, rows: usize, salt: u64) -> ArrayRe
                 _ if !column.nullable => format!("row {r} of salt {salt}"),
                 _ => STRINGS[h(r) as usize % STRINGS.len()].to_string(),
             };
-            Arc::new(
-                (0..rows)
-                    .map(|r| present(r).then(|| value(r)))
-                    .collect::<StringArray>(),
-            )
+            Arc::new((0..rows).map(|r| present(r).then(|| value(r))).collect::<StringArray>())
         }
         ArrowType::FixedSizeBinary(n) => Arc::new(
             FixedSizeBinaryArray::try_from_sparse_iter_with_size(
@@ -287,36 +236,22 @@ fn sample_column(column: &Column, col: usize, rows: usize, salt: u64) -> ArrayRe
         ArrowType::Binary => Arc::new(
             (0..rows)
                 .map(|r| {
-                    present(r).then(|| {
-                        (0..h(r) % 20)
-                            .map(|i| mix(r, i as usize, salt) as u8)
-                            .collect::<Vec<u8>>()
-                    })
+                    present(r).then(|| (0..h(r) % 20).map(|i| mix(r, i as usize, salt) as u8).collect::<Vec<u8>>())
                 })
                 .collect::<BinaryArray>(),
         ),
-        ArrowType::Date32 => Arc::new(prim::<Date32Type>(rows, present, |r| {
-            spread(h(r), 100_000) as i32
-        })),
+        ArrowType::Date32 => Arc::new(prim::<Date32Type>(rows, present, |r| spread(h(r), 100_000) as i32)),
         ArrowType::Time32(TimeUnit::Second) => {
-            Arc::new(prim::<Time32SecondType>(rows, present, |r| {
-                (h(r) % 86_400) as i32
-            }))
+            Arc::new(prim::<Time32SecondType>(rows, present, |r| (h(r) % 86_400) as i32))
         }
         ArrowType::Time32(TimeUnit::Millisecond) => {
-            Arc::new(prim::<Time32MillisecondType>(rows, present, |r| {
-                (h(r) % 86_400_000) as i32
-            }))
+            Arc::new(prim::<Time32MillisecondType>(rows, present, |r| (h(r) % 86_400_000) as i32))
         }
         ArrowType::Time64(TimeUnit::Microsecond) => {
-            Arc::new(prim::<Time64MicrosecondType>(rows, present, |r| {
-                (h(r) % 86_400_000_000) as i64
-            }))
+            Arc::new(prim::<Time64MicrosecondType>(rows, present, |r| (h(r) % 86_400_000_000) as i64))
         }
         ArrowType::Time64(TimeUnit::Nanosecond) => {
-            Arc::new(prim::<Time64NanosecondType>(rows, present, |r| {
-                (h(r) % 86_400_000_000_000) as i64
-            }))
+            Arc::new(prim::<Time64NanosecondType>(rows, present, |r| (h(r) % 86_400_000_000_000) as i64))
         }
         ArrowType::Timestamp(unit, tz) => {
             let span = match unit {
@@ -327,18 +262,16 @@ fn sample_column(column: &Column, col: usize, rows: usize, salt: u64) -> ArrayRe
             };
             let value = |r: usize| spread(h(r), span);
             match unit {
-                TimeUnit::Second => Arc::new(
-                    prim::<TimestampSecondType>(rows, present, value).with_timezone_opt(tz),
-                ),
-                TimeUnit::Millisecond => Arc::new(
-                    prim::<TimestampMillisecondType>(rows, present, value).with_timezone_opt(tz),
-                ),
-                TimeUnit::Microsecond => Arc::new(
-                    prim::<TimestampMicrosecondType>(rows, present, value).with_timezone_opt(tz),
-                ),
-                TimeUnit::Nanosecond => Arc::new(
-                    prim::<TimestampNanosecondType>(rows, present, value).with_timezone_opt(tz),
-                ),
+                TimeUnit::Second => Arc::new(prim::<TimestampSecondType>(rows, present, value).with_timezone_opt(tz)),
+                TimeUnit::Millisecond => {
+                    Arc::new(prim::<TimestampMillisecondType>(rows, present, value).with_timezone_opt(tz))
+                }
+                TimeUnit::Microsecond => {
+                    Arc::new(prim::<TimestampMicrosecondType>(rows, present, value).with_timezone_opt(tz))
+                }
+                TimeUnit::Nanosecond => {
+                    Arc::new(prim::<TimestampNanosecondType>(rows, present, value).with_timezone_opt(tz))
+                }
             }
         }
         other => panic!("no sample data for {other}"),
@@ -346,12 +279,7 @@ fn sample_column(column: &Column, col: usize, rows: usize, salt: u64) -> ArrayRe
 }
 
 fn sample_batch(schema: &Schema, rows: usize, salt: u64) -> RecordBatch {
-    let columns = schema
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| sample_column(c, i, rows, salt))
-        .collect();
+    let columns = schema.columns.iter().enumerate().map(|(i, c)| sample_column(c, i, rows, salt)).collect();
     RecordBatch::try_new(schema.to_arrow(), columns).expect("sample batch")
 }
 
@@ -376,39 +304,21 @@ fn millis_nanos(unit: TimeUnit, value: i64) -> (i64, i32) {
     match unit {
         TimeUnit::Second => (value * 1_000, 0),
         TimeUnit::Millisecond => (value, 0),
-        TimeUnit::Microsecond => (
-            value.div_euclid(1_000),
-            (value.rem_euclid(1_000) * 1_000) as i32,
-        ),
-        TimeUnit::Nanosecond => (
-            value.div_euclid(1_000_000),
-            value.rem_euclid(1_000_000) as i32,
-        ),
+        TimeUnit::Microsecond => (value.div_euclid(1_000), (value.rem_euclid(1_000) * 1_000) as i32),
+        TimeUnit::Nanosecond => (value.div_euclid(1_000_000), value.rem_euclid(1_000_000) as i32),
     }
 }
 
 fn arrow_i64(array: &dyn Array, i: usize) -> i64 {
     match array.data_type() {
-        ArrowType::Time32(TimeUnit::Second) => {
-            i64::from(array.as_primitive::<Time32SecondType>().value(i))
-        }
+        ArrowType::Time32(TimeUnit::Second) => i64::from(array.as_primitive::<Time32SecondType>().value(i)),
         ArrowType::Time32(_) => i64::from(array.as_primitive::<Time32MillisecondType>().value(i)),
-        ArrowType::Time64(TimeUnit::Microsecond) => {
-            array.as_primitive::<Time64MicrosecondType>().value(i)
-        }
+        ArrowType::Time64(TimeUnit::Microsecond) => array.as_primitive::<Time64MicrosecondType>().value(i),
         ArrowType::Time64(_) => array.as_primitive::<Time64NanosecondType>().value(i),
-        ArrowType::Timestamp(TimeUnit::Second, _) => {
-            array.as_primitive::<TimestampSecondType>().value(i)
-        }
-        ArrowType::Timestamp(TimeUnit::Millisecond, _) => {
-            array.as_primitive::<TimestampMillisecondType>().value(i)
-        }
-        ArrowType::Timestamp(TimeUnit::Microsecond, _) => {
-            array.as_primitive::<TimestampMicrosecondType>().value(i)
-        }
-        ArrowType::Timestamp(TimeUnit::Nanosecond, _) => {
-            array.as_primitive::<TimestampNanosecondType>().value(i)
-        }
+        ArrowType::Timestamp(TimeUnit::Second, _) => array.as_primitive::<TimestampSecondType>().value(i),
+        ArrowType::Timestamp(TimeUnit::Millisecond, _) => array.as_primitive::<TimestampMillisecondType>().value(i),
+        ArrowType::Timestamp(TimeUnit::Microsecond, _) => array.as_primitive::<TimestampMicrosecondType>().value(i),
+        ArrowType::Timestamp(TimeUnit::Nanosecond, _) => array.as_primitive::<TimestampNanosecondType>().value(i),
         other => panic!("not a time type: {other}"),
     }
 }
@@ -426,37 +336,17 @@ fn got(e: fluss::error::Error, at: &dyn Fn() -> String) -> ! {
 
 /// Reads field `pos` of a fluss row with the getter for `column`'s type and compares it with
 /// row `i` of `array`.
-fn check_value(
-    row: &dyn DataGetters,
-    pos: usize,
-    column: &Column,
-    array: &dyn Array,
-    i: usize,
-    what: &str,
-) {
-    let at = || {
-        format!(
-            "{what}: column {} ({}) row {i}",
-            column.name, column.data_type
-        )
-    };
-    assert_eq!(
-        row.is_null_at(pos).expect("is_null_at"),
-        array.is_null(i),
-        "{}",
-        at()
-    );
+fn check_value(row: &dyn DataGetters, pos: usize, column: &Column, array: &dyn Array, i: usize, what: &str) {
+    let at = || format!("{what}: column {} ({}) row {i}", column.name, column.data_type);
+    assert_eq!(row.is_null_at(pos).expect("is_null_at"), array.is_null(i), "{}", at());
     if array.is_null(i) {
         return;
     }
     let at = &at;
     match column.data_type {
-        DataType::Boolean => assert_eq!(
-            row.get_boolean(pos).unwrap_or_else(|e| got(e, at)),
-            array.as_boolean().value(i),
-            "{}",
-            at()
-        ),
+        DataType::Boolean => {
+            assert_eq!(row.get_boolean(pos).unwrap_or_else(|e| got(e, at)), array.as_boolean().value(i), "{}", at())
+        }
         DataType::TinyInt => {
             assert_eq!(
                 row.get_byte(pos).unwrap_or_else(|e| got(e, at)),
@@ -502,22 +392,14 @@ fn check_value(
             at()
         ),
         DataType::Decimal { precision, scale } => {
-            let d = row
-                .get_decimal(pos, precision.into(), scale.into())
-                .unwrap_or_else(|e| got(e, at));
+            let d = row.get_decimal(pos, precision.into(), scale.into()).unwrap_or_else(|e| got(e, at));
             let expected = array.as_primitive::<Decimal128Type>().value(i);
-            assert_eq!(
-                (d.precision(), d.scale()),
-                (u32::from(precision), u32::from(scale)),
-                "{}",
-                at()
-            );
+            assert_eq!((d.precision(), d.scale()), (u32::from(precision), u32::from(scale)), "{}", at());
             assert_eq!(d.to_unscaled_bytes(), signed_be_bytes(expected), "{}", at());
         }
         DataType::Char { length } => {
             assert_eq!(
-                row.get_char(pos, length as usize)
-                    .unwrap_or_else(|e| got(e, at)),
+                row.get_char(pos, length as usize).unwrap_or_else(|e| got(e, at)),
                 array.as_string::<i32>().value(i),
                 "{}",
                 at()
@@ -530,18 +412,14 @@ fn check_value(
             at()
         ),
         DataType::Binary { length } => assert_eq!(
-            row.get_binary(pos, length as usize)
-                .unwrap_or_else(|e| got(e, at)),
+            row.get_binary(pos, length as usize).unwrap_or_else(|e| got(e, at)),
             array.as_fixed_size_binary().value(i),
             "{}",
             at()
         ),
-        DataType::Bytes => assert_eq!(
-            row.get_bytes(pos).unwrap_or_else(|e| got(e, at)),
-            array.as_binary::<i32>().value(i),
-            "{}",
-            at()
-        ),
+        DataType::Bytes => {
+            assert_eq!(row.get_bytes(pos).unwrap_or_else(|e| got(e, at)), array.as_binary::<i32>().value(i), "{}", at())
+        }
         DataType::Date => {
             assert_eq!(
                 row.get_date(pos).unwrap_or_else(|e| got(e, at)).get_inner(),
@@ -553,36 +431,17 @@ fn check_value(
         DataType::Time { .. } => {
             // fluss's TIME is milliseconds of the day (sub-millisecond digits are cut).
             let (millis, _) = millis_nanos(time_unit(array), arrow_i64(array, i));
-            assert_eq!(
-                i64::from(row.get_time(pos).unwrap_or_else(|e| got(e, at)).get_inner()),
-                millis,
-                "{}",
-                at()
-            );
+            assert_eq!(i64::from(row.get_time(pos).unwrap_or_else(|e| got(e, at)).get_inner()), millis, "{}", at());
         }
         DataType::Timestamp { precision } => {
-            let ts = row
-                .get_timestamp_ntz(pos, precision.into())
-                .unwrap_or_else(|e| got(e, at));
+            let ts = row.get_timestamp_ntz(pos, precision.into()).unwrap_or_else(|e| got(e, at));
             let expected = millis_nanos(time_unit(array), arrow_i64(array, i));
-            assert_eq!(
-                (ts.get_millisecond(), ts.get_nano_of_millisecond()),
-                expected,
-                "{}",
-                at()
-            );
+            assert_eq!((ts.get_millisecond(), ts.get_nano_of_millisecond()), expected, "{}", at());
         }
         DataType::TimestampLtz { precision } => {
-            let ts = row
-                .get_timestamp_ltz(pos, precision.into())
-                .unwrap_or_else(|e| got(e, at));
+            let ts = row.get_timestamp_ltz(pos, precision.into()).unwrap_or_else(|e| got(e, at));
             let expected = millis_nanos(time_unit(array), arrow_i64(array, i));
-            assert_eq!(
-                (ts.get_epoch_millisecond(), ts.get_nano_of_millisecond()),
-                expected,
-                "{}",
-                at()
-            );
+            assert_eq!((ts.get_epoch_millisecond(), ts.get_nano_of_millisecond()), expected, "{}", at());
         }
         other => panic!("no check for {other}"),
     }
@@ -600,47 +459,18 @@ struct Expect<'a> {
 }
 
 fn assert_records(records: &[ScanRecord], expect: &Expect<'_>, what: &str) {
-    assert_eq!(
-        records.len(),
-        expect.batch.num_rows(),
-        "{what}: record count"
-    );
+    assert_eq!(records.len(), expect.batch.num_rows(), "{what}: record count");
     for (i, record) in records.iter().enumerate() {
-        assert_eq!(
-            record.offset(),
-            expect.base_offset + i as i64,
-            "{what}: offset of record {i}"
-        );
-        assert_eq!(
-            record.timestamp(),
-            expect.commit_timestamp,
-            "{what}: timestamp of record {i}"
-        );
-        assert_eq!(
-            record.change_type(),
-            &expect.change_types[i],
-            "{what}: change type of record {i}"
-        );
+        assert_eq!(record.offset(), expect.base_offset + i as i64, "{what}: offset of record {i}");
+        assert_eq!(record.timestamp(), expect.commit_timestamp, "{what}: timestamp of record {i}");
+        assert_eq!(record.change_type(), &expect.change_types[i], "{what}: change type of record {i}");
         for (pos, column) in expect.columns.iter().enumerate() {
-            check_value(
-                record.row(),
-                pos,
-                column,
-                expect.batch.column(pos).as_ref(),
-                i,
-                what,
-            );
+            check_value(record.row(), pos, column, expect.batch.column(pos).as_ref(), i, what);
         }
     }
     if let Some(first) = records.first() {
-        let arrow = first
-            .row()
-            .get_record_batch()
-            .expect("a top-level row keeps its record batch");
-        assert_eq!(
-            arrow, expect.batch,
-            "{what}: the Arrow batch behind the rows"
-        );
+        let arrow = first.row().get_record_batch().expect("a top-level row keeps its record batch");
+        assert_eq!(arrow, expect.batch, "{what}: the Arrow batch behind the rows");
     }
 }
 
@@ -649,12 +479,7 @@ fn columns_of(schema: &Schema, fields: &[usize]) -> Vec<Column> {
 }
 
 fn options(compression: Compression, statistics: bool) -> BuildOptions {
-    BuildOptions {
-        compression,
-        writer_id: WRITER_ID,
-        batch_sequence: BATCH_SEQUENCE,
-        statistics,
-    }
+    BuildOptions { compression, writer_id: WRITER_ID, batch_sequence: BATCH_SEQUENCE, statistics }
 }
 
 /// A rill batch of `batch`, stamped with `base_offset` and `commit_timestamp`.
@@ -671,33 +496,16 @@ fn rill_batch(
 }
 
 /// The header fields of a rill-built batch as the client reads them.
-fn assert_rill_header_seen_by_fluss(
-    batch: &LogRecordBatch,
-    rows: usize,
-    base_offset: i64,
-    what: &str,
-) {
+fn assert_rill_header_seen_by_fluss(batch: &LogRecordBatch, rows: usize, base_offset: i64, what: &str) {
     assert_eq!(batch.magic(), 2, "{what}: magic");
     assert_eq!(batch.base_log_offset(), base_offset, "{what}: base offset");
-    assert_eq!(
-        batch.commit_timestamp(),
-        COMMIT_TIMESTAMP_MS + base_offset,
-        "{what}: commit timestamp"
-    );
+    assert_eq!(batch.commit_timestamp(), COMMIT_TIMESTAMP_MS + base_offset, "{what}: commit timestamp");
     assert_eq!(batch.leader_epoch(), 0, "{what}: leader epoch");
     assert_eq!(batch.schema_id(), SCHEMA_ID, "{what}: schema id");
     assert_eq!(batch.writer_id(), WRITER_ID, "{what}: writer id");
-    assert_eq!(
-        batch.batch_sequence(),
-        BATCH_SEQUENCE,
-        "{what}: batch sequence"
-    );
+    assert_eq!(batch.batch_sequence(), BATCH_SEQUENCE, "{what}: batch sequence");
     assert_eq!(batch.record_count(), rows as i32, "{what}: record count");
-    assert_eq!(
-        batch.next_log_offset(),
-        base_offset + rows.max(1) as i64,
-        "{what}: next offset"
-    );
+    assert_eq!(batch.next_log_offset(), base_offset + rows.max(1) as i64, "{what}: next offset");
     assert_eq!(batch.size_in_bytes(), batch.bytes().len(), "{what}: size");
 }
 
@@ -725,27 +533,12 @@ fn fluss_projections(columns: usize) -> Vec<Vec<usize>> {
 fn rill_and_fluss_map_every_type_to_the_same_arrow_schema() {
     let mut schema = all_types_schema();
     for p in 0..=9u8 {
-        schema.columns.push(Column::new(
-            format!("time{p}"),
-            DataType::Time { precision: p },
-        ));
-        schema.columns.push(Column::not_null(
-            format!("ts{p}nn"),
-            DataType::Timestamp { precision: p },
-        ));
-        schema.columns.push(Column::new(
-            format!("ltz{p}x"),
-            DataType::TimestampLtz { precision: p },
-        ));
+        schema.columns.push(Column::new(format!("time{p}"), DataType::Time { precision: p }));
+        schema.columns.push(Column::not_null(format!("ts{p}nn"), DataType::Timestamp { precision: p }));
+        schema.columns.push(Column::new(format!("ltz{p}x"), DataType::TimestampLtz { precision: p }));
     }
     for (p, s) in [(1, 0), (18, 18), (19, 4), (38, 10)] {
-        schema.columns.push(Column::new(
-            format!("dec{p}_{s}"),
-            DataType::Decimal {
-                precision: p,
-                scale: s,
-            },
-        ));
+        schema.columns.push(Column::new(format!("dec{p}_{s}"), DataType::Decimal { precision: p, scale: s }));
     }
     let fluss = to_arrow_schema(&fluss_row_type(&schema)).expect("fluss maps every type");
     assert_eq!(schema.to_arrow(), fluss);
@@ -764,37 +557,22 @@ fn fluss_reads_rill_batches_of_every_type() {
         let cases = [
             ("37 rows", sample_batch(&schema, ROWS, k as u64)),
             // Arrays with a non-zero offset (bitmaps not byte-aligned).
-            (
-                "rows 5..28 of a slice",
-                sample_batch(&schema, 64, 10 + k as u64).slice(5, 23),
-            ),
+            ("rows 5..28 of a slice", sample_batch(&schema, 64, 10 + k as u64).slice(5, 23)),
             // Enough rows for the codecs to compress most buffers.
             ("2000 rows", sample_batch(&schema, 2_000, 20 + k as u64)),
         ];
         for (c, (name, rows)) in cases.into_iter().enumerate() {
             let what = format!("{compression:?}, {name}");
             let base_offset = BASE_OFFSET + 10_000 * k as i64 + 1_000 * c as i64;
-            let bytes = rill_batch(
-                &schema,
-                &rows,
-                None,
-                &options(compression, false),
-                base_offset,
-            );
+            let bytes = rill_batch(&schema, &rows, None, &options(compression, false), base_offset);
 
             let batches = fluss_oracle::batches(&bytes).expect("fluss frames the blob");
             assert_eq!(batches.len(), 1, "{what}");
             let batch = &batches[0];
             assert_rill_header_seen_by_fluss(batch, rows.num_rows(), base_offset, &what);
             assert!(batch.is_append_only(), "{what}: attributes");
-            assert!(
-                batch.is_valid(),
-                "{what}: CRC-32C from schema_id to the end, after stamping"
-            );
-            assert!(
-                batch.statistics_bytes().expect("statistics").is_empty(),
-                "{what}: no statistics"
-            );
+            assert!(batch.is_valid(), "{what}: CRC-32C from schema_id to the end, after stamping");
+            assert!(batch.statistics_bytes().expect("statistics").is_empty(), "{what}: no statistics");
 
             let records = batch.records(&ctx).expect("fluss decodes the records");
             let expect = Expect {
@@ -805,9 +583,7 @@ fn fluss_reads_rill_batches_of_every_type() {
                 change_types: vec![FlussChangeType::AppendOnly; rows.num_rows()],
             };
             assert_records(&records, &expect, &what);
-            let arrow = batch
-                .record_batch(&ctx)
-                .expect("fluss decodes the Arrow batch");
+            let arrow = batch.record_batch(&ctx).expect("fluss decodes the Arrow batch");
             assert_eq!(arrow, rows, "{what}: record_batch()");
         }
     }
@@ -815,29 +591,16 @@ fn fluss_reads_rill_batches_of_every_type() {
 
 /// Reads `blob` (batches of `schema` rows) with a client context projecting `fields`, after
 /// rill projected every batch to the columns the client sends.
-fn check_projection(
-    schema: &Schema,
-    sources: &[(Vec<u8>, RecordBatch, i64)],
-    fields: &[usize],
-    what: &str,
-) {
+fn check_projection(schema: &Schema, sources: &[(Vec<u8>, RecordBatch, i64)], fields: &[usize], what: &str) {
     let row_type = fluss_row_type(schema);
     let ctx = FlussReadContext::new(&row_type, Some(fields)).expect("projected read context");
     let wire = ctx.wire_projection().expect("projection");
-    assert!(
-        wire.windows(2).all(|w| w[0] < w[1]),
-        "{what}: the client sends ascending fields"
-    );
+    assert!(wire.windows(2).all(|w| w[0] < w[1]), "{what}: the client sends ascending fields");
     let arrow_schema = schema.to_arrow();
     let mut blob = Vec::new();
     for (bytes, _, _) in sources {
-        let projected =
-            project(&Buffer::from_vec(bytes.clone()), &arrow_schema, &wire).expect("rill projects");
-        assert_eq!(
-            projected.len,
-            projected.to_vec().len(),
-            "{what}: parts add up"
-        );
+        let projected = project(&Buffer::from_vec(bytes.clone()), &arrow_schema, &wire).expect("rill projects");
+        assert_eq!(projected.len, projected.to_vec().len(), "{what}: parts add up");
         blob.extend_from_slice(&projected.to_vec());
     }
     let read = fluss_oracle::read_records(&blob, &ctx).expect("fluss reads the projected batches");
@@ -845,10 +608,7 @@ fn check_projection(
     for ((batch, records), (_, rows, base_offset)) in read.iter().zip(sources) {
         let expected = rows.project(fields).expect("project the source rows");
         assert_rill_header_seen_by_fluss(batch, rows.num_rows(), *base_offset, what);
-        assert!(
-            batch.statistics_bytes().expect("statistics").is_empty(),
-            "{what}: projection drops statistics"
-        );
+        assert!(batch.statistics_bytes().expect("statistics").is_empty(), "{what}: projection drops statistics");
         let expect = Expect {
             batch: &expected,
             columns: columns_of(schema, fields),
@@ -857,11 +617,7 @@ fn check_projection(
             change_types: vec![FlussChangeType::AppendOnly; rows.num_rows()],
         };
         assert_records(records, &expect, what);
-        assert_eq!(
-            batch.record_batch(&ctx).expect("record_batch"),
-            expected,
-            "{what}: record_batch()"
-        );
+        assert_eq!(batch.record_batch(&ctx).expect("record_batch"), expected, "{what}: record_batch()");
     }
 }
 
@@ -870,32 +626,16 @@ fn fluss_reads_projections_of_rill_batches() {
     let schema = all_types_schema();
     for (k, compression) in COMPRESSIONS.into_iter().enumerate() {
         // Two batches per fetch, with different null patterns and sizes.
-        let sources: Vec<(Vec<u8>, RecordBatch, i64)> =
-            [(ROWS, 10 + k as u64, 0), (5, 20 + k as u64, ROWS as i64)]
-                .into_iter()
-                .map(|(n, salt, delta)| {
-                    let rows = sample_batch(&schema, n, salt);
-                    let base_offset = BASE_OFFSET + delta;
-                    (
-                        rill_batch(
-                            &schema,
-                            &rows,
-                            None,
-                            &options(compression, false),
-                            base_offset,
-                        ),
-                        rows,
-                        base_offset,
-                    )
-                })
-                .collect();
+        let sources: Vec<(Vec<u8>, RecordBatch, i64)> = [(ROWS, 10 + k as u64, 0), (5, 20 + k as u64, ROWS as i64)]
+            .into_iter()
+            .map(|(n, salt, delta)| {
+                let rows = sample_batch(&schema, n, salt);
+                let base_offset = BASE_OFFSET + delta;
+                (rill_batch(&schema, &rows, None, &options(compression, false), base_offset), rows, base_offset)
+            })
+            .collect();
         for fields in fluss_projections(schema.columns.len()) {
-            check_projection(
-                &schema,
-                &sources,
-                &fields,
-                &format!("{compression:?} projection {fields:?}"),
-            );
+            check_projection(&schema, &sources, &fields, &format!("{compression:?} projection {fields:?}"));
         }
     }
 }
@@ -909,42 +649,23 @@ fn fluss_reads_a_fetch_blob_of_several_rill_batches() {
     let mut blob = Vec::new();
     let mut expected = Vec::new();
     let mut next_offset = BASE_OFFSET;
-    for (i, (rows, compression)) in [
-        (ROWS, Compression::Zstd),
-        (1, Compression::None),
-        (0, Compression::Lz4Frame),
-        (100, Compression::Lz4Frame),
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, (rows, compression)) in
+        [(ROWS, Compression::Zstd), (1, Compression::None), (0, Compression::Lz4Frame), (100, Compression::Lz4Frame)]
+            .into_iter()
+            .enumerate()
     {
         let batch = sample_batch(&schema, rows, 100 + i as u64);
-        blob.extend(rill_batch(
-            &schema,
-            &batch,
-            None,
-            &options(compression, false),
-            next_offset,
-        ));
+        blob.extend(rill_batch(&schema, &batch, None, &options(compression, false), next_offset));
         expected.push((batch, next_offset));
         next_offset += rows.max(1) as i64;
     }
     // A fetch may end in the middle of a batch: the client stops before it.
-    let partial = rill_batch(
-        &schema,
-        &sample_batch(&schema, 3, 9),
-        None,
-        &options(Compression::None, false),
-        next_offset,
-    );
+    let partial =
+        rill_batch(&schema, &sample_batch(&schema, 3, 9), None, &options(Compression::None, false), next_offset);
     blob.extend_from_slice(&partial[..partial.len() / 2]);
 
     let read = fluss_oracle::read_records(&blob, &ctx).expect("fluss reads the blob");
-    assert_eq!(
-        read.len(),
-        expected.len(),
-        "the partial tail batch is not returned"
-    );
+    assert_eq!(read.len(), expected.len(), "the partial tail batch is not returned");
     for (i, ((batch, records), (rows, base_offset))) in read.iter().zip(&expected).enumerate() {
         let what = format!("batch {i} of the blob");
         assert_rill_header_seen_by_fluss(batch, rows.num_rows(), *base_offset, &what);
@@ -958,10 +679,7 @@ fn fluss_reads_a_fetch_blob_of_several_rill_batches() {
         };
         assert_records(records, &expect, &what);
     }
-    let offsets: Vec<i64> = read
-        .iter()
-        .flat_map(|(_, r)| r.iter().map(ScanRecord::offset))
-        .collect();
+    let offsets: Vec<i64> = read.iter().flat_map(|(_, r)| r.iter().map(ScanRecord::offset)).collect();
     let mut contiguous: Vec<i64> = (BASE_OFFSET..BASE_OFFSET + ROWS as i64 + 1).collect();
     // The empty batch takes offset BASE_OFFSET + ROWS + 1 (last_offset_delta 0) and holds no record.
     contiguous.extend(BASE_OFFSET + ROWS as i64 + 2..BASE_OFFSET + ROWS as i64 + 102);
@@ -972,13 +690,7 @@ fn changelog_schema() -> Schema {
     let mut schema = Schema::new(vec![
         Column::not_null("id", DataType::Int),
         Column::new("name", DataType::String),
-        Column::new(
-            "amount",
-            DataType::Decimal {
-                precision: 30,
-                scale: 5,
-            },
-        ),
+        Column::new("amount", DataType::Decimal { precision: 30, scale: 5 }),
         Column::new("at", DataType::TimestampLtz { precision: 6 }),
     ]);
     schema.id = SCHEMA_ID;
@@ -996,47 +708,23 @@ fn fluss_reads_change_types_of_a_rill_changelog() {
     let row_type = fluss_row_type(&schema);
     // A KV changelog: insert, update (as -U/+U), delete; then +A, which a changelog never
     // carries but whose byte (0) the client maps too.
-    let mut types = vec![
-        Insert,
-        UpdateBefore,
-        UpdateAfter,
-        Delete,
-        Insert,
-        UpdateBefore,
-        UpdateAfter,
-    ];
-    types.extend(
-        [Insert, Delete, AppendOnly]
-            .iter()
-            .cycle()
-            .take(ROWS - types.len()),
-    );
+    let mut types = vec![Insert, UpdateBefore, UpdateAfter, Delete, Insert, UpdateBefore, UpdateAfter];
+    types.extend([Insert, Delete, AppendOnly].iter().cycle().take(ROWS - types.len()));
     for (k, compression) in COMPRESSIONS.into_iter().enumerate() {
         let rows = sample_batch(&schema, ROWS, 50 + k as u64);
         let base_offset = BASE_OFFSET + 77 * k as i64;
-        let bytes = rill_batch(
-            &schema,
-            &rows,
-            Some(&types),
-            &options(compression, false),
-            base_offset,
-        );
+        let bytes = rill_batch(&schema, &rows, Some(&types), &options(compression, false), base_offset);
         let view = BatchView::parse(&bytes).expect("rill parses its changelog");
         assert_eq!(view.change_types().expect("change types"), types);
 
-        for fields in [
-            None,
-            Some(vec![1]),
-            Some(vec![3, 0]),
-            Some(vec![0, 1, 2, 3]),
-        ] {
+        for fields in [None, Some(vec![1]), Some(vec![3, 0]), Some(vec![0, 1, 2, 3])] {
             let what = format!("{compression:?} changelog, projection {fields:?}");
             let ctx = FlussReadContext::new(&row_type, fields.as_deref()).expect("read context");
             let blob = match ctx.wire_projection() {
                 None => bytes.clone(),
-                Some(wire) => project(&Buffer::from_vec(bytes.clone()), &schema.to_arrow(), &wire)
-                    .expect("project")
-                    .to_vec(),
+                Some(wire) => {
+                    project(&Buffer::from_vec(bytes.clone()), &schema.to_arrow(), &wire).expect("project").to_vec()
+                }
             };
             let read = fluss_oracle::read_records(&blob, &ctx).expect("fluss reads the changelog");
             assert_eq!(read.len(), 1, "{what}");
@@ -1103,13 +791,9 @@ fn set_generic(row: &mut GenericRow<'static>, pos: usize, array: &dyn Array, i: 
             row.set_field(pos, d.expect("decimal"));
         }
         ArrowType::Utf8 => row.set_field(pos, array.as_string::<i32>().value(i).to_string()),
-        ArrowType::FixedSizeBinary(_) => {
-            row.set_field(pos, array.as_fixed_size_binary().value(i).to_vec())
-        }
+        ArrowType::FixedSizeBinary(_) => row.set_field(pos, array.as_fixed_size_binary().value(i).to_vec()),
         ArrowType::Binary => row.set_field(pos, array.as_binary::<i32>().value(i).to_vec()),
-        ArrowType::Date32 => {
-            row.set_field(pos, Date::new(array.as_primitive::<Date32Type>().value(i)))
-        }
+        ArrowType::Date32 => row.set_field(pos, Date::new(array.as_primitive::<Date32Type>().value(i))),
         ArrowType::Time32(unit) | ArrowType::Time64(unit) => {
             let (millis, _) = millis_nanos(*unit, arrow_i64(array, i));
             row.set_field(pos, Time::new(millis as i32));
@@ -1117,15 +801,9 @@ fn set_generic(row: &mut GenericRow<'static>, pos: usize, array: &dyn Array, i: 
         ArrowType::Timestamp(unit, tz) => {
             let (millis, nanos) = millis_nanos(*unit, arrow_i64(array, i));
             if tz.is_some() {
-                row.set_field(
-                    pos,
-                    TimestampLtz::from_millis_nanos(millis, nanos).expect("ltz"),
-                );
+                row.set_field(pos, TimestampLtz::from_millis_nanos(millis, nanos).expect("ltz"));
             } else {
-                row.set_field(
-                    pos,
-                    TimestampNtz::from_millis_nanos(millis, nanos).expect("ntz"),
-                );
+                row.set_field(pos, TimestampNtz::from_millis_nanos(millis, nanos).expect("ntz"));
             }
         }
         other => panic!("no fluss datum for {other}"),
@@ -1136,13 +814,8 @@ fn set_generic(row: &mut GenericRow<'static>, pos: usize, array: &dyn Array, i: 
 fn fluss_arrow_batch(schema: &Schema, rows: usize, salt: u64) -> RecordBatch {
     let generic = generic_rows(&sample_batch(schema, rows, salt));
     let refs: Vec<&dyn InternalRow> = generic.iter().map(|r| r as &dyn InternalRow).collect();
-    let batch = fluss_oracle::arrow_from_rows(&fluss_row_type(schema), &refs)
-        .expect("fluss builds Arrow from rows");
-    assert_eq!(
-        batch.schema(),
-        schema.to_arrow(),
-        "fluss's Arrow schema is rill's"
-    );
+    let batch = fluss_oracle::arrow_from_rows(&fluss_row_type(schema), &refs).expect("fluss builds Arrow from rows");
+    assert_eq!(batch.schema(), schema.to_arrow(), "fluss's Arrow schema is rill's");
     batch
 }
 
@@ -1159,82 +832,37 @@ fn fluss_compression(compression: Compression) -> Option<CompressionType> {
 fn decode_aligned(ipc_bytes: &[u8], schema: &Schema) -> RecordBatch {
     let mut aligned = MutableBuffer::with_capacity(ipc_bytes.len());
     aligned.extend_from_slice(ipc_bytes);
-    ipc::decode(&Buffer::from(aligned), schema.to_arrow(), true)
-        .expect("decodes with alignment required")
+    ipc::decode(&Buffer::from(aligned), schema.to_arrow(), true).expect("decodes with alignment required")
 }
 
 /// Parses a fluss-built batch with rill and checks every header field and the payload.
-fn check_rill_parses_fluss_batch(
-    bytes: &[u8],
-    spec: &WriteSpec,
-    schema: &Schema,
-    arrow: &RecordBatch,
-    what: &str,
-) {
+fn check_rill_parses_fluss_batch(bytes: &[u8], spec: &WriteSpec, schema: &Schema, arrow: &RecordBatch, what: &str) {
     let view = BatchView::parse(bytes).unwrap_or_else(|e| panic!("{what}: rill parses: {e}"));
-    view.verify_crc()
-        .unwrap_or_else(|e| panic!("{what}: CRC: {e}"));
+    view.verify_crc().unwrap_or_else(|e| panic!("{what}: CRC: {e}"));
     let h = view.header;
     let rows = arrow.num_rows() as i32;
     let statistics_length = spec.statistics.as_ref().map_or(0, |s| s.len() as i32);
-    assert_eq!(
-        h.magic,
-        if spec.statistics.is_some() {
-            Magic::V1
-        } else {
-            Magic::V0
-        },
-        "{what}"
-    );
-    assert_eq!(
-        (h.base_offset, h.commit_timestamp, h.leader_epoch),
-        (0, 0, -1),
-        "{what}"
-    );
+    assert_eq!(h.magic, if spec.statistics.is_some() { Magic::V1 } else { Magic::V0 }, "{what}");
+    assert_eq!((h.base_offset, h.commit_timestamp, h.leader_epoch), (0, 0, -1), "{what}");
     assert_eq!(h.length as usize + 12, bytes.len(), "{what}: length");
     assert_eq!(h.crc, common::crc32c(&bytes[25..]), "{what}: crc field");
-    assert_eq!(
-        (h.schema_id, h.attributes),
-        (spec.schema_id as i16, 1),
-        "{what}"
-    );
-    assert_eq!(
-        (h.last_offset_delta, h.record_count),
-        ((rows - 1).max(0), rows),
-        "{what}"
-    );
-    assert_eq!(
-        (h.writer_id, h.batch_sequence),
-        (spec.writer_id, spec.batch_sequence),
-        "{what}"
-    );
+    assert_eq!((h.schema_id, h.attributes), (spec.schema_id as i16, 1), "{what}");
+    assert_eq!((h.last_offset_delta, h.record_count), ((rows - 1).max(0), rows), "{what}");
+    assert_eq!((h.writer_id, h.batch_sequence), (spec.writer_id, spec.batch_sequence), "{what}");
     assert_eq!(h.statistics_length, statistics_length, "{what}");
-    assert_eq!(
-        view.stats_bytes(),
-        spec.statistics.as_deref().unwrap_or_default(),
-        "{what}: statistics"
-    );
+    assert_eq!(view.stats_bytes(), spec.statistics.as_deref().unwrap_or_default(), "{what}: statistics");
     assert!(view.header.is_append_only(), "{what}");
-    assert_eq!(
-        view.change_types().expect("change types"),
-        vec![ChangeType::AppendOnly; arrow.num_rows()],
-        "{what}"
-    );
+    assert_eq!(view.change_types().expect("change types"), vec![ChangeType::AppendOnly; arrow.num_rows()], "{what}");
     if rows > 0 {
         let whole = Buffer::from_vec(bytes.to_vec());
         let range = view.ipc_range();
         let ipc_message = whole.slice_with_length(range.start, range.len());
-        let decoded = ipc::decode(&ipc_message, schema.to_arrow(), false)
-            .expect("rill decodes fluss's payload");
+        let decoded = ipc::decode(&ipc_message, schema.to_arrow(), false).expect("rill decodes fluss's payload");
         assert_eq!(&decoded, arrow, "{what}: decoded batch");
         if spec.compression.is_none() {
             // (A compressed buffer stored raw sits 8 bytes after its length prefix, so only an
             // uncompressed body can be decoded in place with alignment required.)
-            assert_eq!(
-                &decode_aligned(view.ipc_bytes(), schema),
-                arrow,
-                "{what}: aligned decode"
-            );
+            assert_eq!(&decode_aligned(view.ipc_bytes(), schema), arrow, "{what}: aligned decode");
         }
     }
 }
@@ -1243,12 +871,8 @@ fn check_rill_parses_fluss_batch(
 fn rill_reads_fluss_v0_batches() {
     let schema = all_types_schema();
     for (k, compression) in COMPRESSIONS.into_iter().enumerate() {
-        for (writer_id, batch_sequence, rows) in
-            [(-1, -1, ROWS), (WRITER_ID, BATCH_SEQUENCE, 3), (5, 0, 0)]
-        {
-            let what = format!(
-                "fluss V0 {compression:?} writer {writer_id} seq {batch_sequence} rows {rows}"
-            );
+        for (writer_id, batch_sequence, rows) in [(-1, -1, ROWS), (WRITER_ID, BATCH_SEQUENCE, 3), (5, 0, 0)] {
+            let what = format!("fluss V0 {compression:?} writer {writer_id} seq {batch_sequence} rows {rows}");
             let arrow = fluss_arrow_batch(&schema, rows, 200 + k as u64);
             let spec = WriteSpec {
                 schema_id: i32::from(SCHEMA_ID),
@@ -1257,15 +881,13 @@ fn rill_reads_fluss_v0_batches() {
                 compression: fluss_compression(compression),
                 statistics: None,
             };
-            let mut bytes =
-                fluss_oracle::build_batch(&arrow, &spec).expect("fluss builds the batch");
+            let mut bytes = fluss_oracle::build_batch(&arrow, &spec).expect("fluss builds the batch");
             check_rill_parses_fluss_batch(&bytes, &spec, &schema, &arrow, &what);
 
             // rill's stamp sets what the server assigns, at the offsets the client reads.
             stamp(&mut bytes, BASE_OFFSET, COMMIT_TIMESTAMP_MS).expect("stamp");
             let view = BatchView::parse(&bytes).expect("parse stamped");
-            view.verify_crc()
-                .expect("stamping does not touch the CRC range");
+            view.verify_crc().expect("stamping does not touch the CRC range");
             let batch = LogRecordBatch::new(&bytes);
             assert_eq!(
                 (batch.base_log_offset(), batch.commit_timestamp()),
@@ -1296,13 +918,12 @@ fn rill_projects_fluss_batches_for_fluss() {
             let what = format!("fluss V0 {compression:?} projected to {fields:?}");
             let ctx = FlussReadContext::new(&row_type, Some(&fields)).expect("read context");
             let wire = ctx.wire_projection().expect("projection");
-            let projected = project(&Buffer::from_vec(bytes.clone()), &schema.to_arrow(), &wire)
-                .expect("rill projects");
+            let projected =
+                project(&Buffer::from_vec(bytes.clone()), &schema.to_arrow(), &wire).expect("rill projects");
             let projected = projected.to_vec();
             let view = BatchView::parse(&projected).expect("rill parses its projection");
             assert_eq!(view.header.magic, Magic::V0, "{what}: magic kept");
-            let read =
-                fluss_oracle::read_records(&projected, &ctx).expect("fluss reads the projection");
+            let read = fluss_oracle::read_records(&projected, &ctx).expect("fluss reads the projection");
             let (batch, records) = &read[0];
             assert_eq!((batch.magic(), batch.leader_epoch()), (0, -1), "{what}");
             let expected = arrow.project(&fields).expect("project");
@@ -1341,10 +962,7 @@ const JAVA_STATISTICS_HEX: [&str; 11] = [
 
 fn java_statistics() -> Vec<u8> {
     let hex: String = JAVA_STATISTICS_HEX.concat();
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-        .collect()
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect()
 }
 
 /// The schema of the Java fixture (TIME as TIME(3): the fixture's column is Time32(ms)).
@@ -1359,20 +977,8 @@ fn java_fixture_schema() -> Schema {
         c("f32", DataType::Float),
         c("f64", DataType::Double),
         c("str", DataType::String),
-        c(
-            "dec5",
-            DataType::Decimal {
-                precision: 5,
-                scale: 2,
-            },
-        ),
-        c(
-            "dec20",
-            DataType::Decimal {
-                precision: 20,
-                scale: 3,
-            },
-        ),
+        c("dec5", DataType::Decimal { precision: 5, scale: 2 }),
+        c("dec20", DataType::Decimal { precision: 20, scale: 3 }),
         c("date", DataType::Date),
         c("time", DataType::Time { precision: 3 }),
         c("ts3", DataType::Timestamp { precision: 3 }),
@@ -1396,53 +1002,26 @@ fn java_fixture_batch() -> RecordBatch {
         Arc::new(Float32Array::from(vec![1.5, -2.5, 0.5])),
         Arc::new(Float64Array::from(vec![3.25, 1.25, 9.75])),
         Arc::new(StringArray::from(vec!["banana", "apple", "cherry"])),
-        Arc::new(
-            Decimal128Array::from(vec![12345_i128, 6789, 50000])
-                .with_precision_and_scale(5, 2)
-                .expect("dec5"),
-        ),
+        Arc::new(Decimal128Array::from(vec![12345_i128, 6789, 50000]).with_precision_and_scale(5, 2).expect("dec5")),
         Arc::new(
             Decimal128Array::from(vec![12345678901_i128, 1234, 99999999999999999])
                 .with_precision_and_scale(20, 3)
                 .expect("dec20"),
         ),
         Arc::new(Date32Array::from(vec![19000, 18000, 20000])),
-        Arc::new(Time32MillisecondArray::from(vec![
-            3600000, 7200000, 1800000,
-        ])),
-        Arc::new(TimestampMillisecondArray::from(vec![
-            1700000000123,
-            1600000000000,
-            1800000000999,
-        ])),
-        Arc::new(TimestampMicrosecondArray::from(vec![
-            1700000000123456,
-            1600000000000001,
-            1800000000999999,
-        ])),
+        Arc::new(Time32MillisecondArray::from(vec![3600000, 7200000, 1800000])),
+        Arc::new(TimestampMillisecondArray::from(vec![1700000000123, 1600000000000, 1800000000999])),
+        Arc::new(TimestampMicrosecondArray::from(vec![1700000000123456, 1600000000000001, 1800000000999999])),
         Arc::new(
-            TimestampMillisecondArray::from(vec![1700000000123, 1600000000000, 1800000000999])
+            TimestampMillisecondArray::from(vec![1700000000123, 1600000000000, 1800000000999]).with_timezone("UTC"),
+        ),
+        Arc::new(
+            TimestampMicrosecondArray::from(vec![1700000000123456, 1600000000000001, 1800000000999999])
                 .with_timezone("UTC"),
         ),
-        Arc::new(
-            TimestampMicrosecondArray::from(vec![
-                1700000000123456,
-                1600000000000001,
-                1800000000999999,
-            ])
-            .with_timezone("UTC"),
-        ),
         Arc::new(StringArray::from(vec![None::<&str>, None, None])),
-        Arc::new(Float32Array::from(vec![
-            -0.0,
-            f32::from_bits(0xFFC0_0000),
-            0.0,
-        ])),
-        Arc::new(Float64Array::from(vec![
-            0.0,
-            -0.0,
-            f64::from_bits(0xFFF8_0000_0000_0000),
-        ])),
+        Arc::new(Float32Array::from(vec![-0.0, f32::from_bits(0xFFC0_0000), 0.0])),
+        Arc::new(Float64Array::from(vec![0.0, -0.0, f64::from_bits(0xFFF8_0000_0000_0000)])),
     ];
     RecordBatch::try_new(java_fixture_schema().to_arrow(), columns).expect("fixture batch")
 }
@@ -1481,9 +1060,7 @@ fn java_fixture_expected() -> Vec<(u32, Option<(Scalar, Scalar)>)> {
 /// Scalars equal, floats by bits (so -0.0 != 0.0 and NaN == NaN).
 fn same_scalar(a: &Scalar, b: &Scalar) -> bool {
     match (a, b) {
-        (Scalar::Float(x), Scalar::Float(y)) => {
-            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
-        }
+        (Scalar::Float(x), Scalar::Float(y)) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
         _ => a == b,
     }
 }
@@ -1495,21 +1072,13 @@ fn assert_stats_column(
     what: &str,
 ) {
     let name = &java_fixture_schema().columns[column].name;
-    let got = stats
-        .column(column)
-        .unwrap_or_else(|| panic!("{what}: no statistics for column {column} ({name})"));
+    let got = stats.column(column).unwrap_or_else(|| panic!("{what}: no statistics for column {column} ({name})"));
     assert_eq!(got.null_count, expected.0, "{what}: null count of {name}");
     match (&got.min, &got.max, &expected.1) {
         (None, None, None) => {}
         (Some(min), Some(max), Some((emin, emax))) => {
-            assert!(
-                same_scalar(min, emin),
-                "{what}: min of {name}: {min:?} != {emin:?}"
-            );
-            assert!(
-                same_scalar(max, emax),
-                "{what}: max of {name}: {max:?} != {emax:?}"
-            );
+            assert!(same_scalar(min, emin), "{what}: min of {name}: {min:?} != {emin:?}");
+            assert!(same_scalar(max, emax), "{what}: max of {name}: {max:?} != {emax:?}");
         }
         (min, max, e) => panic!("{what}: bounds of {name}: ({min:?}, {max:?}) != {e:?}"),
     }
@@ -1518,20 +1087,11 @@ fn assert_stats_column(
 #[test]
 fn rill_decodes_the_java_statistics_fixture() {
     let schema = java_fixture_schema();
-    let decoded =
-        stats::decode(&schema, &java_statistics(), 3).expect("rill decodes the Java block");
+    let decoded = stats::decode(&schema, &java_statistics(), 3).expect("rill decodes the Java block");
     assert_eq!(decoded.row_count, 3);
-    assert_eq!(
-        decoded.columns.len(),
-        19,
-        "one slot per column, in the block's order"
-    );
+    assert_eq!(decoded.columns.len(), 19, "one slot per column, in the block's order");
     for (column, expected) in java_fixture_expected().iter().enumerate() {
-        assert_eq!(
-            usize::from(decoded.columns[column].column),
-            column,
-            "slot order"
-        );
+        assert_eq!(usize::from(decoded.columns[column].column), column, "slot order");
         assert_stats_column(&decoded, column, expected, "Java block");
     }
 }
@@ -1545,10 +1105,7 @@ fn rill_statistics_of_the_fixture_batch_match_java() {
     let decoded = stats::decode(&schema, &bytes, 3).expect("decode rill's block");
     for (column, expected) in java_fixture_expected().iter().enumerate() {
         if column == 9 {
-            assert!(
-                decoded.column(9).is_none_or(|c| c.min.is_none()),
-                "DECIMAL(20,3) bounds are not collected"
-            );
+            assert!(decoded.column(9).is_none_or(|c| c.min.is_none()), "DECIMAL(20,3) bounds are not collected");
             continue;
         }
         assert_stats_column(&computed, column, expected, "rill compute");
@@ -1576,27 +1133,15 @@ fn parse_block(block: &[u8]) -> Block<'_> {
     let min_len = le32(min_at) as usize;
     let max_at = min_at + 4 + min_len;
     let max_len = le32(max_at) as usize;
-    assert_eq!(
-        max_at + 4 + max_len,
-        block.len(),
-        "the block ends after the max row"
-    );
-    Block {
-        columns,
-        null_counts,
-        rows: [&block[min_at + 4..max_at], &block[max_at + 4..]],
-    }
+    assert_eq!(max_at + 4 + max_len, block.len(), "the block ends after the max row");
+    Block { columns, null_counts, rows: [&block[min_at + 4..max_at], &block[max_at + 4..]] }
 }
 
 /// Field `i` of an AlignedRow with `n` fields: None when null, else its 8-byte slot.
 fn aligned_slot(row: &[u8], n: usize, i: usize) -> Option<[u8; 8]> {
     let bitset = (n + 63 + 8) / 64 * 8;
     let null = row[(i + 8) / 8] & (1 << ((i + 8) % 8)) != 0;
-    (!null).then(|| {
-        row[bitset + 8 * i..bitset + 8 * i + 8]
-            .try_into()
-            .expect("slot")
-    })
+    (!null).then(|| row[bitset + 8 * i..bitset + 8 * i + 8].try_into().expect("slot"))
 }
 
 /// (epoch millis, nano of milli) of a non-compact timestamp field: the slot points into the
@@ -1604,10 +1149,7 @@ fn aligned_slot(row: &[u8], n: usize, i: usize) -> Option<[u8; 8]> {
 fn aligned_timestamp(row: &[u8], slot: [u8; 8]) -> (i64, u32) {
     let word = u64::from_le_bytes(slot);
     let offset = (word >> 32) as usize;
-    (
-        i64::from_le_bytes(row[offset..offset + 8].try_into().expect("millis")),
-        word as u32,
-    )
+    (i64::from_le_bytes(row[offset..offset + 8].try_into().expect("millis")), word as u32)
 }
 
 /// Checks rill's block against Java's, byte by byte where rill and Java write the same thing:
@@ -1619,31 +1161,18 @@ fn assert_blocks_agree(rill: &[u8], java: &[u8]) {
     let schema = java_fixture_schema();
     for (slot, &column) in r.columns.iter().enumerate() {
         let name = &schema.columns[column].name;
-        let java_slot = j
-            .columns
-            .iter()
-            .position(|&c| c == column)
-            .expect("Java collects every column");
-        assert_eq!(
-            r.null_counts[slot], j.null_counts[java_slot],
-            "null count of {name}"
-        );
-        for (bound, (rill_row, java_row)) in
-            ["min", "max"].iter().zip(r.rows.iter().zip(j.rows.iter()))
-        {
+        let java_slot = j.columns.iter().position(|&c| c == column).expect("Java collects every column");
+        assert_eq!(r.null_counts[slot], j.null_counts[java_slot], "null count of {name}");
+        for (bound, (rill_row, java_row)) in ["min", "max"].iter().zip(r.rows.iter().zip(j.rows.iter())) {
             let ours = aligned_slot(rill_row, r.columns.len(), slot);
             let theirs = aligned_slot(java_row, j.columns.len(), java_slot);
             match (&schema.columns[column].data_type, ours, theirs) {
                 (
-                    DataType::Timestamp { precision: 4.. }
-                    | DataType::TimestampLtz { precision: 4.. },
+                    DataType::Timestamp { precision: 4.. } | DataType::TimestampLtz { precision: 4.. },
                     Some(o),
                     Some(t),
                 ) => {
-                    let ((om, on), (tm, tn)) = (
-                        aligned_timestamp(rill_row, o),
-                        aligned_timestamp(java_row, t),
-                    );
+                    let ((om, on), (tm, tn)) = (aligned_timestamp(rill_row, o), aligned_timestamp(java_row, t));
                     assert_eq!(om, tm, "{bound} millis of {name}");
                     let widens = if *bound == "min" { on <= tn } else { on >= tn };
                     assert!(widens, "{bound} nanos of {name}: rill {on}, Java {tn}");
@@ -1659,26 +1188,13 @@ fn rill_reads_a_fluss_v1_batch_with_java_statistics() {
     let schema = java_fixture_schema();
     let arrow = java_fixture_batch();
     // Java's spelling of "no statistics": N = 0 and two empty 8-byte AlignedRows.
-    let java_empty: Vec<u8> = [
-        &[1u8, 0, 0, 8, 0, 0, 0][..],
-        &[0; 8],
-        &[8, 0, 0, 0],
-        &[0; 8],
-    ]
-    .concat();
-    let variants = [
-        (java_statistics(), Compression::Zstd),
-        (Vec::new(), Compression::Lz4Frame),
-        (java_empty, Compression::None),
-    ];
+    let java_empty: Vec<u8> = [&[1u8, 0, 0, 8, 0, 0, 0][..], &[0; 8], &[8, 0, 0, 0], &[0; 8]].concat();
+    let variants =
+        [(java_statistics(), Compression::Zstd), (Vec::new(), Compression::Lz4Frame), (java_empty, Compression::None)];
     for (statistics, compression) in variants {
         let what = format!("fluss V1 with {} statistics bytes", statistics.len());
         let decoded = stats::decode(&schema, &statistics, 3).expect("rill decodes the section");
-        assert_eq!(
-            decoded.columns.len(),
-            if statistics.len() > 27 { 19 } else { 0 },
-            "{what}"
-        );
+        assert_eq!(decoded.columns.len(), if statistics.len() > 27 { 19 } else { 0 }, "{what}");
         let spec = WriteSpec {
             schema_id: 0,
             writer_id: WRITER_ID,
@@ -1694,19 +1210,10 @@ fn rill_reads_a_fluss_v1_batch_with_java_statistics() {
         let row_type = fluss_row_type(&schema);
         let fields = vec![0, 7, 18];
         let ctx = FlussReadContext::new(&row_type, Some(&fields)).expect("read context");
-        let projected = project(
-            &Buffer::from_vec(bytes.clone()),
-            &schema.to_arrow(),
-            &fields,
-        )
-        .expect("project")
-        .to_vec();
+        let projected =
+            project(&Buffer::from_vec(bytes.clone()), &schema.to_arrow(), &fields).expect("project").to_vec();
         let view = BatchView::parse(&projected).expect("parse projection");
-        assert_eq!(
-            (view.header.magic, view.header.statistics_length),
-            (Magic::V1, 0),
-            "{what}"
-        );
+        assert_eq!((view.header.magic, view.header.statistics_length), (Magic::V1, 0), "{what}");
         let read = fluss_oracle::read_records(&projected, &ctx).expect("fluss reads");
         let expected = arrow.project(&fields).expect("project");
         let expect = Expect {
@@ -1729,35 +1236,16 @@ fn fluss_reads_rill_batches_with_statistics() {
     for (k, compression) in COMPRESSIONS.into_iter().enumerate() {
         let what = format!("{compression:?} with statistics");
         let rows = sample_batch(&schema, ROWS, 400 + k as u64);
-        let bytes = rill_batch(
-            &schema,
-            &rows,
-            None,
-            &options(compression, true),
-            BASE_OFFSET,
-        );
+        let bytes = rill_batch(&schema, &rows, None, &options(compression, true), BASE_OFFSET);
         let view = BatchView::parse(&bytes).expect("parse");
-        assert!(
-            !view.stats_bytes().is_empty(),
-            "{what}: rill wrote a statistics section"
-        );
-        let decoded = stats::decode(&schema, view.stats_bytes(), ROWS as u32)
-            .expect("rill decodes its statistics");
-        assert_eq!(
-            decoded,
-            stats::compute(&schema, &rows).expect("compute"),
-            "{what}"
-        );
+        assert!(!view.stats_bytes().is_empty(), "{what}: rill wrote a statistics section");
+        let decoded = stats::decode(&schema, view.stats_bytes(), ROWS as u32).expect("rill decodes its statistics");
+        assert_eq!(decoded, stats::compute(&schema, &rows).expect("compute"), "{what}");
 
-        let read =
-            fluss_oracle::read_records(&bytes, &ctx).expect("fluss skips the statistics and reads");
+        let read = fluss_oracle::read_records(&bytes, &ctx).expect("fluss skips the statistics and reads");
         let (batch, records) = &read[0];
         assert!(batch.is_valid(), "{what}: CRC covers the statistics");
-        assert_eq!(
-            batch.statistics_bytes().expect("statistics"),
-            view.stats_bytes(),
-            "{what}"
-        );
+        assert_eq!(batch.statistics_bytes().expect("statistics"), view.stats_bytes(), "{what}");
         let expect = Expect {
             batch: &rows,
             columns: columns_of(&schema, &all),
@@ -1768,12 +1256,7 @@ fn fluss_reads_rill_batches_with_statistics() {
         assert_records(records, &expect, &what);
         let sources = vec![(bytes, rows, BASE_OFFSET)];
         for fields in [vec![0], vec![2, 11, 20], vec![25, 27]] {
-            check_projection(
-                &schema,
-                &sources,
-                &fields,
-                &format!("{what}, projection {fields:?}"),
-            );
+            check_projection(&schema, &sources, &fields, &format!("{what}, projection {fields:?}"));
         }
     }
 }
@@ -1783,34 +1266,21 @@ fn fluss_reads_rill_changelogs_with_statistics() {
     use ChangeType::{Delete, Insert, UpdateAfter, UpdateBefore};
     let schema = changelog_schema();
     let row_type = fluss_row_type(&schema);
-    let types: Vec<ChangeType> = [Insert, UpdateBefore, UpdateAfter, Delete]
-        .iter()
-        .cycle()
-        .take(ROWS)
-        .copied()
-        .collect();
+    let types: Vec<ChangeType> =
+        [Insert, UpdateBefore, UpdateAfter, Delete].iter().cycle().take(ROWS).copied().collect();
     for (k, compression) in COMPRESSIONS.into_iter().enumerate() {
         let rows = sample_batch(&schema, ROWS, 500 + k as u64);
-        let bytes = rill_batch(
-            &schema,
-            &rows,
-            Some(&types),
-            &options(compression, true),
-            BASE_OFFSET,
-        );
+        let bytes = rill_batch(&schema, &rows, Some(&types), &options(compression, true), BASE_OFFSET);
         let view = BatchView::parse(&bytes).expect("parse");
-        assert!(
-            !view.stats_bytes().is_empty(),
-            "{compression:?}: rill wrote a statistics section"
-        );
+        assert!(!view.stats_bytes().is_empty(), "{compression:?}: rill wrote a statistics section");
         for fields in [None, Some(vec![2]), Some(vec![3, 1])] {
             let what = format!("{compression:?} changelog with statistics, projection {fields:?}");
             let ctx = FlussReadContext::new(&row_type, fields.as_deref()).expect("read context");
             let blob = match ctx.wire_projection() {
                 None => bytes.clone(),
-                Some(wire) => project(&Buffer::from_vec(bytes.clone()), &schema.to_arrow(), &wire)
-                    .expect("project")
-                    .to_vec(),
+                Some(wire) => {
+                    project(&Buffer::from_vec(bytes.clone()), &schema.to_arrow(), &wire).expect("project").to_vec()
+                }
             };
             let read = fluss_oracle::read_records(&blob, &ctx).expect("fluss reads");
             let (batch, records) = &read[0];

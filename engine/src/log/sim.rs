@@ -91,7 +91,7 @@ impl SimStorage {
                     if garbage && torn > 0 && disk.rng.below(2) == 0 {
                         let from = part.len().saturating_sub(SECTOR_BYTES).max(fresh_from);
                         for byte in part.iter_mut().skip(from) {
-                            *byte = disk.rng.next() as u8;
+                            *byte = disk.rng.next_u64() as u8;
                         }
                     }
                     apply(&mut image, *position, &part);
@@ -272,7 +272,7 @@ pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -285,7 +285,7 @@ impl SplitMix64 {
         if bound == 0 {
             0
         } else {
-            self.next() % bound
+            self.next_u64() % bound
         }
     }
 }

@@ -65,28 +65,23 @@ impl DataType {
 
     /// Checks the parameters (precision, scale, length) are in range.
     pub fn validate(&self) -> Result<()> {
-        let bad = |reason: String| Err(Error::UnsupportedType { type_name: reason });
-        match *self {
-            Self::Decimal { precision, scale } => {
-                if precision == 0 || precision > DECIMAL_PRECISION_MAX || scale > precision {
-                    return bad(format!("{self}: precision must be 1..=38 and scale <= precision"));
-                }
+        let problem = match *self {
+            Self::Decimal { precision, scale }
+                if precision == 0 || precision > DECIMAL_PRECISION_MAX || scale > precision =>
+            {
+                "precision must be 1..=38 and scale <= precision"
             }
-            Self::Char { length } | Self::Binary { length } => {
-                if length == 0 || length > i32::MAX as u32 {
-                    return bad(format!("{self}: length must be 1..=2147483647"));
-                }
+            Self::Char { length } | Self::Binary { length } if length == 0 || length > i32::MAX as u32 => {
+                "length must be 1..=2147483647"
             }
-            Self::Time { precision }
-            | Self::Timestamp { precision }
-            | Self::TimestampLtz { precision } => {
-                if precision > TIME_PRECISION_MAX {
-                    return bad(format!("{self}: precision must be 0..=9"));
-                }
+            Self::Time { precision } | Self::Timestamp { precision } | Self::TimestampLtz { precision }
+                if precision > TIME_PRECISION_MAX =>
+            {
+                "precision must be 0..=9"
             }
-            _ => {}
-        }
-        Ok(())
+            _ => return Ok(()),
+        };
+        Err(Error::UnsupportedType { type_name: format!("{self}: {problem}") })
     }
 
     /// Parses the SQL spelling (`INT`, `DECIMAL(10,2)`, `TIMESTAMP_LTZ(3)`, ...).

@@ -118,9 +118,7 @@ pub mod fluss_oracle {
             if size > remaining {
                 break;
             }
-            out.push(LogRecordBatch {
-                data: data.slice_with_length(pos, size),
-            });
+            out.push(LogRecordBatch { data: data.slice_with_length(pos, size) });
             pos += size;
             remaining -= size;
         }
@@ -151,9 +149,7 @@ pub mod fluss_oracle {
 
     impl LogRecordBatch {
         pub fn new(bytes: &[u8]) -> Self {
-            Self {
-                data: Buffer::from_vec(bytes.to_vec()),
-            }
+            Self { data: Buffer::from_vec(bytes.to_vec()) }
         }
 
         pub fn bytes(&self) -> &[u8] {
@@ -203,27 +199,18 @@ pub mod fluss_oracle {
         /// (The client's `ensure_valid` is a no-op; this is what it would check.)
         pub fn is_valid(&self) -> bool {
             match self.ensure_header_complete() {
-                Ok(header_size) => {
-                    self.size_in_bytes() >= header_size
-                        && self.checksum() == self.compute_checksum()
-                }
+                Ok(header_size) => self.size_in_bytes() >= header_size && self.checksum() == self.compute_checksum(),
                 Err(_) => false,
             }
         }
 
         fn ensure_header_complete(&self) -> Result<usize> {
             if self.data.len() <= MAGIC_OFFSET {
-                return Err(format!(
-                    "data length {} does not reach the magic byte",
-                    self.data.len()
-                ));
+                return Err(format!("data length {} does not reach the magic byte", self.data.len()));
             }
             let header_size = record_batch_header_size(self.magic())?;
             if self.data.len() < header_size {
-                return Err(format!(
-                    "data length {} < header size {header_size}",
-                    self.data.len()
-                ));
+                return Err(format!("data length {} < header size {header_size}", self.data.len()));
             }
             Ok(header_size)
         }
@@ -245,17 +232,11 @@ pub mod fluss_oracle {
         }
 
         pub fn checksum(&self) -> u32 {
-            u32::from_le_bytes(field(
-                self.data.as_slice(),
-                CRC_OFFSET + self.header_field_shift(),
-            ))
+            u32::from_le_bytes(field(self.data.as_slice(), CRC_OFFSET + self.header_field_shift()))
         }
 
         pub fn schema_id(&self) -> i16 {
-            i16::from_le_bytes(field(
-                self.data.as_slice(),
-                SCHEMA_ID_OFFSET + self.header_field_shift(),
-            ))
+            i16::from_le_bytes(field(self.data.as_slice(), SCHEMA_ID_OFFSET + self.header_field_shift()))
         }
 
         pub fn base_log_offset(&self) -> i64 {
@@ -302,22 +283,18 @@ pub mod fluss_oracle {
         pub fn statistics_bytes(&self) -> Result<&[u8]> {
             let from = record_batch_header_size(self.magic())?;
             let to = self.records_data_offset()?;
-            self.data
-                .as_slice()
-                .get(from..to)
-                .ok_or_else(|| "statistics overrun the batch".to_string())
+            self.data.as_slice().get(from..to).ok_or_else(|| "statistics overrun the batch".to_string())
         }
 
         /// `decode_change_types` (log_record_batch.rs 632-685): the change-type vector (when the
         /// append-only bit is clear) and the Arrow payload after it.
         pub fn decode_change_types(&self) -> Result<(BatchChangeTypes, Buffer)> {
             let records_offset = self.records_data_offset()?;
-            let body = self.data.as_slice().get(records_offset..).ok_or_else(|| {
-                format!(
-                    "data length {} < records offset {records_offset}",
-                    self.data.len()
-                )
-            })?;
+            let body = self
+                .data
+                .as_slice()
+                .get(records_offset..)
+                .ok_or_else(|| format!("data length {} < records offset {records_offset}", self.data.len()))?;
             if self.is_append_only() {
                 let rest = self.data.len() - records_offset;
                 return Ok((
@@ -327,26 +304,18 @@ pub mod fluss_oracle {
             }
             let record_count = self.record_count();
             if record_count < 0 {
-                return Err(format!(
-                    "Corrupt changelog batch: negative record count {record_count}"
-                ));
+                return Err(format!("Corrupt changelog batch: negative record count {record_count}"));
             }
             let record_count = record_count as usize;
             let (change_type_bytes, _) = body.split_at_checked(record_count).ok_or_else(|| {
-                format!(
-                    "body length {} is smaller than its {record_count}-record change-type vector",
-                    body.len()
-                )
+                format!("body length {} is smaller than its {record_count}-record change-type vector", body.len())
             })?;
             let change_types = change_type_bytes
                 .iter()
                 .map(|&b| ChangeType::from_byte_value(b))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             let at = records_offset + record_count;
-            Ok((
-                BatchChangeTypes::PerRecord(change_types),
-                self.data.slice_with_length(at, self.data.len() - at),
-            ))
+            Ok((BatchChangeTypes::PerRecord(change_types), self.data.slice_with_length(at, self.data.len() - at)))
         }
 
         /// `records` (log_record_batch.rs 687-710) with `ArrowLogRecordIterator` (arrow.rs
@@ -377,12 +346,7 @@ pub mod fluss_oracle {
             let (base, timestamp) = (self.base_log_offset(), self.commit_timestamp());
             Ok((0..reader.row_count())
                 .map(|row_id| {
-                    ScanRecord::new(
-                        reader.read(row_id),
-                        base + row_id as i64,
-                        timestamp,
-                        change_types.get(row_id),
-                    )
+                    ScanRecord::new(reader.read(row_id), base + row_id as i64, timestamp, change_types.get(row_id))
                 })
                 .collect())
         }
@@ -420,9 +384,8 @@ pub mod fluss_oracle {
             let full_schema = to_arrow_schema(table).map_err(fluss_err)?;
             let Some(fields) = projection else {
                 let row_type = Arc::new(table.clone());
-                let inner =
-                    ReadContext::new(Arc::clone(&full_schema), Arc::clone(&row_type), false)
-                        .with_fluss_row_type(Arc::clone(&row_type));
+                let inner = ReadContext::new(Arc::clone(&full_schema), Arc::clone(&row_type), false)
+                    .with_fluss_row_type(Arc::clone(&row_type));
                 return Ok(Self {
                     inner,
                     ordered_schema: Arc::clone(&full_schema),
@@ -432,9 +395,7 @@ pub mod fluss_oracle {
                     reordering: None,
                 });
             };
-            let row_type = Arc::new(RowType::new(
-                fields.iter().map(|&i| table.fields()[i].clone()).collect(),
-            ));
+            let row_type = Arc::new(RowType::new(fields.iter().map(|&i| table.fields()[i].clone()).collect()));
             let inner = ReadContext::with_projection_pushdown(
                 Arc::clone(&full_schema),
                 Arc::clone(&row_type),
@@ -443,34 +404,18 @@ pub mod fluss_oracle {
             )
             .map_err(fluss_err)?
             .with_fluss_row_type(Arc::clone(&row_type));
-            let ordered = inner
-                .project_fields_in_order()
-                .ok_or("projection lost")?
-                .to_vec();
-            let ordered_schema = ReadContext::project_schema(Arc::clone(&full_schema), &ordered)
-                .map_err(fluss_err)?;
-            let target_schema =
-                ReadContext::project_schema(Arc::clone(&full_schema), fields).map_err(fluss_err)?;
+            let ordered = inner.project_fields_in_order().ok_or("projection lost")?.to_vec();
+            let ordered_schema = ReadContext::project_schema(Arc::clone(&full_schema), &ordered).map_err(fluss_err)?;
+            let target_schema = ReadContext::project_schema(Arc::clone(&full_schema), fields).map_err(fluss_err)?;
             let reordering = (ordered != fields)
                 .then(|| {
                     fields
                         .iter()
-                        .map(|f| {
-                            ordered
-                                .binary_search(f)
-                                .map_err(|_| format!("bad projection {fields:?}"))
-                        })
+                        .map(|f| ordered.binary_search(f).map_err(|_| format!("bad projection {fields:?}")))
                         .collect::<Result<Vec<usize>>>()
                 })
                 .transpose()?;
-            Ok(Self {
-                inner,
-                full_schema,
-                row_type,
-                ordered_schema,
-                target_schema,
-                reordering,
-            })
+            Ok(Self { inner, full_schema, row_type, ordered_schema, target_schema, reordering })
         }
 
         /// The `projected_fields` the client puts in its FetchLog request (ascending).
@@ -498,38 +443,22 @@ pub mod fluss_oracle {
                 return Err(format!("Invalid continuation marker: {continuation}"));
             }
             if bytes.len() < 8 + metadata_size {
-                return Err(format!(
-                    "data length {} is shorter than metadata size {metadata_size}",
-                    bytes.len() - 8
-                ));
+                return Err(format!("data length {} is shorter than metadata size {metadata_size}", bytes.len() - 8));
             }
-            let message =
-                root_as_message(&bytes[8..8 + metadata_size]).map_err(|e| e.to_string())?;
-            let batch_metadata = message
-                .header_as_record_batch()
-                .ok_or("Not a record batch")?;
+            let message = root_as_message(&bytes[8..8 + metadata_size]).map_err(|e| e.to_string())?;
+            let batch_metadata = message.header_as_record_batch().ok_or("Not a record batch")?;
             let body_start = 8 + ((metadata_size + 7) & !7);
             let body = data.slice(body_start);
             let schema = match self.inner.project_fields() {
                 Some(_) => Arc::clone(&self.ordered_schema),
                 None => Arc::clone(&self.target_schema),
             };
-            let batch = read_record_batch(
-                &body,
-                batch_metadata,
-                schema,
-                &HashMap::new(),
-                None,
-                &message.version(),
-            )
-            .map_err(arrow_err)?;
+            let batch = read_record_batch(&body, batch_metadata, schema, &HashMap::new(), None, &message.version())
+                .map_err(arrow_err)?;
             match &self.reordering {
                 None => Ok(batch),
                 Some(indexes) => {
-                    let columns = indexes
-                        .iter()
-                        .map(|&i| Arc::clone(batch.column(i)))
-                        .collect();
+                    let columns = indexes.iter().map(|&i| Arc::clone(batch.column(i))).collect();
                     RecordBatch::try_new(self.target_schema(), columns).map_err(arrow_err)
                 }
             }
@@ -537,10 +466,7 @@ pub mod fluss_oracle {
     }
 
     /// Reads every batch of `blob` and its records, as the log scanner does.
-    pub fn read_records(
-        blob: &[u8],
-        ctx: &FlussReadContext,
-    ) -> Result<Vec<(LogRecordBatch, Vec<ScanRecord>)>> {
+    pub fn read_records(blob: &[u8], ctx: &FlussReadContext) -> Result<Vec<(LogRecordBatch, Vec<ScanRecord>)>> {
         batches(blob)?
             .into_iter()
             .map(|batch| {
@@ -578,8 +504,7 @@ pub mod fluss_oracle {
     /// Rows to Arrow with fluss-rs's public `RowAppendRecordBatchBuilder` (what
     /// `AppendWriter::append(&row)` feeds the batch builder with).
     pub fn arrow_from_rows(row_type: &RowType, rows: &[&dyn InternalRow]) -> Result<RecordBatch> {
-        let mut builder =
-            fluss::record::RowAppendRecordBatchBuilder::new(row_type).map_err(fluss_err)?;
+        let mut builder = fluss::record::RowAppendRecordBatchBuilder::new(row_type).map_err(fluss_err)?;
         for row in rows {
             builder.append(*row).map_err(fluss_err)?;
         }
@@ -592,12 +517,9 @@ pub mod fluss_oracle {
     /// append-only attributes, V0 (or V1 with statistics), CRC-32C from schema_id to the end.
     pub fn build_batch(batch: &RecordBatch, spec: &WriteSpec) -> Result<Vec<u8>> {
         let mut arrow_bytes = Vec::new();
-        let options = IpcWriteOptions::default()
-            .try_with_compression(spec.compression)
-            .map_err(arrow_err)?;
+        let options = IpcWriteOptions::default().try_with_compression(spec.compression).map_err(arrow_err)?;
         let mut writer =
-            StreamWriter::try_new_with_options(&mut arrow_bytes, &batch.schema(), options)
-                .map_err(arrow_err)?;
+            StreamWriter::try_new_with_options(&mut arrow_bytes, &batch.schema(), options).map_err(arrow_err)?;
         let schema_message_len = writer.get_ref().len();
         writer.write(batch).map_err(arrow_err)?;
         drop(writer);
@@ -605,11 +527,7 @@ pub mod fluss_oracle {
 
         let magic: u8 = if spec.statistics.is_some() { 1 } else { 0 };
         let statistics = spec.statistics.as_deref().unwrap_or_default();
-        let header_size = if magic >= 1 {
-            V1_RECORD_BATCH_HEADER_SIZE
-        } else {
-            RECORD_BATCH_HEADER_SIZE
-        };
+        let header_size = if magic >= 1 { V1_RECORD_BATCH_HEADER_SIZE } else { RECORD_BATCH_HEADER_SIZE };
         let total = header_size + statistics.len() + ipc.len();
         let record_count = i32::try_from(batch.num_rows()).map_err(|e| e.to_string())?;
         let mut out = Vec::with_capacity(total);
@@ -620,14 +538,7 @@ pub mod fluss_oracle {
         out.extend_from_slice(&0u32.to_le_bytes()); // crc placeholder
         out.extend_from_slice(&(spec.schema_id as i16).to_le_bytes());
         out.push(APPEND_ONLY_FLAG_MASK); // "currently, always is append only"
-        out.extend_from_slice(
-            &(if record_count > 0 {
-                record_count - 1
-            } else {
-                0
-            })
-            .to_le_bytes(),
-        );
+        out.extend_from_slice(&(if record_count > 0 { record_count - 1 } else { 0 }).to_le_bytes());
         out.extend_from_slice(&spec.writer_id.to_le_bytes());
         out.extend_from_slice(&spec.batch_sequence.to_le_bytes());
         out.extend_from_slice(&record_count.to_le_bytes());
