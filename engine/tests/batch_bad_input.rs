@@ -181,10 +181,7 @@ fn truncated_batches_are_rejected_at_every_length() {
             let what = format!("{name} cut to {len} of {}", batch.len());
             let (error, text) = outcome(BatchView::parse(cut), &what);
             assert!(matches!(error, Error::InvalidBatch { .. }), "{what}: {error:?}");
-            assert!(
-                text.contains("shorter than") || text.contains("length field"),
-                "{what}: unclear message '{text}'"
-            );
+            assert!(text.contains("shorter than") || text.contains("length field"), "{what}: unclear message '{text}'");
             assert!(project(&Buffer::from(cut), &schema().to_arrow(), &[1]).is_err(), "{what}");
         }
     }
@@ -393,8 +390,7 @@ fn a_schema_message_is_not_a_record_batch() {
         &arrow_ipc::writer::IpcWriteOptions::default(),
     );
     let mut message = Vec::new();
-    arrow_ipc::writer::write_message(&mut message, encoded, &arrow_ipc::writer::IpcWriteOptions::default())
-        .unwrap();
+    arrow_ipc::writer::write_message(&mut message, encoded, &arrow_ipc::writer::IpcWriteOptions::default()).unwrap();
     let batch = append_batch(10, Compression::None);
     let mut bad = batch[..ipc_start(&batch)].to_vec();
     bad.extend_from_slice(&message);
@@ -508,8 +504,11 @@ fn a_body_length_that_disagrees_with_the_batch_is_rejected() {
     }
 }
 
+/// A named change to a message's metadata.
+type MetaEdit = (&'static str, Box<dyn Fn(&mut Meta)>);
+
 /// Metadata edits that leave the node or buffer count different from what the schema needs.
-fn count_edits() -> Vec<(&'static str, Box<dyn Fn(&mut Meta)>)> {
+fn count_edits() -> Vec<MetaEdit> {
     vec![
         ("one buffer fewer", Box::new(|m| m.buffers.truncate(m.buffers.len() - 1))),
         ("one node fewer", Box::new(|m| m.nodes.truncate(m.nodes.len() - 1))),
@@ -612,7 +611,7 @@ fn buffers_outside_the_body_are_rejected_by_decode() {
 }
 
 /// Node lengths and null counts that disagree with the buffers.
-fn node_edits() -> Vec<(&'static str, Box<dyn Fn(&mut Meta)>)> {
+fn node_edits() -> Vec<MetaEdit> {
     vec![
         ("batch length above the data", Box::new(|m| m.length = 1000)),
         ("negative batch length", Box::new(|m| m.length = -1)),
@@ -701,7 +700,12 @@ fn a_huge_uncompressed_length_prefix_is_an_error_not_an_abort() {
         out.status.success(),
         "child decode died ({}): {}",
         out.status,
-        String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.trim().is_empty()).take(3).collect::<Vec<_>>().join(" | ")
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" | ")
     );
 }
 
@@ -790,18 +794,15 @@ fn build_rejects_a_batch_of_another_schema() {
     let int32: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3, 4]));
     let batch = swap_column(0, Field::new("id", ArrowType::Int32, false), int32);
     expect_schema_mismatch(build(&schema, &batch, None, &opts), "INT for BIGINT");
-    let utc_ns: ArrayRef =
-        Arc::new(arrow_array::TimestampNanosecondArray::from(vec![1, 2, 3, 4]).with_timezone("UTC"));
+    let utc_ns: ArrayRef = Arc::new(arrow_array::TimestampNanosecondArray::from(vec![1, 2, 3, 4]).with_timezone("UTC"));
     let ts_type = ArrowType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
     let batch = swap_column(6, Field::new("ts", ts_type, true), utc_ns);
     expect_schema_mismatch(build(&schema, &batch, None, &opts), "timestamp unit");
-    let other_zone: ArrayRef =
-        Arc::new(TimestampMicrosecondArray::from(vec![1, 2, 3, 4]).with_timezone("+08:00"));
+    let other_zone: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![1, 2, 3, 4]).with_timezone("+08:00"));
     let zone_type = ArrowType::Timestamp(TimeUnit::Microsecond, Some("+08:00".into()));
     let batch = swap_column(6, Field::new("ts", zone_type, true), other_zone);
     expect_schema_mismatch(build(&schema, &batch, None, &opts), "time zone");
-    let narrow: ArrayRef =
-        Arc::new(Decimal128Array::from(vec![1, 2, 3, 4]).with_precision_and_scale(10, 5).unwrap());
+    let narrow: ArrayRef = Arc::new(Decimal128Array::from(vec![1, 2, 3, 4]).with_precision_and_scale(10, 5).unwrap());
     let batch = swap_column(2, Field::new("price", ArrowType::Decimal128(10, 5), true), narrow);
     expect_schema_mismatch(build(&schema, &batch, None, &opts), "decimal precision");
 

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, Date32Array, Decimal128Array, FixedSizeBinaryArray, Int64Array, RecordBatch,
-    StringArray, TimestampMillisecondArray,
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
 };
 use arrow_buffer::{Buffer, MutableBuffer};
 use arrow_ipc::CompressionType;
@@ -90,9 +90,7 @@ fn changelog_rows() -> RecordBatch {
                 .unwrap(),
         ),
         Arc::new(BooleanArray::from(vec![Some(false), Some(false), Some(true), None])),
-        Arc::new(
-            TimestampMillisecondArray::from(vec![Some(10), Some(10), Some(20), Some(30)]).with_timezone("UTC"),
-        ),
+        Arc::new(TimestampMillisecondArray::from(vec![Some(10), Some(10), Some(20), Some(30)]).with_timezone("UTC")),
         Arc::new(Date32Array::from(vec![Some(1), Some(1), Some(2), None])),
         Arc::new(FixedSizeBinaryArray::try_from_sparse_iter_with_size(code.into_iter(), 4).unwrap()),
     ];
@@ -112,7 +110,12 @@ struct Fixture {
 
 const FIXTURES: [Fixture; 5] = [
     Fixture { file: "v2_append_none.bin", magic: Magic::V2, compression: None, changelog: false },
-    Fixture { file: "v2_append_zstd.bin", magic: Magic::V2, compression: Some(CompressionType::ZSTD), changelog: false },
+    Fixture {
+        file: "v2_append_zstd.bin",
+        magic: Magic::V2,
+        compression: Some(CompressionType::ZSTD),
+        changelog: false,
+    },
     Fixture { file: "v2_changelog_none.bin", magic: Magic::V2, compression: None, changelog: true },
     Fixture { file: "v1_append_none.bin", magic: Magic::V1, compression: None, changelog: false },
     Fixture { file: "v0_append_none.bin", magic: Magic::V0, compression: None, changelog: false },
@@ -142,7 +145,8 @@ fn fixture_dir() -> PathBuf {
 
 fn read_fixture(file: &str) -> Vec<u8> {
     let path = fixture_dir().join(file);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (regenerate with -- --ignored regenerate_fixtures)", path.display()))
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (regenerate with -- --ignored regenerate_fixtures)", path.display()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,7 +222,12 @@ fn downgrade(v2: &[u8], magic: Magic) -> Vec<u8> {
     out
 }
 
-fn built(rows: &RecordBatch, change_types: Option<&[ChangeType]>, compression: Compression, statistics: bool) -> Vec<u8> {
+fn built(
+    rows: &RecordBatch,
+    change_types: Option<&[ChangeType]>,
+    compression: Compression,
+    statistics: bool,
+) -> Vec<u8> {
     let options = BuildOptions { compression, writer_id: WRITER_ID, batch_sequence: BATCH_SEQUENCE, statistics };
     let mut bytes = build(&schema(), rows, change_types, &options).unwrap();
     stamp(&mut bytes, BASE_OFFSET, COMMIT_TIMESTAMP_MS).unwrap();
@@ -284,11 +293,7 @@ fn check_header(fixture: &Fixture, bytes: &[u8]) {
     assert_eq!((h.base_offset, h.commit_timestamp), (BASE_OFFSET, COMMIT_TIMESTAMP_MS), "{what}");
     let epoch = if fixture.magic == Magic::V2 { LEADER_EPOCH } else { -1 };
     assert_eq!(h.leader_epoch, epoch, "{what}: leader epoch");
-    assert_eq!(
-        (h.schema_id, h.writer_id, h.batch_sequence),
-        (SCHEMA_ID, WRITER_ID, BATCH_SEQUENCE),
-        "{what}"
-    );
+    assert_eq!((h.schema_id, h.writer_id, h.batch_sequence), (SCHEMA_ID, WRITER_ID, BATCH_SEQUENCE), "{what}");
     assert_eq!(h.is_append_only(), !fixture.changelog, "{what}: attributes {:#04x}", h.attributes);
     assert_eq!(h.attributes & !0x01, 0, "{what}: no other attribute bits");
     if fixture.magic == Magic::V0 {
@@ -320,6 +325,15 @@ fn compression_of(message: &[u8]) -> Option<CompressionType> {
     fb.header_as_record_batch().unwrap().compression().map(|c| c.codec())
 }
 
+/// The i64 uncompressed-length prefix of every non-empty body buffer of a compressed message.
+fn uncompressed_lengths(message: &[u8]) -> Vec<i64> {
+    let layout = ipc::layout(message).unwrap();
+    let fb = arrow_ipc::root_as_message(layout.metadata(message)).unwrap();
+    let body = &message[layout.body_start..];
+    let buffers = fb.header_as_record_batch().unwrap().buffers().unwrap();
+    buffers.iter().filter(|b| b.length() > 0).map(|b| i64_at(body, b.offset() as usize)).collect()
+}
+
 fn check_rows(fixture: &Fixture, bytes: &[u8]) {
     let what = fixture.file;
     let view = BatchView::parse(bytes).unwrap();
@@ -336,6 +350,12 @@ fn check_rows(fixture: &Fixture, bytes: &[u8]) {
     assert_eq!(view.ipc_range().start, header_len + stats_len + ct.len(), "{what}: section order");
     assert_eq!(&view.ipc_bytes()[..4], &[0xFF; 4], "{what}: continuation marker");
     assert_eq!(compression_of(view.ipc_bytes()), fixture.compression, "{what}: body compression");
+
+    if fixture.compression.is_some() {
+        let prefixes = uncompressed_lengths(view.ipc_bytes());
+        assert!(prefixes.iter().any(|&p| p > 0), "{what}: some buffer is really compressed: {prefixes:?}");
+        assert!(prefixes.contains(&-1), "{what}: some buffer is stored raw (-1): {prefixes:?}");
+    }
 
     let message = aligned(view.ipc_bytes());
     let decoded = ipc::decode(&message, schema().to_arrow(), true).unwrap();
@@ -382,7 +402,11 @@ fn check_stats(fixture: &Fixture, bytes: &[u8]) {
     assert_eq!(decoded.columns.len(), 6, "{what}: {decoded:?}");
     for (column, nulls, min, max) in expected_stats(fixture.changelog) {
         let got = decoded.column(column).unwrap_or_else(|| panic!("{what}: no statistics for column {column}"));
-        assert_eq!((got.null_count, got.min.as_ref(), got.max.as_ref()), (nulls, Some(&min), Some(&max)), "{what}: column {column}");
+        assert_eq!(
+            (got.null_count, got.min.as_ref(), got.max.as_ref()),
+            (nulls, Some(&min), Some(&max)),
+            "{what}: column {column}"
+        );
     }
     assert!(decoded.column(6).is_none(), "{what}: BINARY is not collected");
 }
@@ -399,6 +423,24 @@ fn check_projection(fixture: &Fixture, bytes: &[u8]) {
         let decoded = ipc::decode(&aligned(view.ipc_bytes()), Arc::new(arrow.project(&columns).unwrap()), true)
             .unwrap_or_else(|e| panic!("{what} {columns:?}: {e}"));
         assert_eq!(decoded, fixture.rows().project(&columns).unwrap(), "{what} {columns:?}");
+    }
+}
+
+/// Size and stored CRC of each checked-in file, as listed in fixtures/README.md: a changed
+/// file fails here, so a regeneration is always a visible decision.
+const PINNED: [(&str, usize, u32); 5] = [
+    ("v2_append_none.bin", 1623, 0x2883_936f),
+    ("v2_append_zstd.bin", 1623, 0x2026_b68e),
+    ("v2_changelog_none.bin", 1435, 0x505d_8e87),
+    ("v1_append_none.bin", 1619, 0x2883_936f),
+    ("v0_append_none.bin", 1456, 0x060d_7f52),
+];
+
+#[test]
+fn fixtures_are_the_pinned_files() {
+    for (file, len, crc) in PINNED {
+        let bytes = read_fixture(file);
+        assert_eq!((bytes.len(), Header::read(&bytes).unwrap().crc), (len, crc), "{file}");
     }
 }
 
@@ -423,7 +465,10 @@ fn v0_and_v1_fixtures_carry_the_v2_payload() {
         let old = read_fixture(file);
         let view = BatchView::parse(&old).unwrap();
         assert_eq!(view.ipc_bytes(), v2_view.ipc_bytes(), "{file}: same Arrow payload");
-        assert_eq!(old.len() + 56 - magic.header_len(), v2.len() - v2_view.stats_bytes().len() + view.stats_bytes().len());
+        assert_eq!(
+            old.len() + 56 - magic.header_len(),
+            v2.len() - v2_view.stats_bytes().len() + view.stats_bytes().len()
+        );
     }
 }
 

@@ -13,14 +13,13 @@
 use std::sync::Arc;
 
 use arrow_array::types::{
-    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-    Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
-    Time64NanosecondType, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
+    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{
-    ArrayRef, ArrowPrimitiveType, BinaryArray, BooleanArray, FixedSizeBinaryArray, Int64Array,
-    PrimitiveArray, RecordBatch, StringArray,
+    ArrayRef, ArrowPrimitiveType, BinaryArray, BooleanArray, FixedSizeBinaryArray, Int64Array, PrimitiveArray,
+    RecordBatch, StringArray,
 };
 use arrow_buffer::{Buffer, MutableBuffer};
 use arrow_schema::{DataType as ArrowType, Schema as ArrowSchema, TimeUnit};
@@ -163,7 +162,9 @@ fn make_array(data_type: &ArrowType, rows: usize, null_density: f64, rng: &mut R
         T::Timestamp(unit, tz) => {
             let value = || r.below(1 << 62) as i64 - (1 << 61);
             match unit {
-                TimeUnit::Second => Arc::new(primitive::<TimestampSecondType>(&valid, value).with_timezone_opt(tz.clone())),
+                TimeUnit::Second => {
+                    Arc::new(primitive::<TimestampSecondType>(&valid, value).with_timezone_opt(tz.clone()))
+                }
                 TimeUnit::Millisecond => {
                     Arc::new(primitive::<TimestampMillisecondType>(&valid, value).with_timezone_opt(tz.clone()))
                 }
@@ -399,9 +400,8 @@ fn check_header(case: &Case<'_>, bytes: &[u8], what: &str) {
         (source.commit_timestamp, source.leader_epoch, source.writer_id, source.batch_sequence, source.crc),
         "{what}: the other header fields, CRC included, are kept"
     );
-    let expected_types = case
-        .change_types
-        .map_or_else(|| vec![ChangeType::AppendOnly; case.rows.num_rows()], <[_]>::to_vec);
+    let expected_types =
+        case.change_types.map_or_else(|| vec![ChangeType::AppendOnly; case.rows.num_rows()], <[_]>::to_vec);
     assert_eq!(view.change_types().unwrap(), expected_types, "{what}");
 }
 

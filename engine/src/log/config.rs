@@ -38,7 +38,7 @@ impl LogConfig {
         Self {
             bucket: bucket.into(),
             schemas,
-            segment_bytes_max: 1 << 30,
+            segment_bytes_max: 256 << 20,
             segment_age_ms_max: 7 * 24 * 3600 * 1000,
             retention_bytes_max: None,
             retention_ms_max: Some(7 * 24 * 3600 * 1000),
