@@ -22,7 +22,7 @@ use arrow_array::{
     RecordBatch, StringArray,
 };
 use arrow_buffer::{Buffer, MutableBuffer};
-use arrow_schema::{DataType as ArrowType, Schema as ArrowSchema, TimeUnit};
+use arrow_schema::{DataType as ArrowType, Schema as ArrowSchema, SchemaRef, TimeUnit};
 use proptest::prelude::*;
 use rill_engine::batch::header::stamp;
 use rill_engine::batch::{build, ipc, project, BatchView, BuildOptions, ChangeType, Compression, ProjectedBatch};
@@ -405,32 +405,44 @@ fn check_header(case: &Case<'_>, bytes: &[u8], what: &str) {
     assert_eq!(view.change_types().unwrap(), expected_types, "{what}");
 }
 
-/// (c): both messages decode to the right rows; uncompressed ones with alignment required,
-/// which proves every buffer is used in place.
+/// (c): both messages decode, with alignment required, to the right rows; for uncompressed
+/// messages every decoded buffer lies inside the message, i.e. nothing was copied.
 ///
-/// Compressed bodies are decoded into new buffers anyway, and a buffer arrow-rs stored raw
-/// (prefix -1, because compressing did not pay) starts 8 bytes into its 64-byte slot: a
-/// Decimal128 buffer there is misaligned for i128 and arrow refuses it when alignment is
-/// required, in the source as much as in the projection. So compressed messages are decoded
-/// with `require_alignment = false`.
+/// One exception, arrow-rs's and not projection's: a compressed buffer arrow-rs stored raw
+/// (prefix -1, compressing did not pay) starts 8 bytes into its 64-byte slot, so a
+/// Decimal128 buffer stored that way is misaligned for i128 and arrow refuses it when
+/// alignment is required, in the source as much as in the projection. Only that error is
+/// tolerated, and then the message is decoded again without the requirement.
 fn check_decodes(case: &Case<'_>, arrow: &ArrowSchema, columns: &[usize], bytes: &[u8], what: &str) {
-    let require_alignment = case.compression == Compression::None;
     let view = BatchView::parse(bytes).unwrap();
     let message = aligned(view.ipc_bytes());
     let schema = Arc::new(arrow.project(columns).unwrap());
-    let decoded = ipc::decode(&message, schema, require_alignment).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let decoded = decode_aligned(case.compression, &message, schema, &format!("{what}: projection"));
     assert_eq!(decoded, case.rows.project(columns).unwrap(), "{what}: projected rows");
-    if require_alignment {
+    if case.compression == Compression::None {
         assert_in_place(&decoded, &message, what);
     }
 
     let source = BatchView::parse(case.source.as_slice()).unwrap();
     let message = aligned(source.ipc_bytes());
-    let decoded = ipc::decode(&message, case.schema.to_arrow(), require_alignment)
-        .unwrap_or_else(|e| panic!("{what}: source: {e}"));
+    let decoded = decode_aligned(case.compression, &message, case.schema.to_arrow(), &format!("{what}: source"));
     assert_eq!(&decoded, case.rows, "{what}: source rows");
-    if require_alignment {
+    if case.compression == Compression::None {
         assert_in_place(&decoded, &message, what);
+    }
+}
+
+/// `ipc::decode` with `require_alignment = true`, tolerating only the raw-stored compressed
+/// Decimal128 case described on [`check_decodes`].
+fn decode_aligned(compression: Compression, message: &Buffer, schema: SchemaRef, what: &str) -> RecordBatch {
+    match ipc::decode(message, Arc::clone(&schema), true) {
+        Ok(batch) => batch,
+        Err(e) => {
+            let text = e.to_string();
+            let raw_decimal = text.contains("Misaligned") && text.contains("Decimal128");
+            assert!(compression != Compression::None && raw_decimal, "{what}: {text}");
+            ipc::decode(message, schema, false).unwrap_or_else(|e| panic!("{what}: {e}"))
+        }
     }
 }
 

@@ -192,14 +192,22 @@ impl<S: Storage> Log<S> {
         if pending.is_empty() {
             return Ok(());
         }
-        let (file, start, page) = {
-            let state = self.state.borrow();
-            let mut page = state.tail.clone();
-            page.resize(page.len().next_multiple_of(WRITE_ALIGNMENT), 0);
-            (Rc::clone(&state.active().file), state.tail_start, page)
+        // Only the flush leader touches the tail, so it can be taken out (no copy) while the
+        // write is in flight and put back after.
+        let (file, start, mut page) = {
+            let mut state = self.state.borrow_mut();
+            (Rc::clone(&state.active().file), state.tail_start, std::mem::take(&mut state.tail))
         };
-        file.write_at(start, &page).await?;
-        file.sync().await?;
+        let data_len = page.len();
+        page.resize(data_len.next_multiple_of(WRITE_ALIGNMENT), 0);
+        let written = file.write_at(start, &page).await;
+        let synced = match written {
+            Ok(()) => file.sync().await,
+            Err(e) => Err(e),
+        };
+        page.truncate(data_len);
+        self.state.borrow_mut().tail = page;
+        synced?;
         let mut state = self.state.borrow_mut();
         let end = pending.last().map_or(0, BatchEntry::end);
         let keep_from = end / WRITE_ALIGNMENT as u64 * WRITE_ALIGNMENT as u64;
