@@ -11,6 +11,7 @@ pub mod batch;
 pub mod error;
 pub mod log;
 pub mod predicate;
+pub mod row;
 pub mod schema;
 
 pub use error::{Error, Result};

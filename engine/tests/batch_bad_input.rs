@@ -651,7 +651,7 @@ fn node_lengths_and_null_counts_that_disagree_with_the_buffers_are_rejected() {
 }
 
 #[test]
-fn node_lengths_and_null_counts_arrow_checks_are_rejected() {
+fn wrong_batch_lengths_and_excess_null_counts_are_rejected() {
     // The cases arrow-ipc itself turns into errors today; the others panic (ignored test below).
     let failures = node_edit_failures();
     for case in ["batch length above the data", "negative batch length", "more nulls than rows"] {

@@ -1,0 +1,1 @@
+//! Fluss row formats: CompactedRow, compacted keys, bucketing, KvRecordBatch (being written).
