@@ -561,8 +561,6 @@ fn source_messages_start_their_body_on_a_64_byte_boundary() {
 }
 
 #[test]
-#[ignore = "bug: projection pads the IPC metadata to 8 bytes, not to 64 as arrow-rs does \
-            (projection.rs assemble); buffers are then only 8-byte aligned in absolute terms"]
 fn projected_messages_start_their_body_on_a_64_byte_boundary() {
     let types = all_fluss_types();
     let schema = schema_of(&types, |_| true);

@@ -1,1 +1,202 @@
-fn main() {}
+//! `rill-bench`: workloads against rill's engine, measured beside a peer on the same machine.
+//!
+//! ```sh
+//! cargo run --release -p rill-perf --bin rill-bench -- log-append --dir /work/bench-tmp --fio
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use rill_perf::log_append::{self, AppendConfig};
+use rill_perf::machine::Machine;
+use rill_perf::report::{self, LogAppendReport};
+use rill_perf::{criterion_summary, fio, Result};
+
+#[derive(Parser)]
+#[command(name = "rill-bench", about = "rill benchmarks, with fio as the peer")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Durable appends to one log (io_uring, O_DIRECT, group commit): throughput and ack latency.
+    LogAppend(LogAppendArgs),
+    /// Only the peer measurement: perf/scripts/fio.sh on DIR, summarized.
+    Fio {
+        /// Directory on the disk to measure (not tmpfs).
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Writes the medians of the last criterion run as Markdown.
+    CriterionSummary {
+        /// criterion's output directory.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/criterion"))]
+        criterion_dir: PathBuf,
+        /// Keep only groups starting with these names (comma-separated; all when empty).
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// The command that ran the benches, written into the file.
+        #[arg(long)]
+        bench_command: String,
+        /// Where to write (default: bench-results/criterion-<date>.md).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct LogAppendArgs {
+    /// Directory for the log (a fresh subdirectory per configuration, removed afterwards).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Target encoded batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "4096,65536,1048576")]
+    batch_bytes: Vec<usize>,
+    /// Appends in flight at once, comma-separated for several runs.
+    #[arg(long, value_delimiter = ',', default_value = "4")]
+    concurrency: Vec<usize>,
+    /// LogConfig::validate_payload, comma-separated for several runs (true,false).
+    #[arg(long, value_delimiter = ',', default_value = "true")]
+    validate_payload: Vec<bool>,
+    /// Build batches with a statistics section (without one, the log decodes every payload).
+    #[arg(long)]
+    statistics: bool,
+    /// Seconds per configuration.
+    #[arg(long, default_value_t = 8.0)]
+    seconds: f64,
+    /// Stop a configuration after this many appends.
+    #[arg(long)]
+    batches: Option<u64>,
+    /// MiB of pre-built batches per configuration (a run ends early when they are used up).
+    #[arg(long, default_value_t = 4096)]
+    pool_mib: usize,
+    /// Also run perf/scripts/fio.sh on the same directory and compare.
+    #[arg(long)]
+    fio: bool,
+    /// Compare with an earlier fio JSON instead of running fio.
+    #[arg(long, conflicts_with = "fio")]
+    fio_json: Option<PathBuf>,
+    /// Where results go.
+    #[arg(long, default_value_os_t = report::default_dir())]
+    out_dir: PathBuf,
+    /// Added to the result file names (log-append-<date>-<tag>.json).
+    #[arg(long)]
+    tag: Option<String>,
+    /// Print only; write no files and nothing to summary.json.
+    #[arg(long)]
+    no_record: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::LogAppend(args) => log_append_command(&args),
+        Command::Fio { dir } => fio_command(&dir),
+        Command::CriterionSummary { criterion_dir, groups, bench_command, out } => {
+            criterion_command(&criterion_dir, &groups, &bench_command, out)
+        }
+    };
+    if let Err(e) = outcome {
+        eprintln!("rill-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn log_append_command(args: &LogAppendArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.dir).map_err(|e| format!("creating {}: {e}", args.dir.display()))?;
+    let machine = Machine::probe(&args.dir);
+    if machine.filesystem == "tmpfs" {
+        eprintln!("warning: {} is on tmpfs: O_DIRECT and fdatasync numbers will not describe a disk", args.dir.display());
+    }
+    let (date, timestamp) = report::now();
+    let command = report::command_line();
+    let suffix = args.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));
+    let stem = |kind: &str| args.out_dir.join(format!("{kind}-{date}{suffix}"));
+    if !args.no_record {
+        std::fs::create_dir_all(&args.out_dir).map_err(|e| format!("creating {}: {e}", args.out_dir.display()))?;
+    }
+    let default_concurrency = args.concurrency.first().copied().unwrap_or(4);
+    let mut results = Vec::new();
+    for &batch_bytes in &args.batch_bytes {
+        for &concurrency in &args.concurrency {
+            for &validate_payload in &args.validate_payload {
+                let config = AppendConfig {
+                    batch_bytes,
+                    concurrency: concurrency.max(1),
+                    validate_payload,
+                    statistics: args.statistics,
+                    seconds: args.seconds,
+                    batches_max: args.batches,
+                    pool_bytes_max: args.pool_mib << 20,
+                };
+                eprintln!("running {} ...", config.workload(default_concurrency));
+                let result = log_append::run(&args.dir, &config, default_concurrency)?;
+                eprint!("{}", report::results_table(std::slice::from_ref(&result)));
+                results.push(result);
+            }
+        }
+    }
+    let (fio, fio_json) = peer(args, &stem("fio"))?;
+    let comparisons =
+        fio.as_ref().map_or(Vec::new(), |f| report::compare(&results, f, &date, &machine.short(), &command));
+    let report = LogAppendReport {
+        workload: "log-append".into(),
+        date: date.clone(),
+        timestamp,
+        command,
+        machine,
+        results,
+        fio,
+        fio_json,
+        comparisons,
+    };
+    let markdown = report::markdown(&report);
+    println!("{markdown}");
+    if !args.no_record {
+        let stem = stem("log-append");
+        report::write_json(&stem.with_extension("json"), &report)?;
+        std::fs::write(stem.with_extension("md"), &markdown).map_err(|e| format!("writing {}.md: {e}", stem.display()))?;
+        report::append_summary(&args.out_dir.join("summary.json"), &report.comparisons)?;
+        eprintln!("wrote {}.{{json,md}} and {} summary entries", stem.display(), report.comparisons.len());
+    }
+    Ok(())
+}
+
+/// fio's numbers: run now (kept beside the results), read from `--fio-json`, or none.
+fn peer(args: &LogAppendArgs, stem: &Path) -> Result<(Option<fio::FioRun>, Option<String>)> {
+    if let Some(path) = &args.fio_json {
+        return Ok((Some(fio::load(path)?), Some(path.display().to_string())));
+    }
+    if !args.fio {
+        return Ok((None, None));
+    }
+    let json = if args.no_record { std::env::temp_dir().join("rill-bench-fio.json") } else { stem.with_extension("json") };
+    let run = fio::run(&fio::default_script(), &args.dir, &json)?;
+    Ok((Some(run), (!args.no_record).then(|| json.display().to_string())))
+}
+
+fn fio_command(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let json = std::env::temp_dir().join("rill-bench-fio.json");
+    let run = fio::run(&fio::default_script(), dir, &json)?;
+    println!("{}", report::fio_table(&run));
+    println!("fio JSON: {}", json.display());
+    Ok(())
+}
+
+fn criterion_command(dir: &Path, groups: &[String], bench_command: &str, out: Option<PathBuf>) -> Result<()> {
+    let medians = criterion_summary::collect(dir, groups)?;
+    if medians.is_empty() {
+        return Err(format!("no criterion results under {}", dir.display()));
+    }
+    let (date, timestamp) = report::now();
+    let machine = Machine::probe(Path::new("."));
+    let text = criterion_summary::markdown(&medians, bench_command, &machine.short(), &timestamp);
+    let out = out.unwrap_or_else(|| report::default_dir().join(format!("criterion-{date}.md")));
+    std::fs::write(&out, &text).map_err(|e| format!("writing {}: {e}", out.display()))?;
+    println!("{text}");
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}

@@ -11,6 +11,8 @@ use arrow_ipc::reader::RecordBatchDecoder;
 use arrow_ipc::MetadataVersion;
 use arrow_schema::SchemaRef;
 
+use super::projection::ipc_counts;
+use super::view::BATCH_RECORDS_MAX;
 use crate::error::{Error, Result};
 
 /// The continuation marker that starts every encapsulated IPC message.
@@ -83,6 +85,7 @@ pub fn decode(message: &Buffer, schema: SchemaRef, require_alignment: bool) -> R
         .header_as_record_batch()
         .ok_or_else(|| Error::invalid_batch("Arrow message is not a RecordBatch"))?;
     let body = message.slice_with_length(layout.body_start, layout.body_len);
+    check_metadata(&batch, &schema, body.as_slice())?;
     let dictionaries = HashMap::new();
     let version = MetadataVersion::V5;
     RecordBatchDecoder::try_new(&body, batch, Arc::clone(&schema), &dictionaries, &version)
@@ -90,4 +93,95 @@ pub fn decode(message: &Buffer, schema: SchemaRef, require_alignment: bool) -> R
         .with_require_alignment(require_alignment)
         .read_record_batch()
         .map_err(|e| Error::arrow("decoding the Arrow batch", e))
+}
+
+/// Largest uncompressed size a compressed buffer may claim (arrow allocates it up front).
+pub const DECODED_BUFFER_BYTES_MAX: i64 = 1 << 30;
+
+/// Checks the flatbuffer against the schema and the body before arrow-rs trusts it: arrow-rs
+/// panics (or aborts on a huge allocation) on metadata that disagrees with the buffers, and
+/// the bytes come from clients whose CRC only proves they were sent as they are.
+fn check_metadata(batch: &arrow_ipc::RecordBatch<'_>, schema: &SchemaRef, body: &[u8]) -> Result<()> {
+    let bad = |reason: String| Error::invalid_batch(reason);
+    let rows = batch.length();
+    if !(0..=i64::from(BATCH_RECORDS_MAX)).contains(&rows) {
+        return Err(bad(format!("Arrow batch length {rows} is out of range")));
+    }
+    let (Some(nodes), Some(buffers)) = (batch.nodes(), batch.buffers()) else {
+        return Err(bad("Arrow RecordBatch without nodes or buffers".into()));
+    };
+    let (mut want_nodes, mut want_buffers) = (0, 0);
+    for field in schema.fields() {
+        let (n, b) = ipc_counts(field.data_type())?;
+        want_nodes += n;
+        want_buffers += b;
+    }
+    if nodes.len() != want_nodes || buffers.len() != want_buffers {
+        return Err(bad(format!(
+            "Arrow batch has {} nodes and {} buffers; the schema needs {want_nodes} and {want_buffers}",
+            nodes.len(),
+            buffers.len()
+        )));
+    }
+    if batch.variadicBufferCounts().is_some_and(|v| !v.is_empty()) {
+        return Err(bad("Arrow variadic buffers are not supported".into()));
+    }
+    let compressed = batch.compression().is_some();
+    let mut decoded_lens = Vec::with_capacity(buffers.len());
+    for (i, buffer) in buffers.iter().enumerate() {
+        let (offset, length) = (buffer.offset(), buffer.length());
+        let end = offset.checked_add(length).filter(|&e| offset >= 0 && length >= 0 && e as u64 <= body.len() as u64);
+        let Some(end) = end else {
+            return Err(bad(format!("Arrow buffer {i} at {offset}+{length} runs past the {}-byte body", body.len())));
+        };
+        decoded_lens.push(decoded_len(compressed, &body[offset as usize..end as usize], i)?);
+    }
+    let (mut node_at, mut buffer_at) = (0usize, 0usize);
+    for field in schema.fields() {
+        let (n, b) = ipc_counts(field.data_type())?;
+        check_node(field.data_type(), *nodes.get(node_at), rows, &decoded_lens[buffer_at..buffer_at + b])?;
+        node_at += n;
+        buffer_at += b;
+    }
+    Ok(())
+}
+
+/// The size a buffer has once decompressed.
+fn decoded_len(compressed: bool, bytes: &[u8], index: usize) -> Result<i64> {
+    if !compressed || bytes.is_empty() {
+        return Ok(bytes.len() as i64);
+    }
+    let prefix = bytes
+        .get(..8)
+        .and_then(|p| p.try_into().ok())
+        .map(i64::from_le_bytes)
+        .ok_or_else(|| Error::invalid_batch(format!("compressed Arrow buffer {index} is shorter than its prefix")))?;
+    match prefix {
+        -1 => Ok(bytes.len() as i64 - 8),
+        0..=DECODED_BUFFER_BYTES_MAX => Ok(prefix),
+        other => Err(Error::invalid_batch(format!("compressed Arrow buffer {index} claims {other} uncompressed bytes"))),
+    }
+}
+
+/// Checks a top-level column's node against the batch length and its buffers' sizes.
+fn check_node(data_type: &arrow_schema::DataType, node: arrow_ipc::FieldNode, rows: i64, lens: &[i64]) -> Result<()> {
+    let bad = |reason: String| Err(Error::invalid_batch(reason));
+    if node.length() != rows || node.null_count() < 0 || node.null_count() > node.length() {
+        return bad(format!(
+            "Arrow node of {} rows with {} nulls in a {rows}-row batch",
+            node.length(),
+            node.null_count()
+        ));
+    }
+    let validity = lens.first().copied().unwrap_or(0);
+    if node.null_count() > 0 && validity < (rows + 7) / 8 {
+        return bad(format!("Arrow validity bitmap of {validity} bytes for {rows} rows"));
+    }
+    if matches!(data_type, arrow_schema::DataType::Utf8 | arrow_schema::DataType::Binary) {
+        let offsets = lens.get(1).copied().unwrap_or(0);
+        if offsets % 4 != 0 || (rows > 0 && offsets < (rows + 1) * 4) {
+            return bad(format!("Arrow offsets buffer of {offsets} bytes for {rows} rows"));
+        }
+    }
+    Ok(())
 }

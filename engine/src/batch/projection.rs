@@ -217,7 +217,8 @@ fn assemble(
 ) -> Result<ProjectedBatch> {
     let magic = view.header.magic;
     let header_len = magic.header_len();
-    let metadata_len = metadata.len().next_multiple_of(8);
+    // Prefix + metadata end on a 64-byte boundary, as arrow-rs writes it (still a multiple of 8).
+    let metadata_len = (PREFIX_LEN + metadata.len()).next_multiple_of(BODY_ALIGNMENT) - PREFIX_LEN;
     let ct = view.change_type_range();
     let total = header_len + ct.len() + PREFIX_LEN + metadata_len + body_len;
     let mut head = Vec::with_capacity(header_len + PREFIX_LEN + metadata_len);
