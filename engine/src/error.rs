@@ -40,6 +40,9 @@ pub enum Error {
     Arrow { context: String, source: arrow_schema::ArrowError },
     /// The storage backend failed.
     Io { context: String, source: std::io::Error },
+    /// A write to a table is invalid (partial update without the key, a key over the size
+    /// limit, a null version column, ...); nothing was changed.
+    InvalidWrite { table: String, reason: String },
     /// The log was closed or poisoned by an earlier I/O failure.
     LogClosed { bucket: String, reason: String },
 }
@@ -102,6 +105,7 @@ impl fmt::Display for Error {
             Self::Predicate { reason } => write!(f, "predicate error: {reason}"),
             Self::Arrow { context, source } => write!(f, "arrow error while {context}: {source}"),
             Self::Io { context, source } => write!(f, "I/O error while {context}: {source}"),
+            Self::InvalidWrite { table, reason } => write!(f, "invalid write to table {table}: {reason}"),
             Self::LogClosed { bucket, reason } => write!(f, "log of bucket {bucket} is closed: {reason}"),
         }
     }

@@ -151,6 +151,23 @@ impl Memtable {
         Ok(out)
     }
 
+    /// Puts `newer`'s writes on top of this memtable's (after a failed flush).
+    pub fn absorb(&mut self, newer: Memtable) {
+        let base = self.chunks.len() as u32;
+        self.chunk_bytes += newer.chunk_bytes;
+        self.chunks.extend(newer.chunks);
+        for (key, slot) in newer.index {
+            let slot = match slot {
+                Slot::Row { chunk, row } => Slot::Row { chunk: chunk + base, row },
+                Slot::Tombstone => Slot::Tombstone,
+            };
+            let len = key.len();
+            if self.index.insert(key, slot).is_none() {
+                self.key_bytes += len;
+            }
+        }
+    }
+
     /// Rewrites the live rows into one chunk (after many small writes).
     fn consolidate(&mut self) -> Result<()> {
         let live: Vec<(Vec<u8>, usize, usize)> = self

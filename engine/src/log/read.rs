@@ -180,3 +180,11 @@ impl BatchFilter for crate::predicate::Predicate {
         crate::predicate::Predicate::can_match(self, stats)
     }
 }
+
+impl<S: Storage> Log<S> {
+    /// How an idempotent writer's batch with `sequence` would be treated by `append` now
+    /// (lets a caller skip work for a retried batch before building it).
+    pub fn check_writer(&self, writer_id: i64, sequence: i32) -> super::writers::SequenceCheck {
+        self.state.borrow().writers.check(writer_id, sequence)
+    }
+}

@@ -1,0 +1,410 @@
+//! The LSM of one primary-key bucket: a memtable, levels of SSTs, a manifest.
+//!
+//! Reads go memtable -> the memtable being flushed -> L0 (newest first) -> L1.. (one SST per
+//! level by key range), using each SST's bloom filter and block index, so a miss costs at most
+//! one block read per level. A flush writes the memtable as one L0 SST and records in the
+//! manifest the log offset the LSM now covers; compaction (see `compaction.rs`) merges levels.
+//! The version (the set of SSTs) is swapped as a whole; SSTs a snapshot still reads are
+//! deleted only when the last reader lets go.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use tracing::{debug, info};
+
+use super::cache::BlockCache;
+use super::manifest::{Edit, Manifest, SstEntry, LEVELS_MAX};
+use super::memtable::{MemValue, Memtable};
+use super::merge::{MergeIter, RunSource};
+use super::sst::{parse_sst_name, sst_arrow_schema, sst_name, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS};
+use crate::error::{Error, Result};
+use crate::log::Storage;
+use crate::schema::Schema;
+
+/// Shape and budgets of an LSM.
+#[derive(Clone, Debug)]
+pub struct LsmConfig {
+    /// Flush the memtable beyond this many bytes.
+    pub memtable_bytes_max: usize,
+    /// Compact L0 into L1 once it holds this many SSTs.
+    pub l0_compaction_trigger: usize,
+    /// Target size of L1; each deeper level is `level_size_multiplier` times larger.
+    /// Larger multipliers mean less space amplification and more write amplification.
+    pub l1_bytes_target: u64,
+    pub level_size_multiplier: u64,
+    /// Split compaction output into SSTs of about this size.
+    pub sst_bytes_target: u64,
+    /// Rows per merged chunk in compaction and snapshots.
+    pub merge_chunk_rows: usize,
+    pub sst: SstOptions,
+}
+
+impl Default for LsmConfig {
+    fn default() -> Self {
+        Self {
+            memtable_bytes_max: 64 << 20,
+            l0_compaction_trigger: 4,
+            l1_bytes_target: 256 << 20,
+            level_size_multiplier: 10,
+            sst_bytes_target: 64 << 20,
+            merge_chunk_rows: 4096,
+            sst: SstOptions::default(),
+        }
+    }
+}
+
+/// The live SSTs: L0 newest first; deeper levels sorted by key, disjoint.
+pub struct Version<F: crate::log::StorageFile> {
+    pub levels: Vec<Vec<Rc<SstReader<F>>>>,
+}
+
+impl<F: crate::log::StorageFile> Version<F> {
+    fn empty() -> Self {
+        Self { levels: (0..LEVELS_MAX).map(|_| Vec::new()).collect() }
+    }
+
+    /// Total file bytes of a level.
+    pub fn level_bytes(&self, level: usize) -> u64 {
+        self.levels.get(level).map_or(0, |l| l.iter().map(|r| r.meta().file_bytes).sum())
+    }
+}
+
+/// A found row: a table-schema batch and the row in it.
+pub type RowRef = (RecordBatch, usize);
+
+/// An LSM.
+pub struct Lsm<S: Storage> {
+    pub(super) storage: S,
+    pub(super) bucket: String,
+    pub(super) schema: Arc<Schema>,
+    pub(super) sst_schema: SchemaRef,
+    pub(super) config: LsmConfig,
+    pub(super) cache: Rc<BlockCache>,
+    memtable: RefCell<Memtable>,
+    flushing: RefCell<Option<Rc<Memtable>>>,
+    pub(super) version: RefCell<Rc<Version<S::File>>>,
+    pub(super) manifest: RefCell<Option<Manifest<S>>>,
+    /// Files replaced by compaction, deleted once no snapshot reads them.
+    pub(super) obsolete: RefCell<Vec<Rc<SstReader<S::File>>>>,
+    /// The log offset the memtable has applied up to (exclusive).
+    applied_offset: Cell<i64>,
+    /// The log offset the SSTs cover (exclusive).
+    covered_offset: Cell<i64>,
+    pub(super) maintenance: Cell<bool>,
+}
+
+impl<S: Storage + Clone> Lsm<S> {
+    /// Opens the LSM in `storage` (manifest + SSTs), deleting SST files the manifest does not list.
+    pub async fn open(storage: S, bucket: &str, schema: Arc<Schema>, config: LsmConfig, cache: Rc<BlockCache>) -> Result<Self> {
+        let manifest = Manifest::open(storage.clone(), bucket).await?;
+        let mut version = Version::empty();
+        for entry in manifest.state.ssts.values() {
+            let reader = SstReader::open(&storage, entry.id, &schema).await?;
+            version.levels[usize::from(entry.level)].push(Rc::new(reader));
+        }
+        version.levels[0].sort_by_key(|r| std::cmp::Reverse(r.meta().id));
+        for level in version.levels.iter_mut().skip(1) {
+            level.sort_by(|a, b| a.meta().first_key.cmp(&b.meta().first_key));
+        }
+        for name in storage.list().await? {
+            if let Some(id) = parse_sst_name(&name) {
+                if !manifest.state.ssts.contains_key(&id) {
+                    info!(bucket, file = %name, "removing an SST left over from a crash");
+                    storage.remove(&name).await?;
+                }
+            }
+        }
+        let covered = manifest.state.covers_log_offset;
+        Ok(Self {
+            sst_schema: sst_arrow_schema(&schema),
+            memtable: RefCell::new(Memtable::new(schema.to_arrow())),
+            storage,
+            bucket: bucket.to_string(),
+            schema,
+            config,
+            cache,
+            flushing: RefCell::new(None),
+            version: RefCell::new(Rc::new(version)),
+            manifest: RefCell::new(Some(manifest)),
+            obsolete: RefCell::new(Vec::new()),
+            applied_offset: Cell::new(covered),
+            covered_offset: Cell::new(covered),
+            maintenance: Cell::new(false),
+        })
+    }
+
+    /// The log offset below which every change is in the SSTs: recovery replays from here.
+    pub fn covered_offset(&self) -> i64 {
+        self.covered_offset.get()
+    }
+
+    /// The log offset the LSM (memtable included) has applied up to.
+    pub fn applied_offset(&self) -> i64 {
+        self.applied_offset.get()
+    }
+
+    /// Applies one durable write (the rows of log offsets up to `next_log_offset`).
+    pub fn apply(&self, keys: &[Vec<u8>], deleted: &[bool], rows: &RecordBatch, next_log_offset: i64) -> Result<()> {
+        self.memtable.borrow_mut().apply(keys, deleted, rows)?;
+        self.applied_offset.set(self.applied_offset.get().max(next_log_offset));
+        Ok(())
+    }
+
+    /// Bytes held by the memtable.
+    pub fn memtable_bytes(&self) -> usize {
+        self.memtable.borrow().bytes()
+    }
+
+    /// True when the memtable is over its budget.
+    pub fn needs_flush(&self) -> bool {
+        self.memtable_bytes() > self.config.memtable_bytes_max
+    }
+
+    /// The newest version of `key`: `Some((batch, row))`, or `None` if absent or deleted.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<RowRef>> {
+        if let Some(found) = self.get_in_memory(key) {
+            return Ok(found);
+        }
+        let version = Rc::clone(&self.version.borrow());
+        for (level, readers) in version.levels.iter().enumerate() {
+            let candidates: Vec<&Rc<SstReader<S::File>>> = if level == 0 {
+                readers.iter().collect()
+            } else {
+                let at = readers.partition_point(|r| r.meta().last_key.as_slice() < key);
+                readers.get(at).filter(|r| r.meta().first_key.as_slice() <= key).into_iter().collect()
+            };
+            for reader in candidates {
+                if !reader.may_contain(key) {
+                    continue;
+                }
+                if let Some(row) = reader.get(key, &self.cache).await? {
+                    if row.is_tombstone() {
+                        return Ok(None);
+                    }
+                    return Ok(Some((table_rows(&row.block)?, row.row)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// `Some(answer)` when the memtables decide the key.
+    fn get_in_memory(&self, key: &[u8]) -> Option<Option<RowRef>> {
+        let decide = |m: &Memtable| {
+            m.get(key).map(|v| match v {
+                MemValue::Row(batch, row) => Some((batch.clone(), row)),
+                MemValue::Deleted => None,
+            })
+        };
+        if let Some(answer) = decide(&self.memtable.borrow()) {
+            return Some(answer);
+        }
+        self.flushing.borrow().as_ref().and_then(|m| decide(m))
+    }
+
+    /// Every live row whose key starts with `prefix`, newest versions, in key order.
+    pub async fn prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, RowRef)>> {
+        let mut found: std::collections::BTreeMap<Vec<u8>, Option<RowRef>> = std::collections::BTreeMap::new();
+        let mut collect = |m: &Memtable| {
+            for (key, value) in m.prefix(prefix) {
+                found.entry(key.to_vec()).or_insert(match value {
+                    MemValue::Row(batch, row) => Some((batch.clone(), row)),
+                    MemValue::Deleted => None,
+                });
+            }
+        };
+        collect(&self.memtable.borrow());
+        if let Some(m) = self.flushing.borrow().as_ref() {
+            collect(m);
+        }
+        let version = Rc::clone(&self.version.borrow());
+        for readers in &version.levels {
+            for reader in readers {
+                let meta = reader.meta();
+                if meta.last_key.as_slice() < prefix || (!meta.first_key.starts_with(prefix) && meta.first_key.as_slice() > prefix) {
+                    continue;
+                }
+                for block in reader.blocks_for_prefix(prefix) {
+                    let batch = reader.read_block(block, &self.cache).await?;
+                    collect_prefix_rows(&batch, prefix, &mut found)?;
+                }
+            }
+        }
+        Ok(found.into_iter().filter_map(|(k, v)| v.map(|r| (k, r))).collect())
+    }
+
+    /// Writes the memtable as an L0 SST and records the covered log offset.
+    pub async fn flush(&self) -> Result<()> {
+        if self.maintenance.replace(true) {
+            return Ok(());
+        }
+        let result = self.flush_inner().await;
+        self.maintenance.set(false);
+        result
+    }
+
+    async fn flush_inner(&self) -> Result<()> {
+        let covers = self.applied_offset.get();
+        let frozen = Rc::new(std::mem::replace(&mut *self.memtable.borrow_mut(), Memtable::new(self.schema.to_arrow())));
+        *self.flushing.borrow_mut() = Some(Rc::clone(&frozen));
+        let result = self.write_l0(&frozen, covers).await;
+        *self.flushing.borrow_mut() = None;
+        if result.is_err() {
+            // Keep the rows readable; the next flush retries them (they are also in the log).
+            let mut current = self.memtable.borrow_mut();
+            let newer = std::mem::replace(&mut *current, Memtable::new(self.schema.to_arrow()));
+            *current = Rc::try_unwrap(frozen).map_err(|_| Error::LogClosed {
+                bucket: self.bucket.clone(),
+                reason: "a failed flush left its memtable shared".into(),
+            })?;
+            current.absorb(newer);
+        }
+        result
+    }
+
+    async fn write_l0(&self, frozen: &Memtable, covers: i64) -> Result<()> {
+        let mut edit = Edit { covers_log_offset: covers, ..Edit::default() };
+        let mut reader = None;
+        if !frozen.is_empty() {
+            let rows = frozen.sorted_rows(Arc::clone(&self.sst_schema))?;
+            let id = self.next_sst_id();
+            let mut writer = SstWriter::create(&self.storage, id, &self.schema, self.config.sst, covers).await?;
+            for start in (0..rows.num_rows()).step_by(self.config.merge_chunk_rows) {
+                let len = self.config.merge_chunk_rows.min(rows.num_rows() - start);
+                writer.add(&rows.slice(start, len)).await?;
+            }
+            let meta = writer.finish().await?;
+            self.storage.sync_dir().await?;
+            edit.added.push(entry_of(&meta, 0));
+            reader = Some(Rc::new(SstReader::open(&self.storage, id, &self.schema).await?));
+            debug!(bucket = %self.bucket, sst = id, rows = meta.rows, covers, "flushed memtable");
+        }
+        edit.next_sst_id = self.peek_next_sst_id();
+        self.append_edit(&edit).await?;
+        if let Some(reader) = reader {
+            let mut next = clone_version(&self.version.borrow());
+            next.levels[0].insert(0, reader);
+            *self.version.borrow_mut() = Rc::new(next);
+        }
+        self.covered_offset.set(covers);
+        Ok(())
+    }
+
+    /// Allocates an SST id (persisted with the next manifest edit).
+    pub(super) fn next_sst_id(&self) -> u64 {
+        let mut manifest = self.manifest.borrow_mut();
+        let state = &mut manifest.as_mut().expect("invariant: the manifest is open").state;
+        let id = state.next_sst_id;
+        state.next_sst_id += 1;
+        id
+    }
+
+    pub(super) fn peek_next_sst_id(&self) -> u64 {
+        self.manifest.borrow().as_ref().map_or(0, |m| m.state.next_sst_id)
+    }
+
+    /// Appends an edit to the manifest (taken out of its cell across the await).
+    pub(super) async fn append_edit(&self, edit: &Edit) -> Result<()> {
+        let mut manifest = self.manifest.borrow_mut().take().ok_or_else(|| Error::LogClosed {
+            bucket: self.bucket.clone(),
+            reason: "the LSM manifest is unavailable after an earlier failure".into(),
+        })?;
+        let result = manifest.append(edit).await;
+        *self.manifest.borrow_mut() = Some(manifest);
+        result
+    }
+
+    /// A merge over everything the LSM holds (memtables first), for snapshots.
+    pub fn merge_all(&self, drop_tombstones: bool) -> Result<MergeIter<S::File>> {
+        let mut runs = Vec::new();
+        runs.push(RunSource::Memory(vec![self.memtable.borrow().sorted_rows(Arc::clone(&self.sst_schema))?].into_iter()));
+        if let Some(m) = self.flushing.borrow().as_ref() {
+            runs.push(RunSource::Memory(vec![m.sorted_rows(Arc::clone(&self.sst_schema))?].into_iter()));
+        }
+        let version = Rc::clone(&self.version.borrow());
+        for reader in &version.levels[0] {
+            runs.push(RunSource::ssts(vec![Rc::clone(reader)]));
+        }
+        for level in version.levels.iter().skip(1).filter(|l| !l.is_empty()) {
+            runs.push(RunSource::ssts(level.clone()));
+        }
+        Ok(MergeIter::new(runs, Arc::clone(&self.sst_schema), drop_tombstones, self.config.merge_chunk_rows))
+    }
+
+    /// Deletes replaced SST files no reader holds any more.
+    pub async fn collect_garbage(&self) -> Result<usize> {
+        let ready: Vec<u64> = {
+            let mut obsolete = self.obsolete.borrow_mut();
+            let (free, held): (Vec<_>, Vec<_>) = obsolete.drain(..).partition(|r| Rc::strong_count(r) == 1);
+            *obsolete = held;
+            free.iter().map(|r| r.meta().id).collect()
+        };
+        for id in &ready {
+            self.cache.remove_sst(*id);
+            self.storage.remove(&sst_name(*id)).await?;
+        }
+        if !ready.is_empty() {
+            self.storage.sync_dir().await?;
+        }
+        Ok(ready.len())
+    }
+
+    /// Flushes nothing; closes the manifest.
+    pub async fn close(self) -> Result<()> {
+        if let Some(manifest) = self.manifest.borrow_mut().take() {
+            manifest.close().await?;
+        }
+        Ok(())
+    }
+}
+
+/// The manifest entry of a freshly written SST.
+pub(super) fn entry_of(meta: &super::sst::SstMeta, level: u8) -> SstEntry {
+    SstEntry {
+        id: meta.id,
+        level,
+        covers_log_offset: meta.covers_log_offset,
+        file_bytes: meta.file_bytes,
+        rows: meta.rows,
+        first_key: meta.first_key.clone(),
+        last_key: meta.last_key.clone(),
+    }
+}
+
+pub(super) fn clone_version<F: crate::log::StorageFile>(v: &Version<F>) -> Version<F> {
+    Version { levels: v.levels.clone() }
+}
+
+/// The table columns of an SST-schema batch (drops `_key` and `_tombstone`).
+pub fn table_rows(batch: &RecordBatch) -> Result<RecordBatch> {
+    let keep: Vec<usize> = (SYSTEM_COLUMNS..batch.num_columns()).collect();
+    batch.project(&keep).map_err(|e| Error::arrow("projecting SST rows", e))
+}
+
+fn collect_prefix_rows(
+    batch: &Arc<RecordBatch>,
+    prefix: &[u8],
+    found: &mut std::collections::BTreeMap<Vec<u8>, Option<RowRef>>,
+) -> Result<()> {
+    let (Some(keys), Some(tombs)) = (super::sst::key_column(batch), super::sst::tombstone_column(batch)) else {
+        return Err(Error::invalid_batch("SST block without key or tombstone column"));
+    };
+    let rows = table_rows(batch)?;
+    for i in 0..keys.len() {
+        let key = keys.value(i);
+        if key.starts_with(prefix) {
+            found.entry(key.to_vec()).or_insert_with(|| (!tombs.value(i)).then(|| (rows.clone(), i)));
+        }
+    }
+    Ok(())
+}
+
+impl<S: Storage + Clone> Lsm<S> {
+    /// The block cache this LSM reads through.
+    pub fn cache(&self) -> Rc<BlockCache> {
+        Rc::clone(&self.cache)
+    }
+}

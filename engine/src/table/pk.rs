@@ -1,0 +1,384 @@
+//! Primary-key tables: upsert, delete and partial update through a merge engine, a changelog
+//! appended to the bucket's log (the WAL), an LSM holding the state, lookups, prefix lookups
+//! and snapshots.
+//!
+//! Write order: read the old rows (pre-write buffer -> LSM) -> merge -> append the changelog
+//! batch -> group commit -> apply to the memtable -> acknowledge. A write that follows a
+//! not-yet-durable write to the same key merges on top of it (the pre-write buffer), while
+//! lookups, prefix lookups and snapshots see only durable data (the LSM). Durable writes are
+//! applied to the memtable in log order, whatever order their futures resume in.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use tracing::warn;
+
+use super::changelog::{build_changelog, ChangeRow, ChangelogImage};
+use super::merge::{row_datums, Datum, MergeEngine, Outcome};
+use crate::batch::{BuildOptions, ChangeType, Compression};
+use crate::error::{Error, Result};
+use crate::kv::cache::BlockCache;
+use crate::kv::tree::{Lsm, LsmConfig, RowRef};
+use crate::log::writers::SequenceCheck;
+use crate::log::{Clock, Log, LogConfig, Storage};
+use crate::schema::{Schema, TableDescriptor};
+
+/// Largest encoded primary key accepted.
+pub const KEY_BYTES_MAX: usize = 64 << 10;
+/// Most records in one write.
+pub const WRITE_RECORDS_MAX: usize = 1 << 20;
+
+/// Configuration of one primary-key bucket.
+#[derive(Clone, Debug)]
+pub struct PkConfig {
+    pub log: LogConfig,
+    pub lsm: LsmConfig,
+}
+
+/// One write request: per record a key and either a row (upsert) or a delete.
+#[derive(Clone, Debug)]
+pub struct KvWrite {
+    /// Encoded primary keys (Fluss's compacted key encoding), one per record.
+    pub keys: Vec<Vec<u8>>,
+    /// Full-width rows in the table schema; a delete's row is ignored (may be all null).
+    pub rows: RecordBatch,
+    /// `deleted[i]` = record i deletes its key.
+    pub deleted: Vec<bool>,
+    /// `Some(columns)` = partial update of these columns (must include the primary key).
+    pub target_columns: Option<Vec<usize>>,
+    pub writer_id: i64,
+    pub batch_sequence: i32,
+}
+
+/// What a write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteResult {
+    /// Log offsets of the changelog records (equal when nothing changed).
+    pub base_offset: i64,
+    pub next_offset: i64,
+    /// Changelog records appended.
+    pub changes: usize,
+    /// A retried batch already applied: nothing was done.
+    pub duplicate: bool,
+}
+
+/// Rows found by a batched lookup.
+#[derive(Clone, Debug)]
+pub struct LookupResult {
+    /// The found rows, in request order (table schema).
+    pub rows: RecordBatch,
+    /// `found[i]` = key i was found (its row is the next one in `rows`).
+    pub found: Vec<bool>,
+}
+
+struct Pending {
+    id: u64,
+    keys: Vec<Vec<u8>>,
+    deleted: Vec<bool>,
+    rows: RecordBatch,
+    next_offset: Option<i64>,
+}
+
+#[derive(Default)]
+struct PreWrite {
+    /// Newest not-yet-durable value per key: (write id, row or None = deleted).
+    values: HashMap<Vec<u8>, (u64, Option<RowRef>)>,
+    pending: VecDeque<Pending>,
+    next_id: u64,
+}
+
+/// A primary-key table bucket.
+pub struct PkTable<S: Storage + Clone> {
+    desc: TableDescriptor,
+    schema: Arc<Schema>,
+    key_columns: Vec<usize>,
+    merge: MergeEngine,
+    image: ChangelogImage,
+    compression: Compression,
+    log: Log<S>,
+    lsm: Lsm<S>,
+    prewrite: RefCell<PreWrite>,
+    poisoned: RefCell<Option<String>>,
+}
+
+impl<S: Storage + Clone> PkTable<S> {
+    /// Opens the bucket: the log, the LSM, then replays the changelog the SSTs do not cover.
+    pub async fn open(storage: S, desc: TableDescriptor, config: PkConfig, cache: Rc<BlockCache>, clock: Clock) -> Result<Self> {
+        desc.validate()?;
+        if !desc.has_primary_key() {
+            return Err(Error::InvalidSchema { table: desc.name.clone(), reason: "not a primary key table".into() });
+        }
+        let schema = Arc::new(desc.schema.clone());
+        let key_columns = physical_key(&desc)?;
+        let merge = MergeEngine::from_table(&desc)?;
+        let image = ChangelogImage::from_properties(&desc)?;
+        let compression = match desc.properties.get("table.log.arrow.compression.type") {
+            Some(v) => Compression::from_property(v)?,
+            None => Compression::Zstd,
+        };
+        let mut log_config = config.log;
+        log_config.schemas.insert(schema.id, Arc::clone(&schema));
+        let log = Log::open(storage.clone(), log_config, clock).await?;
+        let lsm = Lsm::open(storage, &log.config().bucket.clone(), Arc::clone(&schema), config.lsm, cache).await?;
+        let table = Self {
+            desc,
+            schema,
+            key_columns,
+            merge,
+            image,
+            compression,
+            log,
+            lsm,
+            prewrite: RefCell::new(PreWrite::default()),
+            poisoned: RefCell::new(None),
+        };
+        super::replay::replay(&table.log, &table.lsm, &table.schema, &table.key_columns).await?;
+        Ok(table)
+    }
+
+    /// The table descriptor.
+    pub fn descriptor(&self) -> &TableDescriptor {
+        &self.desc
+    }
+
+    /// The bucket's log (its `$changelog`).
+    pub fn log(&self) -> &Log<S> {
+        &self.log
+    }
+
+    /// The bucket's LSM.
+    pub fn lsm(&self) -> &Lsm<S> {
+        &self.lsm
+    }
+
+    /// Positions of the physical primary key columns, in key order.
+    pub fn key_columns(&self) -> &[usize] {
+        &self.key_columns
+    }
+
+    /// Applies a write; resolves when its changelog is durable and applied.
+    pub async fn write(&self, write: KvWrite) -> Result<WriteResult> {
+        if let Some(reason) = self.poisoned.borrow().as_ref() {
+            return Err(Error::LogClosed { bucket: self.log.config().bucket.clone(), reason: reason.clone() });
+        }
+        self.check_write(&write)?;
+        if write.writer_id != crate::batch::header::NO_WRITER_ID {
+            if let SequenceCheck::Duplicate(r) = self.log.check_writer(write.writer_id, write.batch_sequence) {
+                return Ok(WriteResult { base_offset: r.base_offset, next_offset: r.next_offset, changes: 0, duplicate: true });
+            }
+        }
+        let changes = self.merge_write(&write).await?;
+        if changes.is_empty() {
+            let end = self.log.list_offset(crate::log::OffsetSpec::Latest);
+            return Ok(WriteResult { base_offset: end, next_offset: end, changes: 0, duplicate: false });
+        }
+        let (id, applied) = self.stage(&changes)?;
+        let options = BuildOptions {
+            compression: self.compression,
+            writer_id: write.writer_id,
+            batch_sequence: write.batch_sequence,
+            statistics: true,
+        };
+        let bytes = build_changelog(&self.schema, &changes, &options)?;
+        let appended = self.log.append(bytes).await;
+        let info = match appended {
+            Ok(info) => info,
+            Err(e) => {
+                self.poison(&e);
+                return Err(e);
+            }
+        };
+        self.complete(id, info.next_offset)?;
+        if self.lsm.needs_flush() {
+            self.lsm.flush().await?;
+        }
+        Ok(WriteResult { base_offset: info.base_offset, next_offset: info.next_offset, changes: applied, duplicate: info.duplicate })
+    }
+
+    fn check_write(&self, write: &KvWrite) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidWrite { table: self.desc.name.clone(), reason });
+        let n = write.keys.len();
+        if n == 0 || n > WRITE_RECORDS_MAX {
+            return bad(format!("{n} records (1..={WRITE_RECORDS_MAX} allowed)"));
+        }
+        if write.rows.num_rows() != n || write.deleted.len() != n {
+            return bad(format!("{n} keys, {} rows and {} delete flags", write.rows.num_rows(), write.deleted.len()));
+        }
+        crate::batch::builder::check_schema(&self.schema, &write.rows)
+            .map_err(|e| Error::InvalidWrite { table: self.desc.name.clone(), reason: e.to_string() })?;
+        if let Some(key) = write.keys.iter().find(|k| k.len() > KEY_BYTES_MAX || k.is_empty()) {
+            return bad(format!("a key of {} bytes (1..={KEY_BYTES_MAX} allowed)", key.len()));
+        }
+        if let Some(targets) = &write.target_columns {
+            if let Some(c) = targets.iter().find(|&&c| c >= self.schema.columns.len()) {
+                return bad(format!("target column {c} does not exist"));
+            }
+            if let Some(&k) = self.key_columns.iter().find(|k| !targets.contains(k)) {
+                return bad(format!("a partial update must include primary key column '{}'", self.schema.columns[k].name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the old rows and merges each record; returns the changelog records.
+    async fn merge_write(&self, write: &KvWrite) -> Result<Vec<ChangeRow>> {
+        let targets = write.target_columns.as_deref();
+        let fast = self.merge.is_last_write_wins_full_row(targets);
+        let skip_old = fast && self.image == ChangelogImage::Wal;
+        let mut local: HashMap<&[u8], Option<Rc<Vec<Datum>>>> = HashMap::new();
+        let mut changes = Vec::new();
+        for (i, key) in write.keys.iter().enumerate() {
+            let old: Option<Rc<Vec<Datum>>> = match local.get(key.as_slice()) {
+                Some(v) => v.clone(),
+                None if skip_old && !write.deleted[i] => None,
+                None => self.current(key).await?.map(|(b, r)| row_datums(&b, r).map(Rc::new)).transpose()?,
+            };
+            let outcome = if write.deleted[i] {
+                self.merge.delete(old.as_deref().map(Vec::as_slice), targets)?
+            } else {
+                let new = row_datums(&write.rows, i)?;
+                self.merge.upsert(old.as_deref().map(Vec::as_slice), &new, targets)?
+            };
+            let (after, records) = self.changes_for(key, old, outcome, skip_old);
+            changes.extend(records);
+            local.insert(key.as_slice(), after);
+        }
+        Ok(changes)
+    }
+
+    fn changes_for(
+        &self,
+        key: &[u8],
+        old: Option<Rc<Vec<Datum>>>,
+        outcome: Outcome,
+        wal: bool,
+    ) -> (Option<Rc<Vec<Datum>>>, Vec<ChangeRow>) {
+        let row = |kind, values: Rc<Vec<Datum>>| ChangeRow { key: key.to_vec(), kind, values };
+        match (outcome, old) {
+            (Outcome::Unchanged, old) => (old, Vec::new()),
+            (Outcome::Put(new), _) if wal => {
+                let new = Rc::new(new);
+                (Some(Rc::clone(&new)), vec![row(ChangeType::UpdateAfter, new)])
+            }
+            (Outcome::Put(new), Some(old)) => {
+                let new = Rc::new(new);
+                (Some(Rc::clone(&new)), vec![row(ChangeType::UpdateBefore, old), row(ChangeType::UpdateAfter, new)])
+            }
+            (Outcome::Put(new), None) => {
+                let new = Rc::new(new);
+                (Some(Rc::clone(&new)), vec![row(ChangeType::Insert, new)])
+            }
+            (Outcome::Delete, Some(old)) => (None, vec![row(ChangeType::Delete, old)]),
+            (Outcome::Delete, None) => (None, Vec::new()),
+        }
+    }
+
+    /// The newest value of `key` including not-yet-durable writes.
+    async fn current(&self, key: &[u8]) -> Result<Option<RowRef>> {
+        if let Some((_, value)) = self.prewrite.borrow().values.get(key) {
+            return Ok(value.clone());
+        }
+        self.lsm.get(key).await
+    }
+
+    /// Puts the write's results into the pre-write buffer; returns its id and record count.
+    fn stage(&self, changes: &[ChangeRow]) -> Result<(u64, usize)> {
+        let (keys, deleted, rows) = super::changelog::final_rows(&self.schema, changes)?;
+        let mut pre = self.prewrite.borrow_mut();
+        let id = pre.next_id;
+        pre.next_id += 1;
+        for (i, key) in keys.iter().enumerate() {
+            let value = (!deleted[i]).then(|| (rows.clone(), i));
+            pre.values.insert(key.clone(), (id, value));
+        }
+        let applied = keys.len();
+        pre.pending.push_back(Pending { id, keys, deleted, rows, next_offset: None });
+        Ok((id, applied))
+    }
+
+    /// Marks write `id` durable and applies every durable write at the queue's head, in order.
+    fn complete(&self, id: u64, next_offset: i64) -> Result<()> {
+        let mut pre = self.prewrite.borrow_mut();
+        if let Some(p) = pre.pending.iter_mut().find(|p| p.id == id) {
+            p.next_offset = Some(next_offset);
+        }
+        while pre.pending.front().is_some_and(|p| p.next_offset.is_some()) {
+            let Some(p) = pre.pending.pop_front() else { break };
+            self.lsm.apply(&p.keys, &p.deleted, &p.rows, p.next_offset.unwrap_or_default())?;
+            for key in &p.keys {
+                if pre.values.get(key).is_some_and(|(owner, _)| *owner == p.id) {
+                    pre.values.remove(key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn poison(&self, e: &Error) {
+        warn!(table = %self.desc.name, error = %e, "changelog append failed; the table is closed until reopened");
+        *self.poisoned.borrow_mut() = Some(e.to_string());
+        let mut pre = self.prewrite.borrow_mut();
+        pre.values.clear();
+        pre.pending.clear();
+    }
+
+    /// Batched point lookup over durable data.
+    pub async fn lookup(&self, keys: &[Vec<u8>]) -> Result<LookupResult> {
+        let mut found = Vec::with_capacity(keys.len());
+        let mut hits: Vec<RowRef> = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.lsm.get(key).await? {
+                Some(hit) => {
+                    hits.push(hit);
+                    found.push(true);
+                }
+                None => found.push(false),
+            }
+        }
+        Ok(LookupResult { rows: super::changelog::gather_rows(&self.schema, &hits)?, found })
+    }
+
+    /// Rows whose key starts with `prefix` (a bucket-key prefix of the primary key), in key order.
+    pub async fn prefix_lookup(&self, prefix: &[u8]) -> Result<RecordBatch> {
+        let hits: Vec<RowRef> = self.lsm.prefix(prefix).await?.into_iter().map(|(_, r)| r).collect();
+        super::changelog::gather_rows(&self.schema, &hits)
+    }
+
+    /// A consistent snapshot of the bucket and the log offset to continue from.
+    pub fn snapshot(&self) -> Result<super::snapshot::KvSnapshot<S::File>> {
+        super::snapshot::KvSnapshot::new(&self.lsm, Rc::clone(&self.lsm_cache()))
+    }
+
+    fn lsm_cache(&self) -> Rc<BlockCache> {
+        self.lsm.cache()
+    }
+
+    /// Flushes the memtable (e.g. before shutdown, or from a background task).
+    pub async fn flush(&self) -> Result<()> {
+        self.lsm.flush().await
+    }
+
+    /// Waits for pending writes, flushes, and closes.
+    pub async fn close(self) -> Result<()> {
+        self.lsm.flush().await?;
+        self.lsm.close().await?;
+        self.log.close().await
+    }
+}
+
+/// Positions of the physical primary key (PK columns minus partition columns), in PK order.
+pub fn physical_key(desc: &TableDescriptor) -> Result<Vec<usize>> {
+    desc.primary_key
+        .iter()
+        .filter(|k| !desc.partition_keys.contains(k))
+        .map(|k| {
+            desc.schema.index_of(k).ok_or_else(|| Error::InvalidSchema {
+                table: desc.name.clone(),
+                reason: format!("unknown primary key column '{k}'"),
+            })
+        })
+        .collect()
+}
