@@ -9,9 +9,11 @@
 
 pub mod batch;
 pub mod error;
+pub mod kv;
 pub mod log;
 pub mod predicate;
 pub mod row;
 pub mod schema;
+pub mod table;
 
 pub use error::{Error, Result};

@@ -13,14 +13,14 @@
 # Files are not preallocated (--fallocate=none) so writes allocate blocks as a log append does.
 # fio's JSON (--output-format=json) goes to OUTPUT.json, or to stdout; everything else to stderr.
 #
-# Environment: FIO_RUNTIME_S (per job, default 8), FIO_SIZE (per job, default 2G),
+# Environment: FIO_RUNTIME_S (per job, default 8), FIO_SIZE (per job, default 4G),
 # FIO_ENGINE (default: io_uring, else libaio, else psync, whichever fio has).
 set -euo pipefail
 
 dir=${1:?usage: fio.sh DIR [OUTPUT.json]}
 out=${2:-}
 runtime=${FIO_RUNTIME_S:-8}
-size=${FIO_SIZE:-2G}
+size=${FIO_SIZE:-4G}
 
 if ! command -v fio >/dev/null 2>&1; then
     echo "fio.sh: installing fio" >&2

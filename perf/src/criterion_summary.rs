@@ -85,8 +85,10 @@ fn duration(ns: f64) -> String {
 }
 
 /// The medians as a Markdown table, under a heading naming the command and machine.
-pub fn markdown(medians: &[Median], command: &str, machine: &str, timestamp: &str) -> String {
-    let mut s = format!("# criterion medians — {timestamp}\n\nCommand: `{command}`\n\nMachine: {machine}\n\n");
+pub fn markdown(medians: &[Median], command: &str, source: &str, machine: &str, timestamp: &str) -> String {
+    let mut s = format!(
+        "# criterion medians — {timestamp}\n\nCommand: `{command}`\n\nSource: {source}\n\nMachine: {machine}\n\n"
+    );
     s.push_str("| group | benchmark | parameter | median | 95% CI of the median | throughput |\n");
     s.push_str("|---|---|---|---:|---|---:|\n");
     for m in medians {

@@ -25,7 +25,7 @@ pub fn events(first: i64, rows: usize) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(ids.clone())),
         Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| 1_764_000_000_000 + i * 7))),
-        Arc::new(Int64Array::from_iter_values(ids.iter().map(|_| (rng.next() % 1_000_000) as i64))),
+        Arc::new(Int64Array::from_iter_values(ids.iter().map(|_| (rng.next_u64() % 1_000_000) as i64))),
         Arc::new(StringArray::from_iter_values(ids.iter().map(|i| format!("sensor-{:05}", i % 20_000)))),
     ];
     RecordBatch::try_new(events_schema().to_arrow(), columns).map_err(|e| format!("building events: {e}"))
@@ -42,7 +42,7 @@ pub fn wide(columns: usize, rows: usize) -> Result<RecordBatch> {
     let arrays: Vec<ArrayRef> = (0..columns)
         .map(|c| {
             let base = c as i64 * 1_000;
-            Arc::new(Int64Array::from_iter_values((0..rows).map(|_| base + (rng.next() % 4096) as i64))) as ArrayRef
+            Arc::new(Int64Array::from_iter_values((0..rows).map(|_| base + (rng.next_u64() % 4096) as i64))) as ArrayRef
         })
         .collect();
     RecordBatch::try_new(wide_schema(columns).to_arrow(), arrays).map_err(|e| format!("building a wide batch: {e}"))
@@ -92,7 +92,7 @@ pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
     /// The next value.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

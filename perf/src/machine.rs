@@ -46,7 +46,7 @@ impl Machine {
             filesystem,
             disk_driver: driver,
             disk_write_cache: sys("queue/write_cache"),
-            disk_scheduler: sys("queue/scheduler"),
+            disk_scheduler: active_scheduler(&sys("queue/scheduler")),
         }
     }
 
@@ -64,6 +64,14 @@ impl Machine {
             self.disk_write_cache
         )
     }
+}
+
+/// The scheduler in brackets of `none [mq-deadline] kyber`.
+fn active_scheduler(list: &str) -> String {
+    list.split_whitespace()
+        .find_map(|s| s.strip_prefix('[').and_then(|s| s.strip_suffix(']')))
+        .unwrap_or(list)
+        .to_string()
 }
 
 fn read_trimmed(path: &str) -> Option<String> {

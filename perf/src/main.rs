@@ -31,9 +31,10 @@ enum Command {
     },
     /// Writes the medians of the last criterion run as Markdown.
     CriterionSummary {
-        /// criterion's output directory.
-        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/criterion"))]
-        criterion_dir: PathBuf,
+        /// criterion's output directory (default: $CARGO_TARGET_DIR/criterion, else target/criterion
+        /// in the workspace).
+        #[arg(long)]
+        criterion_dir: Option<PathBuf>,
         /// Keep only groups starting with these names (comma-separated; all when empty).
         #[arg(long, value_delimiter = ',')]
         groups: Vec<String>,
@@ -95,7 +96,7 @@ fn main() {
         Command::LogAppend(args) => log_append_command(&args),
         Command::Fio { dir } => fio_command(&dir),
         Command::CriterionSummary { criterion_dir, groups, bench_command, out } => {
-            criterion_command(&criterion_dir, &groups, &bench_command, out)
+            criterion_command(criterion_dir, &groups, &bench_command, out)
         }
     };
     if let Err(e) = outcome {
@@ -108,7 +109,10 @@ fn log_append_command(args: &LogAppendArgs) -> Result<()> {
     std::fs::create_dir_all(&args.dir).map_err(|e| format!("creating {}: {e}", args.dir.display()))?;
     let machine = Machine::probe(&args.dir);
     if machine.filesystem == "tmpfs" {
-        eprintln!("warning: {} is on tmpfs: O_DIRECT and fdatasync numbers will not describe a disk", args.dir.display());
+        eprintln!(
+            "warning: {} is on tmpfs: O_DIRECT and fdatasync numbers will not describe a disk",
+            args.dir.display()
+        );
     }
     let (date, timestamp) = report::now();
     let command = report::command_line();
@@ -133,7 +137,17 @@ fn log_append_command(args: &LogAppendArgs) -> Result<()> {
                 };
                 eprintln!("running {} ...", config.workload(default_concurrency));
                 let result = log_append::run(&args.dir, &config, default_concurrency)?;
-                eprint!("{}", report::results_table(std::slice::from_ref(&result)));
+                let l = &result.ack_latency_us;
+                eprintln!(
+                    "  {:.1} MB/s, {:.0} batches/s, ack p50 {:.0} µs p99 {:.0} µs ({} appends in {:.2} s, ended by {})",
+                    result.mb_per_s,
+                    result.batches_per_s,
+                    l.p50,
+                    l.p99,
+                    result.appends,
+                    result.elapsed_s,
+                    result.ended_by
+                );
                 results.push(result);
             }
         }
@@ -146,6 +160,7 @@ fn log_append_command(args: &LogAppendArgs) -> Result<()> {
         date: date.clone(),
         timestamp,
         command,
+        source: report::source_revision(),
         machine,
         results,
         fio,
@@ -157,7 +172,8 @@ fn log_append_command(args: &LogAppendArgs) -> Result<()> {
     if !args.no_record {
         let stem = stem("log-append");
         report::write_json(&stem.with_extension("json"), &report)?;
-        std::fs::write(stem.with_extension("md"), &markdown).map_err(|e| format!("writing {}.md: {e}", stem.display()))?;
+        std::fs::write(stem.with_extension("md"), &markdown)
+            .map_err(|e| format!("writing {}.md: {e}", stem.display()))?;
         report::append_summary(&args.out_dir.join("summary.json"), &report.comparisons)?;
         eprintln!("wrote {}.{{json,md}} and {} summary entries", stem.display(), report.comparisons.len());
     }
@@ -172,7 +188,8 @@ fn peer(args: &LogAppendArgs, stem: &Path) -> Result<(Option<fio::FioRun>, Optio
     if !args.fio {
         return Ok((None, None));
     }
-    let json = if args.no_record { std::env::temp_dir().join("rill-bench-fio.json") } else { stem.with_extension("json") };
+    let json =
+        if args.no_record { std::env::temp_dir().join("rill-bench-fio.json") } else { stem.with_extension("json") };
     let run = fio::run(&fio::default_script(), &args.dir, &json)?;
     Ok((Some(run), (!args.no_record).then(|| json.display().to_string())))
 }
@@ -186,14 +203,20 @@ fn fio_command(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn criterion_command(dir: &Path, groups: &[String], bench_command: &str, out: Option<PathBuf>) -> Result<()> {
-    let medians = criterion_summary::collect(dir, groups)?;
+fn criterion_command(dir: Option<PathBuf>, groups: &[String], bench_command: &str, out: Option<PathBuf>) -> Result<()> {
+    let dir = dir.unwrap_or_else(|| {
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| report::workspace_dir().join("target"), PathBuf::from);
+        target.join("criterion")
+    });
+    let medians = criterion_summary::collect(&dir, groups)?;
     if medians.is_empty() {
         return Err(format!("no criterion results under {}", dir.display()));
     }
     let (date, timestamp) = report::now();
     let machine = Machine::probe(Path::new("."));
-    let text = criterion_summary::markdown(&medians, bench_command, &machine.short(), &timestamp);
+    let source = report::source_revision();
+    let text = criterion_summary::markdown(&medians, bench_command, &source, &machine.short(), &timestamp);
     let out = out.unwrap_or_else(|| report::default_dir().join(format!("criterion-{date}.md")));
     std::fs::write(&out, &text).map_err(|e| format!("writing {}: {e}", out.display()))?;
     println!("{text}");

@@ -14,7 +14,38 @@ use crate::Result;
 
 /// The default results directory: `bench-results/` at the workspace root.
 pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-results")
+    workspace_dir().join("bench-results")
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The source the binary was built from: `git rev-parse --short HEAD`, with a note when
+/// engine/ or perf/ have uncommitted changes; else the first line of a `COMMIT` file at the
+/// workspace root (written when benchmarking an exported snapshot); else `unknown`.
+pub fn source_revision() -> String {
+    let root = workspace_dir();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let Some(head) = git(&["rev-parse", "--short", "HEAD"]) {
+        let dirty = git(&["status", "--porcelain", "--", "engine", "perf"]).is_some_and(|s| !s.is_empty());
+        return if dirty { format!("{head} with uncommitted changes in engine/ or perf/") } else { head };
+    }
+    std::fs::read_to_string(root.join("COMMIT"))
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| format!("{} (exported snapshot)", l.trim())))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The command line this process was started with, quoted where needed.
@@ -53,6 +84,8 @@ pub struct LogAppendReport {
     pub date: String,
     pub timestamp: String,
     pub command: String,
+    /// The commit the binary was built from (see [`source_revision`]).
+    pub source: String,
     pub machine: Machine,
     pub results: Vec<AppendResult>,
     pub fio: Option<FioRun>,
@@ -82,7 +115,14 @@ pub fn compare(results: &[AppendResult], fio: &FioRun, date: &str, machine: &str
         let same_size = |j: &&FioJob| j.block_bytes == size && j.iodepth == 1;
         let bs = fio_size(size);
         if let Some(raw) = fio.jobs.iter().filter(same_size).find(|j| !j.fdatasync) {
-            out.push(entry("throughput", "MB/s", r.mb_per_s, format!("fio O_DIRECT seq write {bs}"), raw.mb_per_s, true));
+            out.push(entry(
+                "throughput",
+                "MB/s",
+                r.mb_per_s,
+                format!("fio O_DIRECT seq write {bs}"),
+                raw.mb_per_s,
+                true,
+            ));
         }
         let Some(synced) = fio.jobs.iter().filter(same_size).find(|j| j.fdatasync) else { continue };
         let peer = format!("fio O_DIRECT seq write {bs} + fdatasync per write");
@@ -127,6 +167,7 @@ pub fn markdown(report: &LogAppendReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# {} — {}\n", report.workload, report.timestamp);
     let _ = writeln!(s, "Command: `{}`\n", report.command);
+    let _ = writeln!(s, "Source: {}\n", report.source);
     let _ = writeln!(s, "Machine: {} CPU ({}), {:.1} GiB, Linux {}", m.nproc, m.cpu_model, m.memory_gib, m.kernel);
     let _ = writeln!(
         s,
@@ -173,12 +214,22 @@ pub fn fio_table(fio: &FioRun) -> String {
          |---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for j in &fio.jobs {
-        let sync = |f: fn(&crate::fio::LatencyUs) -> f64| j.sync_lat_us.as_ref().map_or("-".into(), |l| format!("{:.0}", f(l)));
+        let sync = |f: fn(&crate::fio::LatencyUs) -> f64| {
+            j.sync_lat_us.as_ref().map_or("-".into(), |l| format!("{:.0}", f(l)))
+        };
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {:.1} | {:.0} | {:.0} | {:.0} | {} | {} |",
-            j.name, fio_size(j.block_bytes), j.iodepth, j.fdatasync, j.mb_per_s, j.iops, j.write_clat_us.p50,
-            j.write_clat_us.p99, sync(|l| l.p50), sync(|l| l.p99)
+            j.name,
+            fio_size(j.block_bytes),
+            j.iodepth,
+            j.fdatasync,
+            j.mb_per_s,
+            j.iops,
+            j.write_clat_us.p50,
+            j.write_clat_us.p99,
+            sync(|l| l.p50),
+            sync(|l| l.p99)
         );
     }
     s
@@ -186,7 +237,9 @@ pub fn fio_table(fio: &FioRun) -> String {
 
 /// The comparisons as a Markdown table.
 pub fn comparison_table(entries: &[SummaryEntry]) -> String {
-    let mut s = String::from("| workload | metric | rill | peer | peer value | ratio | better |\n|---|---|---:|---|---:|---:|---|\n");
+    let mut s = String::from(
+        "| workload | metric | rill | peer | peer value | ratio | better |\n|---|---|---:|---|---:|---:|---|\n",
+    );
     for e in entries {
         let better = if e.higher_is_better { "higher" } else { "lower" };
         let _ = writeln!(

@@ -368,7 +368,7 @@ mod tests {
         let big = SstEntry { first_key: vec![7; 60_000], ..entry(1, 0) };
         for id in 0..100u64 {
             let e = SstEntry { id, ..big.clone() };
-            block_on(m.append(&Edit { next_sst_id: id + 1, removed: vec![], added: vec![e] })).expect("append");
+            block_on(m.append(&Edit { next_sst_id: id + 1, added: vec![e], ..Edit::default() })).expect("append");
         }
         assert!(m.number > 0);
         let state = m.state.clone();

@@ -38,7 +38,9 @@ impl<F: StorageFile> RunSource<F> {
             Self::Ssts { readers, sst, block } => loop {
                 let Some(reader) = readers.get(*sst) else { return Ok(None) };
                 if *block < reader.block_count() {
-                    let batch = reader.read_block(*block, cache).await?;
+                    // Scans read around the cache so they do not evict the lookups' blocks.
+                    let _ = cache;
+                    let batch = Arc::new(reader.load_block(*block).await?);
                     *block += 1;
                     return Ok(Some(batch));
                 }

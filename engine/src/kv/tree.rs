@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 use tracing::{debug, info};
 
@@ -406,5 +406,18 @@ impl<S: Storage + Clone> Lsm<S> {
     /// The block cache this LSM reads through.
     pub fn cache(&self) -> Rc<BlockCache> {
         Rc::clone(&self.cache)
+    }
+}
+
+impl<S: Storage + Clone> Lsm<S> {
+    /// Number of SSTs per level (L0 first).
+    pub fn level_sizes(&self) -> Vec<usize> {
+        self.version.borrow().levels.iter().map(Vec::len).collect()
+    }
+
+    /// File bytes per level (L0 first).
+    pub fn level_bytes(&self) -> Vec<u64> {
+        let version = self.version.borrow();
+        (0..version.levels.len()).map(|l| version.level_bytes(l)).collect()
     }
 }

@@ -1,0 +1,10 @@
+//! Primary-key storage: a hand-written LSM (Arrow memtable, columnar SSTs, manifest, leveled
+//! compaction, block cache).
+
+pub mod cache;
+pub mod compaction;
+pub mod manifest;
+pub mod memtable;
+pub mod merge;
+pub mod sst;
+pub mod tree;

@@ -1,0 +1,10 @@
+//! Table semantics: primary-key tables and their merge engines.
+
+pub mod changelog;
+pub mod merge;
+pub mod pk;
+mod replay;
+pub mod snapshot;
+
+pub use changelog::ChangelogImage;
+pub use pk::{KvWrite, LookupResult, PkConfig, PkTable, WriteResult};
