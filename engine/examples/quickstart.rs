@@ -29,7 +29,10 @@ fn readings(first: i64, rows: i64) -> RecordBatch {
         Arc::new(Int64Array::from(ids.clone())),
         Arc::new(StringArray::from_iter_values(ids.iter().map(|i| cities[(*i % 4) as usize]))),
         Arc::new(Float64Array::from_iter_values(ids.iter().map(|i| 10.0 + (*i % 25) as f64))),
-        Arc::new(TimestampMillisecondArray::from_iter_values(ids.iter().map(|i| 1_764_000_000_000 + i * 1000)).with_timezone("UTC")),
+        Arc::new(
+            TimestampMillisecondArray::from_iter_values(ids.iter().map(|i| 1_764_000_000_000 + i * 1000))
+                .with_timezone("UTC"),
+        ),
     ];
     RecordBatch::try_new(schema().to_arrow(), columns).expect("columns match the schema")
 }
@@ -60,8 +63,13 @@ async fn run(dir: std::path::PathBuf) -> rill_engine::Result<()> {
     let message = bytes.slice_with_length(view.ipc_range().start, view.ipc_range().len());
     let columns = Arc::new(arrow_schema.project(&[1, 2]).map_err(|e| rill_engine::Error::arrow("projecting", e))?);
     let rows = ipc::decode(&message, columns, false)?;
-    println!("projection [city, temperature] of batch at offset {}: {} rows, {} of {} bytes", first.base_offset,
-        rows.num_rows(), projected.len, first.bytes.len());
+    println!(
+        "projection [city, temperature] of batch at offset {}: {} rows, {} of {} bytes",
+        first.base_offset,
+        rows.num_rows(),
+        projected.len,
+        first.bytes.len()
+    );
     println!("{:?}", rows.slice(0, 3));
 
     let predicate = Predicate::parse(&format!("id >= {}", start + 350), &schema())?;
@@ -72,16 +80,17 @@ async fn run(dir: std::path::PathBuf) -> rill_engine::Result<()> {
         kept += r.batches.len();
         offset = r.next_offset;
     }
-    println!("scan with `{}` read {kept} of 4 batches (the rest were pruned by statistics)", predicate.display_with(&schema()));
+    println!(
+        "scan with `{}` read {kept} of 4 batches (the rest were pruned by statistics)",
+        predicate.display_with(&schema())
+    );
     log.close().await
 }
 
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "rill-data".into());
     let dir = std::path::PathBuf::from(dir);
-    let outcome = glommio::LocalExecutorBuilder::default()
-        .spawn(move || run(dir))
-        .map(|handle| handle.join());
+    let outcome = glommio::LocalExecutorBuilder::default().spawn(move || run(dir)).map(|handle| handle.join());
     match outcome {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => {

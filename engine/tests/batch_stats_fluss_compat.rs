@@ -20,10 +20,9 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
-    Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, Time32MillisecondArray,
-    Time64MicrosecondArray, TimestampMicrosecondArray, TimestampMillisecondArray,
-    TimestampNanosecondArray, TimestampSecondArray,
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array,
+    Int64Array, Int8Array, RecordBatch, StringArray, Time32MillisecondArray, Time64MicrosecondArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
 };
 use fluss::row::binary::BinaryWriter;
 use fluss::row::paimon::PaimonBinaryRowWriter;
@@ -93,12 +92,8 @@ fn fluss_row(values: &[Fluss<'_>]) -> Vec<u8> {
 fn fluss_block(columns: &[(i16, i32)], min: &[Fluss<'_>], max: &[Fluss<'_>]) -> Vec<u8> {
     let mut block = vec![1u8];
     block.extend_from_slice(&(columns.len() as i16).to_le_bytes());
-    columns
-        .iter()
-        .for_each(|(index, _)| block.extend_from_slice(&index.to_le_bytes()));
-    columns
-        .iter()
-        .for_each(|(_, nulls)| block.extend_from_slice(&nulls.to_le_bytes()));
+    columns.iter().for_each(|(index, _)| block.extend_from_slice(&index.to_le_bytes()));
+    columns.iter().for_each(|(_, nulls)| block.extend_from_slice(&nulls.to_le_bytes()));
     for row in [fluss_row(min), fluss_row(max)] {
         block.extend_from_slice(&(row.len() as i32).to_le_bytes());
         block.extend_from_slice(&row);
@@ -119,20 +114,8 @@ fn schema() -> Schema {
         Column::new("short", DataType::String),
         Column::new("long", DataType::String),
         Column::new("char", DataType::Char { length: 9 }),
-        Column::new(
-            "dec",
-            DataType::Decimal {
-                precision: 5,
-                scale: 2,
-            },
-        ),
-        Column::new(
-            "dec18",
-            DataType::Decimal {
-                precision: 18,
-                scale: 0,
-            },
-        ),
+        Column::new("dec", DataType::Decimal { precision: 5, scale: 2 }),
+        Column::new("dec18", DataType::Decimal { precision: 18, scale: 0 }),
         Column::new("date", DataType::Date),
         Column::new("time", DataType::Time { precision: 3 }),
         Column::new("time6", DataType::Time { precision: 6 }),
@@ -158,16 +141,10 @@ fn batch(schema: &Schema) -> RecordBatch {
         Arc::new(Float32Array::from(vec![1.5, -2.5, 0.5])),
         Arc::new(Float64Array::from(vec![3.25, 1.25, 9.75])),
         Arc::new(StringArray::from(vec!["banana", "apple", "cherry"])),
-        Arc::new(StringArray::from(vec![
-            Some("a string of 22 bytes.."),
-            None,
-            Some("eight by"),
-        ])),
+        Arc::new(StringArray::from(vec![Some("a string of 22 bytes.."), None, Some("eight by")])),
         Arc::new(StringArray::from(vec!["ab", "abcdefghi", "b"])),
         Arc::new(
-            Decimal128Array::from(vec![12_345, 6_789, -50_000])
-                .with_precision_and_scale(5, 2)
-                .expect("decimal(5, 2)"),
+            Decimal128Array::from(vec![12_345, 6_789, -50_000]).with_precision_and_scale(5, 2).expect("decimal(5, 2)"),
         ),
         Arc::new(
             Decimal128Array::from(vec![999_999_999_999_999_999, -1, 0])
@@ -175,46 +152,20 @@ fn batch(schema: &Schema) -> RecordBatch {
                 .expect("decimal(18, 0)"),
         ),
         Arc::new(Date32Array::from(vec![19_000, -18_000, 20_000])),
-        Arc::new(Time32MillisecondArray::from(vec![
-            3_600_000, 7_200_000, 1_800_000,
-        ])),
-        Arc::new(Time64MicrosecondArray::from(vec![
-            3_600_000_001,
-            86_399_999_999,
-            999,
-        ])),
+        Arc::new(Time32MillisecondArray::from(vec![3_600_000, 7_200_000, 1_800_000])),
+        Arc::new(Time64MicrosecondArray::from(vec![3_600_000_001, 86_399_999_999, 999])),
         Arc::new(TimestampSecondArray::from(vec![1_700_000_000, -86_400, 0])),
-        Arc::new(TimestampMillisecondArray::from(vec![
-            1_700_000_000_123,
-            1_600_000_000_000,
-            -1,
-        ])),
-        Arc::new(TimestampMicrosecondArray::from(vec![
-            1_700_000_000_123_456,
-            -1,
-            1_800_000_000_999_999,
-        ])),
+        Arc::new(TimestampMillisecondArray::from(vec![1_700_000_000_123, 1_600_000_000_000, -1])),
+        Arc::new(TimestampMicrosecondArray::from(vec![1_700_000_000_123_456, -1, 1_800_000_000_999_999])),
         Arc::new(TimestampMillisecondArray::from(vec![5, 6, 4]).with_timezone("UTC")),
         Arc::new(
-            TimestampNanosecondArray::from(vec![
-                Some(-1_000_000_001),
-                None,
-                Some(1_800_000_000_123_456_789),
-            ])
-            .with_timezone("UTC"),
+            TimestampNanosecondArray::from(vec![Some(-1_000_000_001), None, Some(1_800_000_000_123_456_789)])
+                .with_timezone("UTC"),
         ),
         Arc::new(arrow_array::BinaryArray::from(vec![&b"x"[..], b"y", b"z"])),
         Arc::new(StringArray::from(vec![None::<&str>, None, None])),
-        Arc::new(Float32Array::from(vec![
-            -0.0,
-            f32::from_bits(0xFFC0_0000),
-            0.0,
-        ])),
-        Arc::new(Float64Array::from(vec![
-            0.0,
-            -0.0,
-            f64::from_bits(0xFFF8_0000_0000_0000),
-        ])),
+        Arc::new(Float32Array::from(vec![-0.0, f32::from_bits(0xFFC0_0000), 0.0])),
+        Arc::new(Float64Array::from(vec![0.0, -0.0, f64::from_bits(0xFFF8_0000_0000_0000)])),
     ];
     RecordBatch::try_new(schema.to_arrow(), arrays).expect("batch")
 }
@@ -244,66 +195,21 @@ fn fluss_bounds(nanos: Nanos) -> Vec<(i16, i32, Fluss<'static>, Fluss<'static>)>
         (5, 0, Fluss::Float(-2.5), Fluss::Float(1.5)),
         (6, 0, Fluss::Double(1.25), Fluss::Double(9.75)),
         (7, 0, Fluss::Str("apple"), Fluss::Str("cherry")),
-        (
-            8,
-            1,
-            Fluss::Str("a string of 22 bytes.."),
-            Fluss::Str("eight by"),
-        ),
+        (8, 1, Fluss::Str("a string of 22 bytes.."), Fluss::Str("eight by")),
         (9, 0, Fluss::Char("ab", 9), Fluss::Char("b", 9)),
-        (
-            10,
-            0,
-            Fluss::Decimal(-50_000, 5, 2),
-            Fluss::Decimal(12_345, 5, 2),
-        ),
-        (
-            11,
-            0,
-            Fluss::Decimal(-1, 18, 0),
-            Fluss::Decimal(999_999_999_999_999_999, 18, 0),
-        ),
+        (10, 0, Fluss::Decimal(-50_000, 5, 2), Fluss::Decimal(12_345, 5, 2)),
+        (11, 0, Fluss::Decimal(-1, 18, 0), Fluss::Decimal(999_999_999_999_999_999, 18, 0)),
         (12, 0, Fluss::Int(-18_000), Fluss::Int(20_000)),
         (13, 0, Fluss::Time(1_800_000, 3), Fluss::Time(7_200_000, 3)),
         (14, 0, Fluss::Time(0, 6), Fluss::Time(86_399_999, 6)),
-        (
-            15,
-            0,
-            Fluss::Ntz(-86_400_000, 0, 0),
-            Fluss::Ntz(1_700_000_000_000, 0, 0),
-        ),
-        (
-            16,
-            0,
-            Fluss::Ntz(-1, 0, 3),
-            Fluss::Ntz(1_700_000_000_123, 0, 3),
-        ),
-        (
-            17,
-            0,
-            Fluss::Ntz(-1, ts6_min, 6),
-            Fluss::Ntz(1_800_000_000_999, ts6_max, 6),
-        ),
+        (15, 0, Fluss::Ntz(-86_400_000, 0, 0), Fluss::Ntz(1_700_000_000_000, 0, 0)),
+        (16, 0, Fluss::Ntz(-1, 0, 3), Fluss::Ntz(1_700_000_000_123, 0, 3)),
+        (17, 0, Fluss::Ntz(-1, ts6_min, 6), Fluss::Ntz(1_800_000_000_999, ts6_max, 6)),
         (18, 0, Fluss::Ltz(4, 0, 3), Fluss::Ltz(6, 0, 3)),
-        (
-            19,
-            1,
-            Fluss::Ltz(-1_001, ltz9_min, 9),
-            Fluss::Ltz(1_800_000_000_123, ltz9_max, 9),
-        ),
+        (19, 1, Fluss::Ltz(-1_001, ltz9_min, 9), Fluss::Ltz(1_800_000_000_123, ltz9_max, 9)),
         (21, 3, Fluss::Null, Fluss::Null),
-        (
-            22,
-            0,
-            Fluss::Float(-0.0),
-            Fluss::Float(f32::from_bits(0xFFC0_0000)),
-        ),
-        (
-            23,
-            0,
-            Fluss::Double(-0.0),
-            Fluss::Double(f64::from_bits(0xFFF8_0000_0000_0000)),
-        ),
+        (22, 0, Fluss::Float(-0.0), Fluss::Float(f32::from_bits(0xFFC0_0000))),
+        (23, 0, Fluss::Double(-0.0), Fluss::Double(f64::from_bits(0xFFF8_0000_0000_0000))),
     ]
 }
 
@@ -341,13 +247,7 @@ fn rill_reads_the_bytes_fluss_rs_writes() {
     assert_eq!(bits(&decoded), bits(&computed));
     // Precise timestamps read as epoch millis, floored.
     let ts6 = decoded.column(17).expect("ts6");
-    assert_eq!(
-        (&ts6.min, &ts6.max),
-        (
-            &Some(Scalar::Int(-1)),
-            &Some(Scalar::Int(1_800_000_000_999))
-        )
-    );
+    assert_eq!((&ts6.min, &ts6.max), (&Some(Scalar::Int(-1)), &Some(Scalar::Int(1_800_000_000_999))));
     let ltz9 = decoded.column(19).expect("ltz9");
     assert_eq!(ltz9.min, Some(Scalar::Int(-1_001)));
     assert!(decoded.column(20).is_none(), "BYTES is not collected");
@@ -381,20 +281,8 @@ fn fixture_schema() -> Schema {
         Column::new("f32", DataType::Float),
         Column::new("f64", DataType::Double),
         Column::new("str", DataType::String),
-        Column::new(
-            "dec5",
-            DataType::Decimal {
-                precision: 5,
-                scale: 2,
-            },
-        ),
-        Column::new(
-            "dec20",
-            DataType::Decimal {
-                precision: 20,
-                scale: 3,
-            },
-        ),
+        Column::new("dec5", DataType::Decimal { precision: 5, scale: 2 }),
+        Column::new("dec20", DataType::Decimal { precision: 20, scale: 3 }),
         Column::new("date", DataType::Date),
         Column::new("time", DataType::Time { precision: 3 }),
         Column::new("ts3", DataType::Timestamp { precision: 3 }),
@@ -441,28 +329,14 @@ fn rill_reads_the_fluss_and_java_fixture() {
     let expected: Vec<ColumnStats> = expected
         .into_iter()
         .enumerate()
-        .map(|(column, (null_count, min, max))| ColumnStats {
-            column: column as u16,
-            null_count,
-            min,
-            max,
-        })
+        .map(|(column, (null_count, min, max))| ColumnStats { column: column as u16, null_count, min, max })
         .collect();
-    assert_eq!(
-        bits(&decoded),
-        bits(&BatchStats {
-            row_count: 3,
-            columns: expected
-        })
-    );
+    assert_eq!(bits(&decoded), bits(&BatchStats { row_count: 3, columns: expected }));
 
     // What rill decoded, it writes back and reads again unchanged.
     let mut again = Vec::new();
     stats::encode(&schema, &decoded, &mut again).expect("encode");
-    assert_eq!(
-        bits(&stats::decode(&schema, &again, 3).expect("decode")),
-        bits(&decoded)
-    );
+    assert_eq!(bits(&stats::decode(&schema, &again, 3).expect("decode")), bits(&decoded));
 }
 
 /// Stats with floats replaced by their bit patterns, so NaN and -0.0 compare exactly.
@@ -474,11 +348,7 @@ fn bits(stats: &BatchStats) -> Vec<(u16, u32, Option<String>, Option<String>)> {
             other => format!("{other:?}"),
         })
     };
-    stats
-        .columns
-        .iter()
-        .map(|c| (c.column, c.null_count, show(&c.min), show(&c.max)))
-        .collect()
+    stats.columns.iter().map(|c| (c.column, c.null_count, show(&c.min), show(&c.max))).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -486,8 +356,5 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
 }

@@ -49,7 +49,14 @@ fn write(table: &PkTable<SimStorage>, ids: &[i64], tag: &str, delete: bool) {
     )
     .unwrap();
     let keys = keys(ids);
-    let w = KvWrite { keys, deleted: vec![delete; ids.len()], rows, target_columns: None, writer_id: -1, batch_sequence: -1 };
+    let w = KvWrite {
+        keys,
+        deleted: vec![delete; ids.len()],
+        rows,
+        target_columns: None,
+        writer_id: -1,
+        batch_sequence: -1,
+    };
     block_on(table.write(w)).unwrap();
 }
 
@@ -113,6 +120,7 @@ fn flush_compact_and_look_up() {
     while let Some(b) = block_on(snapshot.next_batch()).unwrap() {
         rows += b.num_rows();
     }
-    let expected = (0..1000).filter(|i| i % 10 != 0 && (0..40).any(|r| (0..200).any(|k| (k * 7 + r * 13) % 1000 == *i))).count();
+    let expected =
+        (0..1000).filter(|i| i % 10 != 0 && (0..40).any(|r| (0..200).any(|k| (k * 7 + r * 13) % 1000 == *i))).count();
     assert_eq!(rows, expected);
 }

@@ -207,7 +207,8 @@ fn check_lookups(table: &PkTable<SimStorage>, oracle: &BTreeMap<Key, Value>, key
         let mut prefix = Vec::new();
         encode_key(&schema(), &[0], rows(&prefix_records).columns(), 0, &mut prefix).unwrap();
         let got = decode(&block_on(table.prefix_lookup(&prefix)).unwrap());
-        let want: Vec<(Key, Value)> = oracle.range((a, i64::MIN)..=(a, i64::MAX)).map(|(k, v)| (*k, v.clone())).collect();
+        let want: Vec<(Key, Value)> =
+            oracle.range((a, i64::MIN)..=(a, i64::MAX)).map(|(k, v)| (*k, v.clone())).collect();
         let mut got_sorted = got.clone();
         got_sorted.sort_by_key(|(k, _)| *k);
         assert_eq!(got_sorted, want, "prefix a = {a}");
@@ -235,7 +236,9 @@ fn check_changelog_replay(table: &PkTable<SimStorage>, oracle: &BTreeMap<Key, Va
         for stored in &read.batches {
             let view = BatchView::parse(stored.bytes.as_slice()).unwrap();
             let range = view.ipc_range();
-            let batch = ipc::decode(&stored.bytes.slice_with_length(range.start, range.len()), schema().to_arrow(), false).unwrap();
+            let batch =
+                ipc::decode(&stored.bytes.slice_with_length(range.start, range.len()), schema().to_arrow(), false)
+                    .unwrap();
             for ((k, v), kind) in decode(&batch).into_iter().zip(view.change_types().unwrap()) {
                 match kind {
                     ChangeType::Insert | ChangeType::UpdateAfter => {

@@ -42,7 +42,8 @@ fn a_batch_of_another_schema_is_rejected() {
         vec![std::sync::Arc::new(arrow_array::Int32Array::from(vec![1, 2]))],
     )
     .unwrap();
-    let bytes = build(&other, &rb, None, &BuildOptions { compression: Compression::None, ..Default::default() }).unwrap();
+    let bytes =
+        build(&other, &rb, None, &BuildOptions { compression: Compression::None, ..Default::default() }).unwrap();
     let e = block_on(log.append(bytes)).unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
     assert!(message(&e).contains("test.table/b0"), "{e}");

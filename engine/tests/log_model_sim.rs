@@ -26,7 +26,12 @@ impl Backend for Sim {
 
 fn faults(on: bool) -> SimFaults {
     let rate = if on { 150_000 } else { 0 };
-    SimFaults { write_error_per_million: rate, sync_error_per_million: rate, read_error_per_million: 0, garbage_on_tear: true }
+    SimFaults {
+        write_error_per_million: rate,
+        sync_error_per_million: rate,
+        read_error_per_million: 0,
+        garbage_on_tear: true,
+    }
 }
 
 proptest! {

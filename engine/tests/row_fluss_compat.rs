@@ -440,7 +440,7 @@ fn non_compact_decimal_bytes_are_the_clients() {
     for (row, v) in values.iter().enumerate() {
         let fluss = fluss::row::Decimal::from_arrow_decimal128(*v, 0, 38, 0).unwrap().to_unscaled_bytes();
         let mut rill = Vec::new();
-        encode_row(&schema, &[array.clone()], row, &mut rill).unwrap();
+        encode_row(&schema, std::slice::from_ref(&array), row, &mut rill).unwrap();
         // Bitset byte, one varint length byte, then the value bytes.
         assert_eq!(&rill[2..], &fluss[..], "{v}");
         assert_eq!(usize::from(rill[1]), fluss.len());

@@ -228,7 +228,8 @@ impl Model for FirstRow {
     }
 }
 
-/// versioned on `v`: a row replaces the stored one when its version is >= (NULL = i64::MIN).
+/// versioned on `v`: a row replaces the stored one when its version is >=; a NULL version is
+/// refused.
 #[derive(Default)]
 struct Versioned(BTreeMap<i64, Row>);
 
@@ -240,6 +241,7 @@ impl Model for Versioned {
         };
         match op {
             Op::Upsert { targets, .. } | Op::Delete { targets, .. } if is_partial(targets) => false,
+            Op::Upsert { row, .. } if row[V].is_null() => false,
             Op::Upsert { row, .. } => {
                 let key = key_of(row);
                 if self.0.get(&key).is_none_or(|old| version(row) >= version(old)) {

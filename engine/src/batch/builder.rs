@@ -82,11 +82,7 @@ pub fn build(
         .map_err(|_| Error::invalid_batch(format!("{} rows do not fit a batch", batch.num_rows())))?;
     if let Some(types) = change_types {
         if types.len() != batch.num_rows() {
-            return Err(Error::invalid_batch(format!(
-                "{} change types for {} rows",
-                types.len(),
-                batch.num_rows()
-            )));
+            return Err(Error::invalid_batch(format!("{} change types for {} rows", types.len(), batch.num_rows())));
         }
     }
     let mut stats_bytes = Vec::new();

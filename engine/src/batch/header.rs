@@ -195,9 +195,7 @@ impl Header {
             statistics_length: self.statistics_length.into(),
         };
         let len = out.len();
-        header
-            .write_to_prefix(out)
-            .map_err(|_| Error::invalid_batch(format!("{len} bytes cannot hold a V2 header")))
+        header.write_to_prefix(out).map_err(|_| Error::invalid_batch(format!("{len} bytes cannot hold a V2 header")))
     }
 }
 
@@ -247,9 +245,8 @@ fn from_v2(h: HeaderV2) -> Header {
 
 /// Sets base_offset and commit_timestamp of a stored batch in place (not covered by the CRC).
 pub fn stamp(bytes: &mut [u8], base_offset: i64, commit_timestamp: i64) -> Result<()> {
-    let head = bytes
-        .get_mut(..COMMIT_TIMESTAMP_AT + 8)
-        .ok_or_else(|| Error::invalid_batch("batch too short to stamp"))?;
+    let head =
+        bytes.get_mut(..COMMIT_TIMESTAMP_AT + 8).ok_or_else(|| Error::invalid_batch("batch too short to stamp"))?;
     head[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&base_offset.to_le_bytes());
     head[COMMIT_TIMESTAMP_AT..COMMIT_TIMESTAMP_AT + 8].copy_from_slice(&commit_timestamp.to_le_bytes());
     Ok(())

@@ -64,8 +64,8 @@ pub fn layout(message: &[u8]) -> Result<IpcLayout> {
     if parsed.header_as_record_batch().is_none() {
         return Err(Error::invalid_batch("Arrow message is not a RecordBatch"));
     }
-    let body_len = usize::try_from(parsed.bodyLength())
-        .map_err(|_| Error::invalid_batch("negative Arrow body length"))?;
+    let body_len =
+        usize::try_from(parsed.bodyLength()).map_err(|_| Error::invalid_batch("negative Arrow body length"))?;
     if body_start.checked_add(body_len) != Some(message.len()) {
         return Err(Error::invalid_batch(format!(
             "Arrow body of {body_len} bytes at {body_start} does not end at the batch end ({})",
@@ -81,9 +81,8 @@ pub fn decode(message: &Buffer, schema: SchemaRef, require_alignment: bool) -> R
     let layout = layout(message.as_slice())?;
     let fb = arrow_ipc::root_as_message(layout.metadata(message.as_slice()))
         .map_err(|e| Error::invalid_batch(format!("Arrow metadata: {e}")))?;
-    let batch = fb
-        .header_as_record_batch()
-        .ok_or_else(|| Error::invalid_batch("Arrow message is not a RecordBatch"))?;
+    let batch =
+        fb.header_as_record_batch().ok_or_else(|| Error::invalid_batch("Arrow message is not a RecordBatch"))?;
     let body = message.slice_with_length(layout.body_start, layout.body_len);
     check_metadata(&batch, &schema, body.as_slice())?;
     let dictionaries = HashMap::new();
@@ -151,15 +150,16 @@ fn decoded_len(compressed: bool, bytes: &[u8], index: usize) -> Result<i64> {
     if !compressed || bytes.is_empty() {
         return Ok(bytes.len() as i64);
     }
-    let prefix = bytes
-        .get(..8)
-        .and_then(|p| p.try_into().ok())
-        .map(i64::from_le_bytes)
-        .ok_or_else(|| Error::invalid_batch(format!("compressed Arrow buffer {index} is shorter than its prefix")))?;
+    let prefix =
+        bytes.get(..8).and_then(|p| p.try_into().ok()).map(i64::from_le_bytes).ok_or_else(|| {
+            Error::invalid_batch(format!("compressed Arrow buffer {index} is shorter than its prefix"))
+        })?;
     match prefix {
         -1 => Ok(bytes.len() as i64 - 8),
         0..=DECODED_BUFFER_BYTES_MAX => Ok(prefix),
-        other => Err(Error::invalid_batch(format!("compressed Arrow buffer {index} claims {other} uncompressed bytes"))),
+        other => {
+            Err(Error::invalid_batch(format!("compressed Arrow buffer {index} claims {other} uncompressed bytes")))
+        }
     }
 }
 

@@ -12,9 +12,7 @@
 //! proportional to the rows (see docs/format.md).
 
 use arrow_buffer::Buffer;
-use arrow_ipc::{
-    BodyCompressionBuilder, FieldNode, MessageBuilder, MessageHeader, RecordBatchBuilder,
-};
+use arrow_ipc::{BodyCompressionBuilder, FieldNode, MessageBuilder, MessageHeader, RecordBatchBuilder};
 use arrow_schema::{DataType as ArrowType, Schema as ArrowSchema};
 use flatbuffers::FlatBufferBuilder;
 
@@ -59,9 +57,9 @@ pub fn ipc_counts(data_type: &ArrowType) -> Result<(usize, usize)> {
             let (n, b) = ipc_counts(child.data_type())?;
             (1 + n, 1 + b)
         }
-        T::Struct(fields) => fields.iter().try_fold((1, 1), |(n, b), f| {
-            ipc_counts(f.data_type()).map(|(cn, cb)| (n + cn, b + cb))
-        })?,
+        T::Struct(fields) => {
+            fields.iter().try_fold((1, 1), |(n, b), f| ipc_counts(f.data_type()).map(|(cn, cb)| (n + cn, b + cb)))?
+        }
         t if t.is_primitive() || matches!(t, T::Boolean | T::FixedSizeBinary(_)) => (1, 2),
         other => return Err(Error::UnsupportedType { type_name: format!("{other} in a projection") }),
     })
@@ -164,9 +162,7 @@ fn checked_range(offset: i64, length: i64, body_len: usize) -> Result<(usize, us
         return Err(Error::invalid_batch("negative Arrow buffer offset or length"));
     };
     if offset.checked_add(length).is_none_or(|end| end > body_len) {
-        return Err(Error::invalid_batch(format!(
-            "Arrow buffer {offset}+{length} runs past the {body_len}-byte body"
-        )));
+        return Err(Error::invalid_batch(format!("Arrow buffer {offset}+{length} runs past the {body_len}-byte body")));
     }
     Ok((offset, length))
 }

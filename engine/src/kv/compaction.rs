@@ -94,7 +94,8 @@ impl<S: Storage + Clone> Lsm<S> {
         let replaced: Vec<Rc<SstReader<S::File>>> = plan.inputs.iter().flatten().cloned().collect();
         let covers = replaced.iter().map(|r| r.meta().covers_log_offset).max().unwrap_or(0);
         let runs = plan.inputs.into_iter().filter(|r| !r.is_empty()).map(RunSource::ssts).collect();
-        let mut merge = MergeIter::new(runs, Arc::clone(&self.sst_schema), plan.drop_tombstones, self.config.merge_chunk_rows);
+        let mut merge =
+            MergeIter::new(runs, Arc::clone(&self.sst_schema), plan.drop_tombstones, self.config.merge_chunk_rows);
         let scratch = super::cache::BlockCache::new(0);
         let mut outputs = Vec::new();
         let mut writer: Option<(SstWriter<S::File>, u64)> = None;
@@ -146,7 +147,11 @@ impl<S: Storage + Clone> Lsm<S> {
 }
 
 /// The SSTs of a sorted level whose key range meets `[first, last]`.
-fn overlapping<F: crate::log::StorageFile>(level: &[Rc<SstReader<F>>], first: &[u8], last: &[u8]) -> Vec<Rc<SstReader<F>>> {
+fn overlapping<F: crate::log::StorageFile>(
+    level: &[Rc<SstReader<F>>],
+    first: &[u8],
+    last: &[u8],
+) -> Vec<Rc<SstReader<F>>> {
     level
         .iter()
         .filter(|r| r.meta().last_key.as_slice() >= first && r.meta().first_key.as_slice() <= last)

@@ -125,8 +125,15 @@ impl<S: Storage> Manifest<S> {
         }
         let file = storage.open(&manifest_name(0), true).await?;
         storage.sync_dir().await?;
-        let mut manifest =
-            Self { storage, number: 0, file, size: 0, tail: Vec::new(), tail_start: 0, state: ManifestState::default() };
+        let mut manifest = Self {
+            storage,
+            number: 0,
+            file,
+            size: 0,
+            tail: Vec::new(),
+            tail_start: 0,
+            state: ManifestState::default(),
+        };
         manifest.append(&Edit::default()).await?;
         Ok(manifest)
     }

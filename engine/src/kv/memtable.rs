@@ -203,11 +203,8 @@ mod tests {
 
     fn rows(ids: &[i64], v: &str) -> RecordBatch {
         let vs: Vec<String> = ids.iter().map(|i| format!("{v}{i}")).collect();
-        RecordBatch::try_new(
-            schema(),
-            vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(vs))],
-        )
-        .expect("valid")
+        RecordBatch::try_new(schema(), vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(vs))])
+            .expect("valid")
     }
 
     fn key(i: i64) -> Vec<u8> {

@@ -133,7 +133,11 @@ impl<F: StorageFile> MergeIter<F> {
             }
         }
         if picks.is_empty() {
-            return Ok(if self.smallest().is_none() { None } else { Some(RecordBatch::new_empty(self.schema.clone())) });
+            return Ok(if self.smallest().is_none() {
+                None
+            } else {
+                Some(RecordBatch::new_empty(self.schema.clone()))
+            });
         }
         gather(&self.schema, &sources, &picks).map(Some)
     }

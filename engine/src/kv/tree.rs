@@ -98,7 +98,13 @@ pub struct Lsm<S: Storage> {
 
 impl<S: Storage + Clone> Lsm<S> {
     /// Opens the LSM in `storage` (manifest + SSTs), deleting SST files the manifest does not list.
-    pub async fn open(storage: S, bucket: &str, schema: Arc<Schema>, config: LsmConfig, cache: Rc<BlockCache>) -> Result<Self> {
+    pub async fn open(
+        storage: S,
+        bucket: &str,
+        schema: Arc<Schema>,
+        config: LsmConfig,
+        cache: Rc<BlockCache>,
+    ) -> Result<Self> {
         let manifest = Manifest::open(storage.clone(), bucket).await?;
         let mut version = Version::empty();
         for entry in manifest.state.ssts.values() {
@@ -224,7 +230,9 @@ impl<S: Storage + Clone> Lsm<S> {
         for readers in &version.levels {
             for reader in readers {
                 let meta = reader.meta();
-                if meta.last_key.as_slice() < prefix || (!meta.first_key.starts_with(prefix) && meta.first_key.as_slice() > prefix) {
+                if meta.last_key.as_slice() < prefix
+                    || (!meta.first_key.starts_with(prefix) && meta.first_key.as_slice() > prefix)
+                {
                     continue;
                 }
                 for block in reader.blocks_for_prefix(prefix) {
@@ -248,7 +256,8 @@ impl<S: Storage + Clone> Lsm<S> {
 
     async fn flush_inner(&self) -> Result<()> {
         let covers = self.applied_offset.get();
-        let frozen = Rc::new(std::mem::replace(&mut *self.memtable.borrow_mut(), Memtable::new(self.schema.to_arrow())));
+        let frozen =
+            Rc::new(std::mem::replace(&mut *self.memtable.borrow_mut(), Memtable::new(self.schema.to_arrow())));
         *self.flushing.borrow_mut() = Some(Rc::clone(&frozen));
         let result = self.write_l0(&frozen, covers).await;
         *self.flushing.borrow_mut() = None;
@@ -320,7 +329,9 @@ impl<S: Storage + Clone> Lsm<S> {
     /// A merge over everything the LSM holds (memtables first), for snapshots.
     pub fn merge_all(&self, drop_tombstones: bool) -> Result<MergeIter<S::File>> {
         let mut runs = Vec::new();
-        runs.push(RunSource::Memory(vec![self.memtable.borrow().sorted_rows(Arc::clone(&self.sst_schema))?].into_iter()));
+        runs.push(RunSource::Memory(
+            vec![self.memtable.borrow().sorted_rows(Arc::clone(&self.sst_schema))?].into_iter(),
+        ));
         if let Some(m) = self.flushing.borrow().as_ref() {
             runs.push(RunSource::Memory(vec![m.sorted_rows(Arc::clone(&self.sst_schema))?].into_iter()));
         }
@@ -354,7 +365,8 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// Flushes nothing; closes the manifest.
     pub async fn close(self) -> Result<()> {
-        if let Some(manifest) = self.manifest.borrow_mut().take() {
+        let manifest = self.manifest.borrow_mut().take();
+        if let Some(manifest) = manifest {
             manifest.close().await?;
         }
         Ok(())

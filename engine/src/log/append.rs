@@ -33,7 +33,11 @@ impl<S: Storage> Log<S> {
             return Err(Error::LogClosed { bucket: bucket.clone(), reason: reason.clone() });
         }
         if bytes.len() > self.config.batch_bytes_max {
-            return Err(Error::BatchTooLarge { bucket: bucket.clone(), bytes: bytes.len(), limit_bytes: self.config.batch_bytes_max });
+            return Err(Error::BatchTooLarge {
+                bucket: bucket.clone(),
+                bytes: bytes.len(),
+                limit_bytes: self.config.batch_bytes_max,
+            });
         }
         let mut entry = self.validate(&bytes)?;
         let mut state = self.state.borrow_mut();
@@ -41,13 +45,28 @@ impl<S: Storage> Log<S> {
             match state.writers.check(entry.writer_id, entry.batch_sequence) {
                 SequenceCheck::Append => {}
                 SequenceCheck::Duplicate(r) => {
-                    return Ok(AppendInfo { base_offset: r.base_offset, next_offset: r.next_offset, commit_timestamp: r.commit_timestamp, duplicate: true });
+                    return Ok(AppendInfo {
+                        base_offset: r.base_offset,
+                        next_offset: r.next_offset,
+                        commit_timestamp: r.commit_timestamp,
+                        duplicate: true,
+                    });
                 }
                 SequenceCheck::TooOld { last_sequence } => {
-                    return Err(Error::DuplicateSequence { bucket: bucket.clone(), writer_id: entry.writer_id, sequence: entry.batch_sequence, last_sequence });
+                    return Err(Error::DuplicateSequence {
+                        bucket: bucket.clone(),
+                        writer_id: entry.writer_id,
+                        sequence: entry.batch_sequence,
+                        last_sequence,
+                    });
                 }
                 SequenceCheck::Gap { expected } => {
-                    return Err(Error::OutOfOrderSequence { bucket: bucket.clone(), writer_id: entry.writer_id, expected, received: entry.batch_sequence });
+                    return Err(Error::OutOfOrderSequence {
+                        bucket: bucket.clone(),
+                        writer_id: entry.writer_id,
+                        expected,
+                        received: entry.batch_sequence,
+                    });
                 }
             }
         }
@@ -61,11 +80,21 @@ impl<S: Storage> Log<S> {
         state.staged_offset = entry.next_offset;
         state.last_timestamp = timestamp;
         if entry.writer_id != NO_WRITER_ID {
-            let range = BatchRange { sequence: entry.batch_sequence, base_offset: entry.base_offset, next_offset: entry.next_offset, commit_timestamp: timestamp };
+            let range = BatchRange {
+                sequence: entry.batch_sequence,
+                base_offset: entry.base_offset,
+                next_offset: entry.next_offset,
+                commit_timestamp: timestamp,
+            };
             state.writers.record(entry.writer_id, range, now);
             state.writers.expire(now, self.config.writer_idle_expiry_ms, self.config.writers_max);
         }
-        let info = AppendInfo { base_offset: entry.base_offset, next_offset: entry.next_offset, commit_timestamp: timestamp, duplicate: false };
+        let info = AppendInfo {
+            base_offset: entry.base_offset,
+            next_offset: entry.next_offset,
+            commit_timestamp: timestamp,
+            duplicate: false,
+        };
         state.staged.push_back(Staged { bytes, entry });
         Ok(info)
     }
@@ -91,7 +120,11 @@ impl<S: Storage> Log<S> {
             expected: format!("one of the schema ids {:?}", self.config.schemas.keys().collect::<Vec<_>>()),
             actual: format!("schema id {}", h.schema_id),
         })?;
-        let mismatch = |e: Error| Error::SchemaMismatch { bucket: bucket.clone(), expected: format!("schema {}", schema.id), actual: e.to_string() };
+        let mismatch = |e: Error| Error::SchemaMismatch {
+            bucket: bucket.clone(),
+            expected: format!("schema {}", schema.id),
+            actual: e.to_string(),
+        };
         self.check_structure(&view, schema).map_err(mismatch)?;
         let decoded = if self.config.validate_payload || view.stats_bytes().is_empty() {
             let message = arrow_buffer::Buffer::from(view.ipc_bytes());
@@ -115,7 +148,8 @@ impl<S: Storage> Log<S> {
     fn check_structure(&self, view: &BatchView<'_>, schema: &crate::schema::Schema) -> Result<()> {
         let message = view.ipc_bytes();
         let layout = ipc::layout(message)?;
-        let fb = arrow_ipc::root_as_message(layout.metadata(message)).map_err(|e| Error::invalid_batch(e.to_string()))?;
+        let fb =
+            arrow_ipc::root_as_message(layout.metadata(message)).map_err(|e| Error::invalid_batch(e.to_string()))?;
         let rb = fb.header_as_record_batch().ok_or_else(|| Error::invalid_batch("not a RecordBatch"))?;
         let (mut nodes, mut buffers) = (0, 0);
         for column in &schema.columns {
@@ -165,7 +199,9 @@ impl<S: Storage> Log<S> {
             }
             let mut pending = Vec::with_capacity(staged.len());
             for Staged { bytes, mut entry } in staged {
-                if self.needs_roll(bytes.len()) && !(pending.is_empty() && self.state.borrow().active().entries.is_empty()) {
+                if self.needs_roll(bytes.len())
+                    && !(pending.is_empty() && self.state.borrow().active().entries.is_empty())
+                {
                     self.write_tail(std::mem::take(&mut pending)).await?;
                     self.roll().await?;
                 }
@@ -243,7 +279,13 @@ impl<S: Storage> Log<S> {
         let file = self.storage.open(&log_name(next), true).await?;
         self.storage.sync_dir().await?;
         let mut state = self.state.borrow_mut();
-        state.segments.push(Segment { base_offset: next, file: Rc::new(file), entries: Vec::new(), size: 0, first_timestamp: None });
+        state.segments.push(Segment {
+            base_offset: next,
+            file: Rc::new(file),
+            entries: Vec::new(),
+            size: 0,
+            first_timestamp: None,
+        });
         state.tail.clear();
         state.tail_start = 0;
         tracing::debug!(bucket = %self.config.bucket, sealed = base, bytes = size, next, "rolled segment");

@@ -31,11 +31,7 @@ pub type Clock = Box<dyn Fn() -> i64>;
 
 /// The wall clock.
 pub fn system_clock() -> Clock {
-    Box::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64)
-    })
+    Box::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
 }
 
 /// What an append was given.

@@ -9,9 +9,9 @@ use super::entry::BatchEntry;
 use super::segment::log_name;
 use super::storage::{Storage, StorageFile};
 use super::Log;
+use crate::batch::stats::BatchStats;
 use crate::batch::view::BatchView;
 use crate::error::{Error, Result};
-use crate::batch::stats::BatchStats;
 
 /// One stored batch as read.
 #[derive(Clone, Debug)]
@@ -120,7 +120,11 @@ impl<S: Storage> Log<S> {
         let view = BatchView::parse(bytes).map_err(|e| corrupt(e.to_string()))?;
         view.verify_crc().map_err(|e| corrupt(e.to_string()))?;
         if view.header.base_offset != entry.base_offset || view.header.next_offset() != entry.next_offset {
-            return Err(corrupt(format!("stored offsets {}..{} do not match", view.header.base_offset, view.header.next_offset())));
+            return Err(corrupt(format!(
+                "stored offsets {}..{} do not match",
+                view.header.base_offset,
+                view.header.next_offset()
+            )));
         }
         Ok(())
     }

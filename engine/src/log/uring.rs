@@ -73,8 +73,8 @@ impl Storage for UringStorage {
     }
 
     async fn list(&self) -> Result<Vec<String>> {
-        let entries = std::fs::read_dir(&self.dir)
-            .map_err(|e| Error::io(format!("listing {}", self.dir.display()), e))?;
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| Error::io(format!("listing {}", self.dir.display()), e))?;
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(format!("listing {}", self.dir.display()), e))?;
@@ -139,30 +139,18 @@ impl StorageFile for UringFile {
     }
 
     async fn sync(&self) -> Result<()> {
-        self.file
-            .fdatasync()
-            .await
-            .map_err(|e| glommio_io(format!("syncing {}", self.path.display()), e))
+        self.file.fdatasync().await.map_err(|e| glommio_io(format!("syncing {}", self.path.display()), e))
     }
 
     async fn size(&self) -> Result<u64> {
-        self.file
-            .file_size()
-            .await
-            .map_err(|e| glommio_io(format!("sizing {}", self.path.display()), e))
+        self.file.file_size().await.map_err(|e| glommio_io(format!("sizing {}", self.path.display()), e))
     }
 
     async fn truncate(&self, len: u64) -> Result<()> {
-        self.file
-            .truncate(len)
-            .await
-            .map_err(|e| glommio_io(format!("truncating {} to {len}", self.path.display()), e))
+        self.file.truncate(len).await.map_err(|e| glommio_io(format!("truncating {} to {len}", self.path.display()), e))
     }
 
     async fn close(self) -> Result<()> {
-        self.file
-            .close()
-            .await
-            .map_err(|e| glommio_io(format!("closing {}", self.path.display()), e))
+        self.file.close().await.map_err(|e| glommio_io(format!("closing {}", self.path.display()), e))
     }
 }

@@ -29,9 +29,7 @@ impl Schema {
 
     /// The Arrow schema batches of this table carry.
     pub fn to_arrow(&self) -> SchemaRef {
-        Arc::new(ArrowSchema::new(
-            self.columns.iter().map(Column::to_arrow).collect::<Vec<_>>(),
-        ))
+        Arc::new(ArrowSchema::new(self.columns.iter().map(Column::to_arrow).collect::<Vec<_>>()))
     }
 
     /// The position of a column by name.
@@ -102,12 +100,7 @@ impl TableDescriptor {
     pub fn effective_bucket_key(&self) -> Vec<String> {
         match &self.bucket_key {
             Some(key) => key.clone(),
-            None => self
-                .primary_key
-                .iter()
-                .filter(|k| !self.partition_keys.contains(k))
-                .cloned()
-                .collect(),
+            None => self.primary_key.iter().filter(|k| !self.partition_keys.contains(k)).cloned().collect(),
         }
     }
 

@@ -57,9 +57,7 @@ impl DataType {
                 _ => ArrowType::Time64(TimeUnit::Nanosecond),
             },
             Self::Timestamp { precision } => ArrowType::Timestamp(time_unit(precision), None),
-            Self::TimestampLtz { precision } => {
-                ArrowType::Timestamp(time_unit(precision), Some(Arc::from("UTC")))
-            }
+            Self::TimestampLtz { precision } => ArrowType::Timestamp(time_unit(precision), Some(Arc::from("UTC"))),
         }
     }
 
@@ -108,15 +106,9 @@ impl DataType {
             ("BYTES", 0) => Self::Bytes,
             ("DATE", 0) => Self::Date,
             ("TIME", 0..=1) => Self::Time { precision: narrow(input, p(0).unwrap_or(0))? },
-            ("TIMESTAMP", 0..=1) => {
-                Self::Timestamp { precision: narrow(input, p(0).unwrap_or(6))? }
-            }
-            ("TIMESTAMP_LTZ", 0..=1) => {
-                Self::TimestampLtz { precision: narrow(input, p(0).unwrap_or(6))? }
-            }
-            ("ARRAY" | "MAP" | "ROW", _) => {
-                return Err(Error::UnsupportedType { type_name: input.trim().to_string() })
-            }
+            ("TIMESTAMP", 0..=1) => Self::Timestamp { precision: narrow(input, p(0).unwrap_or(6))? },
+            ("TIMESTAMP_LTZ", 0..=1) => Self::TimestampLtz { precision: narrow(input, p(0).unwrap_or(6))? },
+            ("ARRAY" | "MAP" | "ROW", _) => return Err(Error::UnsupportedType { type_name: input.trim().to_string() }),
             _ => {
                 return Err(Error::Parse {
                     input: input.to_string(),
@@ -258,14 +250,8 @@ mod tests {
     #[test]
     fn parses_sql_spellings() {
         assert_eq!(DataType::parse("int").ok(), Some(DataType::Int));
-        assert_eq!(
-            DataType::parse("DECIMAL(10, 2)").ok(),
-            Some(DataType::Decimal { precision: 10, scale: 2 })
-        );
-        assert_eq!(
-            DataType::parse("timestamp_ltz(3)").ok(),
-            Some(DataType::TimestampLtz { precision: 3 })
-        );
+        assert_eq!(DataType::parse("DECIMAL(10, 2)").ok(), Some(DataType::Decimal { precision: 10, scale: 2 }));
+        assert_eq!(DataType::parse("timestamp_ltz(3)").ok(), Some(DataType::TimestampLtz { precision: 3 }));
     }
 
     #[test]

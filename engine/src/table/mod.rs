@@ -5,6 +5,7 @@ pub mod merge;
 pub mod pk;
 mod replay;
 pub mod snapshot;
+pub mod virtual_tables;
 
 pub use changelog::ChangelogImage;
 pub use pk::{KvWrite, LookupResult, PkConfig, PkTable, WriteResult};

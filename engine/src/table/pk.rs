@@ -106,7 +106,13 @@ pub struct PkTable<S: Storage + Clone> {
 
 impl<S: Storage + Clone> PkTable<S> {
     /// Opens the bucket: the log, the LSM, then replays the changelog the SSTs do not cover.
-    pub async fn open(storage: S, desc: TableDescriptor, config: PkConfig, cache: Rc<BlockCache>, clock: Clock) -> Result<Self> {
+    pub async fn open(
+        storage: S,
+        desc: TableDescriptor,
+        config: PkConfig,
+        cache: Rc<BlockCache>,
+        clock: Clock,
+    ) -> Result<Self> {
         desc.validate()?;
         if !desc.has_primary_key() {
             return Err(Error::InvalidSchema { table: desc.name.clone(), reason: "not a primary key table".into() });
@@ -167,7 +173,12 @@ impl<S: Storage + Clone> PkTable<S> {
         self.check_write(&write)?;
         if write.writer_id != crate::batch::header::NO_WRITER_ID {
             if let SequenceCheck::Duplicate(r) = self.log.check_writer(write.writer_id, write.batch_sequence) {
-                return Ok(WriteResult { base_offset: r.base_offset, next_offset: r.next_offset, changes: 0, duplicate: true });
+                return Ok(WriteResult {
+                    base_offset: r.base_offset,
+                    next_offset: r.next_offset,
+                    changes: 0,
+                    duplicate: true,
+                });
             }
         }
         let changes = self.merge_write(&write).await?;
@@ -195,7 +206,12 @@ impl<S: Storage + Clone> PkTable<S> {
         if self.lsm.needs_flush() {
             self.lsm.flush().await?;
         }
-        Ok(WriteResult { base_offset: info.base_offset, next_offset: info.next_offset, changes: applied, duplicate: info.duplicate })
+        Ok(WriteResult {
+            base_offset: info.base_offset,
+            next_offset: info.next_offset,
+            changes: applied,
+            duplicate: info.duplicate,
+        })
     }
 
     fn check_write(&self, write: &KvWrite) -> Result<()> {
@@ -217,7 +233,10 @@ impl<S: Storage + Clone> PkTable<S> {
                 return bad(format!("target column {c} does not exist"));
             }
             if let Some(&k) = self.key_columns.iter().find(|k| !targets.contains(k)) {
-                return bad(format!("a partial update must include primary key column '{}'", self.schema.columns[k].name));
+                return bad(format!(
+                    "a partial update must include primary key column '{}'",
+                    self.schema.columns[k].name
+                ));
             }
         }
         Ok(())

@@ -16,7 +16,12 @@ use crate::schema::Schema;
 const REPLAY_READ_BYTES: usize = 4 << 20;
 
 /// Replays `log` from the LSM's covered offset to its end.
-pub async fn replay<S: Storage + Clone>(log: &Log<S>, lsm: &Lsm<S>, schema: &Arc<Schema>, key_columns: &[usize]) -> Result<()> {
+pub async fn replay<S: Storage + Clone>(
+    log: &Log<S>,
+    lsm: &Lsm<S>,
+    schema: &Arc<Schema>,
+    key_columns: &[usize],
+) -> Result<()> {
     let start = lsm.covered_offset();
     let end = log.list_offset(OffsetSpec::Latest);
     if start < log.list_offset(OffsetSpec::Earliest) && start < end {
@@ -39,7 +44,13 @@ pub async fn replay<S: Storage + Clone>(log: &Log<S>, lsm: &Lsm<S>, schema: &Arc
     Ok(())
 }
 
-fn apply_batch<S: Storage + Clone>(lsm: &Lsm<S>, schema: &Arc<Schema>, key_columns: &[usize], bytes: &Buffer, next: i64) -> Result<()> {
+fn apply_batch<S: Storage + Clone>(
+    lsm: &Lsm<S>,
+    schema: &Arc<Schema>,
+    key_columns: &[usize],
+    bytes: &Buffer,
+    next: i64,
+) -> Result<()> {
     let view = BatchView::parse(bytes.as_slice())?;
     let kinds = view.change_types()?;
     let range = view.ipc_range();
@@ -58,6 +69,7 @@ fn apply_batch<S: Storage + Clone>(lsm: &Lsm<S>, schema: &Arc<Schema>, key_colum
         keep.push(i as u32);
     }
     let indices = arrow_array::UInt32Array::from(keep);
-    let picked = arrow_select::take::take_record_batch(&rows, &indices).map_err(|e| Error::arrow("replaying the changelog", e))?;
+    let picked = arrow_select::take::take_record_batch(&rows, &indices)
+        .map_err(|e| Error::arrow("replaying the changelog", e))?;
     lsm.apply(&keys, &deleted, &picked, next)
 }

@@ -59,10 +59,7 @@ pub(super) struct RowWriter {
 impl RowWriter {
     /// A row of `fields` fields, all zero (non-null zero values until set).
     pub(super) fn new(fields: usize) -> Self {
-        Self {
-            bytes: vec![0; fixed_len(fields)],
-            fields,
-        }
+        Self { bytes: vec![0; fixed_len(fields)], fields }
     }
 
     /// Marks `field` null (its slot stays zero).
@@ -95,12 +92,8 @@ impl RowWriter {
             self.set_slot(field, slot);
             return Ok(());
         }
-        let len = u32::try_from(value.len()).map_err(|_| {
-            bad(format!(
-                "a string bound of {} bytes is too long",
-                value.len()
-            ))
-        })?;
+        let len = u32::try_from(value.len())
+            .map_err(|_| bad(format!("a string bound of {} bytes is too long", value.len())))?;
         let offset = self.append(value)?;
         self.set_slot(field, pointer(offset, len));
         Ok(())
@@ -137,8 +130,7 @@ impl RowWriter {
             .filter(|&offset| offset <= i32::MAX as u32)
             .ok_or_else(|| bad(format!("a bound row grew past {} bytes", i32::MAX)))?;
         self.bytes.extend_from_slice(value);
-        self.bytes
-            .resize(self.bytes.len().next_multiple_of(SLOT_BYTES), 0);
+        self.bytes.resize(self.bytes.len().next_multiple_of(SLOT_BYTES), 0);
         Ok(offset)
     }
 }
@@ -161,19 +153,13 @@ impl<'a> RowReader<'a> {
                 bytes.len()
             )));
         }
-        Ok(Self {
-            bytes,
-            fields,
-            name,
-        })
+        Ok(Self { bytes, fields, name })
     }
 
     /// True when `field`'s null bit is set.
     pub(super) fn is_null(&self, field: usize) -> bool {
         let bit = field + HEADER_BITS;
-        self.bytes
-            .get(bit / 8)
-            .is_some_and(|byte| byte & (1 << (bit % 8)) != 0)
+        self.bytes.get(bit / 8).is_some_and(|byte| byte & (1 << (bit % 8)) != 0)
     }
 
     /// The 8 raw bytes of `field`'s slot.
@@ -201,10 +187,7 @@ impl<'a> RowReader<'a> {
     pub(super) fn timestamp(&self, field: usize) -> Result<(i64, u32)> {
         let (offset, nanos) = split_pointer(self.slot(field)?);
         if nanos >= 1_000_000 {
-            return Err(bad(format!(
-                "{} slot {field}: nano of millisecond {nanos} is not below 1000000",
-                self.name
-            )));
+            return Err(bad(format!("{} slot {field}: nano of millisecond {nanos} is not below 1000000", self.name)));
         }
         let millis = self.var(field, offset, SLOT_BYTES)?;
         let millis = <[u8; SLOT_BYTES]>::try_from(millis)
@@ -223,9 +206,7 @@ impl<'a> RowReader<'a> {
         // from there so the result has the row's lifetime.
         let start = slot_start(self.fields, field);
         debug_assert_eq!(self.bytes.get(start..start + SLOT_BYTES), Some(&slot[..]));
-        self.bytes
-            .get(start..start + len)
-            .ok_or_else(|| bad(format!("{} has no slot {field}", self.name)))
+        self.bytes.get(start..start + len).ok_or_else(|| bad(format!("{} has no slot {field}", self.name)))
     }
 
     /// `len` bytes at `offset` of the variable area, checked to lie inside it.
@@ -273,10 +254,7 @@ mod tests {
         let mut row = RowWriter::new(1);
         row.set_string(0, b"abc").expect("string");
         let bytes = row.finish();
-        assert_eq!(
-            bytes,
-            [0, 0, 0, 0, 0, 0, 0, 0, b'a', b'b', b'c', 0, 0, 0, 0, 0x83]
-        );
+        assert_eq!(bytes, [0, 0, 0, 0, 0, 0, 0, 0, b'a', b'b', b'c', 0, 0, 0, 0, 0x83]);
         assert_eq!(reader(&bytes, 1).string(0).expect("string"), b"abc");
     }
 
@@ -320,10 +298,7 @@ mod tests {
         row.set_timestamp(0, -5, 999_000).expect("timestamp");
         let bytes = row.finish();
         assert_eq!(bytes.len(), 24);
-        assert_eq!(
-            reader(&bytes, 1).timestamp(0).expect("timestamp"),
-            (-5, 999_000)
-        );
+        assert_eq!(reader(&bytes, 1).timestamp(0).expect("timestamp"), (-5, 999_000));
     }
 
     #[test]

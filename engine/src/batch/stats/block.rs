@@ -18,12 +18,8 @@ pub(super) fn encode(schema: &Schema, stats: &BatchStats, out: &mut Vec<u8>) -> 
         return Ok(());
     }
     let kinds = check_for_encode(schema, stats)?;
-    let slots = i16::try_from(stats.columns.len()).map_err(|_| {
-        invalid(format!(
-            "{} statistics slots are too many",
-            stats.columns.len()
-        ))
-    })?;
+    let slots = i16::try_from(stats.columns.len())
+        .map_err(|_| invalid(format!("{} statistics slots are too many", stats.columns.len())))?;
     let mut block = vec![VERSION];
     block.extend_from_slice(&slots.to_le_bytes());
     for column in &stats.columns {
@@ -35,14 +31,12 @@ pub(super) fn encode(schema: &Schema, stats: &BatchStats, out: &mut Vec<u8>) -> 
     }
     for bound in [Bound::Min, Bound::Max] {
         let row = write_row(stats, &kinds, bound)?;
-        let len = i32::try_from(row.len())
-            .map_err(|_| invalid(format!("a bound row of {} bytes is too long", row.len())))?;
+        let len =
+            i32::try_from(row.len()).map_err(|_| invalid(format!("a bound row of {} bytes is too long", row.len())))?;
         block.extend_from_slice(&len.to_le_bytes());
         block.extend_from_slice(&row);
     }
-    debug_assert!(
-        decode(schema, &block, stats.row_count).is_ok_and(|d| d.columns.len() == kinds.len())
-    );
+    debug_assert!(decode(schema, &block, stats.row_count).is_ok_and(|d| d.columns.len() == kinds.len()));
     out.extend_from_slice(&block);
     Ok(())
 }
@@ -59,28 +53,15 @@ fn check_for_encode(schema: &Schema, stats: &BatchStats) -> Result<Vec<Option<Ki
     let mut seen = HashSet::new();
     let mut kinds = Vec::with_capacity(stats.columns.len());
     for c in &stats.columns {
-        let column = schema
-            .columns
-            .get(usize::from(c.column))
-            .filter(|_| c.column <= i16::MAX as u16);
+        let column = schema.columns.get(usize::from(c.column)).filter(|_| c.column <= i16::MAX as u16);
         let column = column.ok_or_else(|| {
-            invalid(format!(
-                "column {} is outside the schema of {} columns",
-                c.column,
-                schema.columns.len()
-            ))
+            invalid(format!("column {} is outside the schema of {} columns", c.column, schema.columns.len()))
         })?;
         if !seen.insert(c.column) {
-            return Err(invalid(format!(
-                "column {} has two statistics slots",
-                c.column
-            )));
+            return Err(invalid(format!("column {} has two statistics slots", c.column)));
         }
         if c.null_count > stats.row_count || i32::try_from(c.null_count).is_err() {
-            return Err(invalid(format!(
-                "column {} has {} nulls in {} rows",
-                c.column, c.null_count, stats.row_count
-            )));
+            return Err(invalid(format!("column {} has {} nulls in {} rows", c.column, c.null_count, stats.row_count)));
         }
         let kind = Kind::of(&column.data_type);
         check_bounds(c, kind, &column.data_type.to_string())?;
@@ -94,30 +75,16 @@ fn check_bounds(c: &ColumnStats, kind: Option<Kind>, type_name: &str) -> Result<
     let (min, max) = match (&c.min, &c.max) {
         (None, None) => return Ok(()),
         (Some(min), Some(max)) => (min, max),
-        _ => {
-            return Err(invalid(format!(
-                "column {} has only one of min and max",
-                c.column
-            )))
-        }
+        _ => return Err(invalid(format!("column {} has only one of min and max", c.column))),
     };
     let Some(kind) = kind else {
-        return Err(invalid(format!(
-            "column {} is {type_name}, which has no statistics",
-            c.column
-        )));
+        return Err(invalid(format!("column {} is {type_name}, which has no statistics", c.column)));
     };
     if !kind.fits(min) || !kind.fits(max) {
-        return Err(invalid(format!(
-            "column {} ({type_name}) cannot hold the bounds {min:?} and {max:?}",
-            c.column
-        )));
+        return Err(invalid(format!("column {} ({type_name}) cannot hold the bounds {min:?} and {max:?}", c.column)));
     }
     if min.compare(max).is_some_and(|o| o.is_gt()) {
-        return Err(invalid(format!(
-            "column {}: min {min:?} is above max {max:?}",
-            c.column
-        )));
+        return Err(invalid(format!("column {}: min {min:?} is above max {max:?}", c.column)));
     }
     Ok(())
 }
@@ -141,13 +108,7 @@ fn write_row(stats: &BatchStats, kinds: &[Option<Kind>], bound: Bound) -> Result
 const NANOS_PER_MILLI: u32 = 1_000_000;
 
 /// Writes one checked value (`kind.fits(value)` holds) into its slot.
-fn write_value(
-    row: &mut RowWriter,
-    slot: usize,
-    kind: Kind,
-    value: &Scalar,
-    bound: Bound,
-) -> Result<()> {
+fn write_value(row: &mut RowWriter, slot: usize, kind: Kind, value: &Scalar, bound: Bound) -> Result<()> {
     match (kind, value) {
         (Kind::Bool, Scalar::Bool(v)) => row.set_fixed(slot, &[u8::from(*v)]),
         (Kind::Int8, Scalar::Int(v)) => row.set_fixed(slot, &(*v as i8).to_le_bytes()),
@@ -166,34 +127,24 @@ fn write_value(
             };
             row.set_timestamp(slot, *millis, nanos)?;
         }
-        (kind, value) => {
-            return Err(invalid(format!(
-                "slot {slot}: {value:?} does not fit {kind:?}"
-            )))
-        }
+        (kind, value) => return Err(invalid(format!("slot {slot}: {value:?} does not fit {kind:?}"))),
     }
     Ok(())
 }
 
 /// See [`super::decode`].
 pub(super) fn decode(schema: &Schema, bytes: &[u8], row_count: u32) -> Result<BatchStats> {
-    let mut stats = BatchStats {
-        row_count,
-        columns: Vec::new(),
-    };
+    let mut stats = BatchStats { row_count, columns: Vec::new() };
     if bytes.is_empty() {
         return Ok(stats);
     }
     let mut reader = ByteReader { bytes, at: 0 };
     let version = reader.u8("the version")?;
     if version != VERSION {
-        return Err(invalid(format!(
-            "version {version} is not supported (only {VERSION})"
-        )));
+        return Err(invalid(format!("version {version} is not supported (only {VERSION})")));
     }
     let slots = reader.i16("the column count")?;
-    let slots = usize::try_from(slots)
-        .map_err(|_| invalid(format!("the column count {slots} is negative")))?;
+    let slots = usize::try_from(slots).map_err(|_| invalid(format!("the column count {slots} is negative")))?;
     let columns = read_columns(&mut reader, schema, slots)?;
     let null_counts = read_null_counts(&mut reader, slots, row_count)?;
     let min_row = reader.row("the min row")?;
@@ -208,20 +159,12 @@ pub(super) fn decode(schema: &Schema, bytes: &[u8], row_count: u32) -> Result<Ba
     let min_row = RowReader::new(min_row, slots, "min row")?;
     let max_row = RowReader::new(max_row, slots, "max row")?;
     for (slot, (column, null_count)) in columns.into_iter().zip(null_counts).enumerate() {
-        let kind = schema
-            .columns
-            .get(usize::from(column))
-            .and_then(|c| Kind::of(&c.data_type));
+        let kind = schema.columns.get(usize::from(column)).and_then(|c| Kind::of(&c.data_type));
         let (min, max) = match kind {
             Some(kind) => read_bounds(&min_row, &max_row, slot, kind)?,
             None => (None, None),
         };
-        stats.columns.push(ColumnStats {
-            column,
-            null_count,
-            min,
-            max,
-        });
+        stats.columns.push(ColumnStats { column, null_count, min, max });
     }
     Ok(stats)
 }
@@ -231,15 +174,9 @@ fn read_columns(reader: &mut ByteReader<'_>, schema: &Schema, slots: usize) -> R
     let mut seen = HashSet::new();
     for slot in 0..slots {
         let index = reader.i16("a column index")?;
-        let column = u16::try_from(index)
-            .ok()
-            .filter(|&c| usize::from(c) < schema.columns.len())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "slot {slot} names column {index}, outside the schema of {} columns",
-                    schema.columns.len()
-                ))
-            })?;
+        let column = u16::try_from(index).ok().filter(|&c| usize::from(c) < schema.columns.len()).ok_or_else(|| {
+            invalid(format!("slot {slot} names column {index}, outside the schema of {} columns", schema.columns.len()))
+        })?;
         if !seen.insert(column) {
             return Err(invalid(format!("column {column} has two statistics slots")));
         }
@@ -255,11 +192,7 @@ fn read_null_counts(reader: &mut ByteReader<'_>, slots: usize, row_count: u32) -
         let count = u32::try_from(count)
             .ok()
             .filter(|&c| c <= row_count)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "slot {slot} has a null count of {count} in {row_count} rows"
-                ))
-            })?;
+            .ok_or_else(|| invalid(format!("slot {slot} has a null count of {count} in {row_count} rows")))?;
         counts.push(count);
     }
     Ok(counts)
@@ -280,9 +213,7 @@ fn read_bounds(
     let min = read_value(min_row, slot, kind)?;
     let max = read_value(max_row, slot, kind)?;
     if min.compare(&max).is_some_and(|o| o.is_gt()) {
-        return Err(invalid(format!(
-            "slot {slot}: min {min:?} is above max {max:?}"
-        )));
+        return Err(invalid(format!("slot {slot}: min {min:?} is above max {max:?}")));
     }
     Ok((Some(min), Some(max)))
 }
@@ -317,10 +248,7 @@ struct ByteReader<'a> {
 
 impl<'a> ByteReader<'a> {
     fn take(&mut self, len: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self
-            .at
-            .checked_add(len)
-            .filter(|&end| end <= self.bytes.len());
+        let end = self.at.checked_add(len).filter(|&end| end <= self.bytes.len());
         let taken = end.and_then(|end| self.bytes.get(self.at..end));
         let taken = taken.ok_or_else(|| {
             invalid(format!(
@@ -353,8 +281,7 @@ impl<'a> ByteReader<'a> {
     /// An i32 length followed by that many bytes.
     fn row(&mut self, what: &str) -> Result<&'a [u8]> {
         let len = self.i32(what)?;
-        let len = usize::try_from(len)
-            .map_err(|_| invalid(format!("{what} has a negative length {len}")))?;
+        let len = usize::try_from(len).map_err(|_| invalid(format!("{what} has a negative length {len}")))?;
         self.take(len, what)
     }
 }

@@ -4,10 +4,9 @@ use std::cmp::Ordering;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    ArrowPrimitiveType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type,
-    Int64Type, Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
-    Time64NanosecondType, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
+    ArrowPrimitiveType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{Array, PrimitiveArray, RecordBatch};
 use arrow_schema::{DataType as ArrowType, TimeUnit};
@@ -21,34 +20,20 @@ use crate::schema::{DataType, Schema};
 pub(super) fn compute(schema: &Schema, batch: &RecordBatch) -> Result<BatchStats> {
     let arrays = batch.columns();
     if arrays.len() != schema.columns.len() {
-        return Err(invalid(format!(
-            "the batch has {} columns, the schema {}",
-            arrays.len(),
-            schema.columns.len()
-        )));
+        return Err(invalid(format!("the batch has {} columns, the schema {}", arrays.len(), schema.columns.len())));
     }
     let row_count = u32::try_from(batch.num_rows())
         .map_err(|_| invalid(format!("{} rows do not fit a batch", batch.num_rows())))?;
     let mut columns = Vec::new();
     for (index, (column, array)) in schema.columns.iter().zip(arrays).enumerate() {
         if let Some(kind) = Kind::of(&column.data_type) {
-            columns.push(column_stats(
-                index,
-                &column.data_type,
-                kind,
-                array.as_ref(),
-            )?);
+            columns.push(column_stats(index, &column.data_type, kind, array.as_ref())?);
         }
     }
     Ok(BatchStats { row_count, columns })
 }
 
-fn column_stats(
-    index: usize,
-    data_type: &DataType,
-    kind: Kind,
-    array: &dyn Array,
-) -> Result<ColumnStats> {
+fn column_stats(index: usize, data_type: &DataType, kind: Kind, array: &dyn Array) -> Result<ColumnStats> {
     if !arrow_type_matches(data_type, array.data_type()) {
         return Err(invalid(format!(
             "column {index} ({data_type}) is backed by Arrow {}, expected {}",
@@ -56,11 +41,8 @@ fn column_stats(
             data_type.to_arrow()
         )));
     }
-    let column = u16::try_from(index).map_err(|_| {
-        invalid(format!(
-            "column index {index} does not fit a statistics slot"
-        ))
-    })?;
+    let column =
+        u16::try_from(index).map_err(|_| invalid(format!("column index {index} does not fit a statistics slot")))?;
     let null_count = u32::try_from(array.null_count())
         .map_err(|_| invalid(format!("column {index} has {} nulls", array.null_count())))?;
     // A bound that does not fit its slot is left unknown: it cannot be written, and an unknown
@@ -69,12 +51,7 @@ fn column_stats(
         Some((min, max)) if kind.fits(&min) && kind.fits(&max) => (Some(min), Some(max)),
         _ => (None, None),
     };
-    Ok(ColumnStats {
-        column,
-        null_count,
-        min,
-        max,
-    })
+    Ok(ColumnStats { column, null_count, min, max })
 }
 
 /// The Arrow type must be the one [`DataType::to_arrow`] gives; a TIMESTAMP_LTZ may carry any
@@ -99,17 +76,14 @@ fn bounds(data_type: &DataType, array: &dyn Array) -> Option<(Scalar, Scalar)> {
         (DataType::Int, _) => int_bounds::<Int32Type>(array, widen),
         (DataType::Date, _) => int_bounds::<Date32Type>(array, widen),
         (DataType::BigInt, _) => int_bounds::<Int64Type>(array, Some),
-        (DataType::Decimal { .. }, _) => {
-            int_bounds::<Decimal128Type>(array, |v| i64::try_from(v).ok())
-        }
+        (DataType::Decimal { .. }, _) => int_bounds::<Decimal128Type>(array, |v| i64::try_from(v).ok()),
         (DataType::Float, _) => float_bounds::<Float32Type>(array, f64::from),
         (DataType::Double, _) => float_bounds::<Float64Type>(array, |v| v),
         (DataType::Char { .. } | DataType::String, _) => string_bounds(array),
         (DataType::Time { .. }, arrow) => time_bounds(arrow, array),
-        (
-            DataType::Timestamp { .. } | DataType::TimestampLtz { .. },
-            ArrowType::Timestamp(unit, _),
-        ) => timestamp_bounds(*unit, array),
+        (DataType::Timestamp { .. } | DataType::TimestampLtz { .. }, ArrowType::Timestamp(unit, _)) => {
+            timestamp_bounds(*unit, array)
+        }
         _ => None,
     }
 }
@@ -122,9 +96,7 @@ fn time_bounds(arrow: &ArrowType, array: &dyn Array) -> Option<(Scalar, Scalar)>
             int_bounds::<Time32SecondType>(array, |v| i64::from(v).checked_mul(1_000))
         }
         ArrowType::Time32(_) => int_bounds::<Time32MillisecondType>(array, |v| Some(v.into())),
-        ArrowType::Time64(TimeUnit::Microsecond) => {
-            int_bounds::<Time64MicrosecondType>(array, |v| Some(v / 1_000))
-        }
+        ArrowType::Time64(TimeUnit::Microsecond) => int_bounds::<Time64MicrosecondType>(array, |v| Some(v / 1_000)),
         ArrowType::Time64(_) => int_bounds::<Time64NanosecondType>(array, |v| Some(v / 1_000_000)),
         _ => None,
     }
@@ -135,12 +107,8 @@ fn timestamp_bounds(unit: TimeUnit, array: &dyn Array) -> Option<(Scalar, Scalar
     match unit {
         TimeUnit::Second => int_bounds::<TimestampSecondType>(array, |v| v.checked_mul(1_000)),
         TimeUnit::Millisecond => int_bounds::<TimestampMillisecondType>(array, Some),
-        TimeUnit::Microsecond => {
-            int_bounds::<TimestampMicrosecondType>(array, |v| Some(v.div_euclid(1_000)))
-        }
-        TimeUnit::Nanosecond => {
-            int_bounds::<TimestampNanosecondType>(array, |v| Some(v.div_euclid(1_000_000)))
-        }
+        TimeUnit::Microsecond => int_bounds::<TimestampMicrosecondType>(array, |v| Some(v.div_euclid(1_000))),
+        TimeUnit::Nanosecond => int_bounds::<TimestampNanosecondType>(array, |v| Some(v.div_euclid(1_000_000))),
     }
 }
 
@@ -190,10 +158,7 @@ fn string_bounds(array: &dyn Array) -> Option<(Scalar, Scalar)> {
 
 /// The smallest and largest item under `cmp`; on ties the first one seen stays (as in Java,
 /// which matters only for which NaN's bits are kept).
-fn fold_bounds<T: Copy>(
-    mut values: impl Iterator<Item = T>,
-    cmp: impl Fn(&T, &T) -> Ordering,
-) -> Option<(T, T)> {
+fn fold_bounds<T: Copy>(mut values: impl Iterator<Item = T>, cmp: impl Fn(&T, &T) -> Ordering) -> Option<(T, T)> {
     let first = values.next()?;
     Some(values.fold((first, first), |(min, max), v| {
         let min = if cmp(&v, &min).is_lt() { v } else { min };
@@ -207,8 +172,8 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::{
-        ArrayRef, BinaryArray, Float32Array, Int32Array, Int64Array, StringArray,
-        Time32SecondArray, Time64NanosecondArray, TimestampSecondArray,
+        ArrayRef, BinaryArray, Float32Array, Int32Array, Int64Array, StringArray, Time32SecondArray,
+        Time64NanosecondArray, TimestampSecondArray,
     };
 
     use super::*;
@@ -239,10 +204,7 @@ mod tests {
     fn time_and_timestamp_become_millis() {
         let time = Arc::new(Time32SecondArray::from(vec![7_200, 3_600]));
         let bounds = bounds_of(DataType::Time { precision: 0 }, time);
-        assert_eq!(
-            bounds,
-            (Some(Scalar::Int(3_600_000)), Some(Scalar::Int(7_200_000)))
-        );
+        assert_eq!(bounds, (Some(Scalar::Int(3_600_000)), Some(Scalar::Int(7_200_000))));
 
         let nanos = Arc::new(Time64NanosecondArray::from(vec![1_999_999, 5_000_000]));
         let bounds = bounds_of(DataType::Time { precision: 9 }, nanos);
@@ -250,10 +212,7 @@ mod tests {
 
         let ts = Arc::new(TimestampSecondArray::from(vec![-2, 1]));
         let bounds = bounds_of(DataType::Timestamp { precision: 0 }, ts);
-        assert_eq!(
-            bounds,
-            (Some(Scalar::Int(-2_000)), Some(Scalar::Int(1_000)))
-        );
+        assert_eq!(bounds, (Some(Scalar::Int(-2_000)), Some(Scalar::Int(1_000))));
     }
 
     #[test]
@@ -261,41 +220,24 @@ mod tests {
         // i32::MAX seconds of day is beyond i32 milliseconds.
         let time = Arc::new(Time32SecondArray::from(vec![i32::MAX, 1]));
         let stats = stats_of(DataType::Time { precision: 0 }, time).expect("compute");
-        assert_eq!(
-            stats.columns,
-            vec![ColumnStats {
-                column: 0,
-                null_count: 0,
-                min: None,
-                max: None
-            }]
-        );
+        assert_eq!(stats.columns, vec![ColumnStats { column: 0, null_count: 0, min: None, max: None }]);
     }
 
     #[test]
     fn strings_compare_as_bytes() {
         let array = Arc::new(StringArray::from(vec!["b", "é", "a", "Z"]));
         let bounds = bounds_of(DataType::String, array);
-        assert_eq!(
-            bounds,
-            (Some(Scalar::Str("Z".into())), Some(Scalar::Str("é".into())))
-        );
+        assert_eq!(bounds, (Some(Scalar::Str("Z".into())), Some(Scalar::Str("é".into()))));
     }
 
     #[test]
     fn skips_types_not_collected() {
-        let schema = Schema::new(vec![
-            Column::new("bytes", DataType::Bytes),
-            Column::new("n", DataType::BigInt),
-        ]);
+        let schema = Schema::new(vec![Column::new("bytes", DataType::Bytes), Column::new("n", DataType::BigInt)]);
         let bytes: ArrayRef = Arc::new(BinaryArray::from(vec![&b"x"[..]]));
         let n: ArrayRef = Arc::new(Int64Array::from(vec![4]));
         let batch = RecordBatch::try_new(schema.to_arrow(), vec![bytes, n]).expect("batch");
         let stats = compute(&schema, &batch).expect("compute");
-        assert_eq!(
-            stats.columns.iter().map(|c| c.column).collect::<Vec<_>>(),
-            [1]
-        );
+        assert_eq!(stats.columns.iter().map(|c| c.column).collect::<Vec<_>>(), [1]);
     }
 
     #[test]
@@ -305,10 +247,7 @@ mod tests {
         let batch = RecordBatch::try_new(ints.to_arrow(), vec![int32]).expect("batch");
         let longs = Schema::new(vec![Column::new("n", DataType::BigInt)]);
         assert!(compute(&longs, &batch).is_err());
-        let two = Schema::new(vec![
-            Column::new("n", DataType::Int),
-            Column::new("m", DataType::Int),
-        ]);
+        let two = Schema::new(vec![Column::new("n", DataType::Int), Column::new("m", DataType::Int)]);
         assert!(compute(&two, &batch).is_err());
     }
 }

@@ -41,12 +41,8 @@ impl Kind {
             DataType::Float => Kind::Float32,
             DataType::Double => Kind::Float64,
             DataType::Char { .. } | DataType::String => Kind::Str,
-            DataType::Decimal { precision, .. } if precision <= DECIMAL_COMPACT_PRECISION_MAX => {
-                Kind::Int64
-            }
-            DataType::Timestamp { precision } | DataType::TimestampLtz { precision } => {
-                timestamp_kind(precision)
-            }
+            DataType::Decimal { precision, .. } if precision <= DECIMAL_COMPACT_PRECISION_MAX => Kind::Int64,
+            DataType::Timestamp { precision } | DataType::TimestampLtz { precision } => timestamp_kind(precision),
             _ => return None,
         })
     }
@@ -91,36 +87,12 @@ mod tests {
 
     #[test]
     fn compact_limits_match_fluss() {
-        assert_eq!(
-            Kind::of(&DataType::Decimal {
-                precision: 18,
-                scale: 2
-            }),
-            Some(Kind::Int64)
-        );
-        assert_eq!(
-            Kind::of(&DataType::Decimal {
-                precision: 19,
-                scale: 2
-            }),
-            None
-        );
-        assert_eq!(
-            Kind::of(&DataType::Timestamp { precision: 3 }),
-            Some(Kind::Int64)
-        );
-        assert_eq!(
-            Kind::of(&DataType::Timestamp { precision: 4 }),
-            Some(Kind::PreciseTimestamp)
-        );
-        assert_eq!(
-            Kind::of(&DataType::TimestampLtz { precision: 9 }),
-            Some(Kind::PreciseTimestamp)
-        );
-        assert_eq!(
-            Kind::of(&DataType::Time { precision: 9 }),
-            Some(Kind::Int32)
-        );
+        assert_eq!(Kind::of(&DataType::Decimal { precision: 18, scale: 2 }), Some(Kind::Int64));
+        assert_eq!(Kind::of(&DataType::Decimal { precision: 19, scale: 2 }), None);
+        assert_eq!(Kind::of(&DataType::Timestamp { precision: 3 }), Some(Kind::Int64));
+        assert_eq!(Kind::of(&DataType::Timestamp { precision: 4 }), Some(Kind::PreciseTimestamp));
+        assert_eq!(Kind::of(&DataType::TimestampLtz { precision: 9 }), Some(Kind::PreciseTimestamp));
+        assert_eq!(Kind::of(&DataType::Time { precision: 9 }), Some(Kind::Int32));
         assert_eq!(Kind::of(&DataType::Bytes), None);
         assert_eq!(Kind::of(&DataType::Binary { length: 4 }), None);
     }

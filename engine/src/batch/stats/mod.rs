@@ -121,9 +121,7 @@ pub struct BatchStats {
 impl BatchStats {
     /// The statistics of a column by schema position, if collected.
     pub fn column(&self, column: usize) -> Option<&ColumnStats> {
-        self.columns
-            .iter()
-            .find(|c| usize::from(c.column) == column)
+        self.columns.iter().find(|c| usize::from(c.column) == column)
     }
 }
 

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
-    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray,
-    Time32MillisecondArray, Time32SecondArray, Time64MicrosecondArray, Time64NanosecondArray,
-    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
-    TimestampSecondArray,
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, Time32MillisecondArray, Time32SecondArray,
+    Time64MicrosecondArray, Time64NanosecondArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray,
 };
 use proptest::prelude::*;
 
@@ -34,12 +33,7 @@ fn text(v: &str) -> Option<Scalar> {
 }
 
 fn stats(column: u16, null_count: u32, min: Option<Scalar>, max: Option<Scalar>) -> ColumnStats {
-    ColumnStats {
-        column,
-        null_count,
-        min,
-        max,
-    }
+    ColumnStats { column, null_count, min, max }
 }
 
 /// One column of every collected type and a few that are not, three rows, with nulls,
@@ -60,13 +54,7 @@ fn all_types() -> (Schema, RecordBatch) {
         Column::new("time9", DataType::Time { precision: 9 }),
         Column::new("char", DataType::Char { length: 12 }),
         Column::new("str", DataType::String),
-        Column::new(
-            "dec18",
-            DataType::Decimal {
-                precision: 18,
-                scale: 2,
-            },
-        ),
+        Column::new("dec18", DataType::Decimal { precision: 18, scale: 2 }),
         Column::new("ts0", DataType::Timestamp { precision: 0 }),
         Column::new("ts3", DataType::Timestamp { precision: 3 }),
         Column::new("ltz3", DataType::TimestampLtz { precision: 3 }),
@@ -74,13 +62,7 @@ fn all_types() -> (Schema, RecordBatch) {
         Column::new("ltz9", DataType::TimestampLtz { precision: 9 }),
         Column::new("bytes", DataType::Bytes),
         Column::new("nulls", DataType::String),
-        Column::new(
-            "dec30",
-            DataType::Decimal {
-                precision: 30,
-                scale: 2,
-            },
-        ),
+        Column::new("dec30", DataType::Decimal { precision: 30, scale: 2 }),
     ]);
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(BooleanArray::from(vec![Some(true), None, Some(true)])),
@@ -95,46 +77,23 @@ fn all_types() -> (Schema, RecordBatch) {
         Arc::new(Time32MillisecondArray::from(vec![Some(5), None, Some(1)])),
         Arc::new(Time64MicrosecondArray::from(vec![1_999, 86_399_999_999, 0])),
         Arc::new(Time64NanosecondArray::from(vec![1_000_000, 2_999_999, 5])),
-        Arc::new(StringArray::from(vec![
-            Some("ab"),
-            Some("abcdefghijkl"),
-            None,
-        ])),
-        Arc::new(StringArray::from(vec![
-            Some("héllo wörld"),
-            Some("a"),
-            Some(""),
-        ])),
+        Arc::new(StringArray::from(vec![Some("ab"), Some("abcdefghijkl"), None])),
+        Arc::new(StringArray::from(vec![Some("héllo wörld"), Some("a"), Some("")])),
         Arc::new(
             Decimal128Array::from(vec![Some(-999_999_999_999_999_999), Some(12_345), None])
                 .with_precision_and_scale(18, 2)
                 .expect("decimal(18, 2)"),
         ),
         Arc::new(TimestampSecondArray::from(vec![-5, 7, 0])),
-        Arc::new(TimestampMillisecondArray::from(vec![
-            1_700_000_000_123,
-            -1,
-            0,
-        ])),
+        Arc::new(TimestampMillisecondArray::from(vec![1_700_000_000_123, -1, 0])),
+        Arc::new(TimestampMillisecondArray::from(vec![Some(2), None, Some(1)]).with_timezone("UTC")),
+        Arc::new(TimestampMicrosecondArray::from(vec![-1, 1_600_000_000_000_001, 3])),
         Arc::new(
-            TimestampMillisecondArray::from(vec![Some(2), None, Some(1)]).with_timezone("UTC"),
-        ),
-        Arc::new(TimestampMicrosecondArray::from(vec![
-            -1,
-            1_600_000_000_000_001,
-            3,
-        ])),
-        Arc::new(
-            TimestampNanosecondArray::from(vec![None, Some(-1_000_000_001), Some(123_456_789)])
-                .with_timezone("UTC"),
+            TimestampNanosecondArray::from(vec![None, Some(-1_000_000_001), Some(123_456_789)]).with_timezone("UTC"),
         ),
         Arc::new(BinaryArray::from(vec![&b"x"[..], b"y", b"z"])),
         Arc::new(StringArray::from(vec![None::<&str>, None, None])),
-        Arc::new(
-            Decimal128Array::from(vec![1, 2, 3])
-                .with_precision_and_scale(30, 2)
-                .expect("decimal(30, 2)"),
-        ),
+        Arc::new(Decimal128Array::from(vec![1, 2, 3]).with_precision_and_scale(30, 2).expect("decimal(30, 2)")),
     ];
     let batch = batch(&schema, arrays);
     (schema, batch)
@@ -184,20 +143,10 @@ fn round_trips_every_collected_type() {
 
 #[test]
 fn types_not_collected() {
-    for ty in [
-        DataType::Bytes,
-        DataType::Binary { length: 3 },
-        DataType::Decimal {
-            precision: 19,
-            scale: 0,
-        },
-    ] {
+    for ty in [DataType::Bytes, DataType::Binary { length: 3 }, DataType::Decimal { precision: 19, scale: 0 }] {
         assert!(!is_stats_type(&ty), "{ty}");
     }
-    for ty in [
-        DataType::Time { precision: 9 },
-        DataType::TimestampLtz { precision: 9 },
-    ] {
+    for ty in [DataType::Time { precision: 9 }, DataType::TimestampLtz { precision: 9 }] {
         assert!(is_stats_type(&ty), "{ty}");
     }
 }
@@ -205,19 +154,12 @@ fn types_not_collected() {
 /// `a INT, b STRING`, rows (7, "zebra-crossing"), (-2, "ant"), (null, null), drawn by hand.
 #[test]
 fn golden_block() {
-    let schema = Schema::new(vec![
-        Column::new("a", DataType::Int),
-        Column::new("b", DataType::String),
-    ]);
+    let schema = Schema::new(vec![Column::new("a", DataType::Int), Column::new("b", DataType::String)]);
     let batch = batch(
         &schema,
         vec![
             Arc::new(Int32Array::from(vec![Some(7), Some(-2), None])),
-            Arc::new(StringArray::from(vec![
-                Some("zebra-crossing"),
-                Some("ant"),
-                None,
-            ])),
+            Arc::new(StringArray::from(vec![Some("zebra-crossing"), Some("ant"), None])),
         ],
     );
     let computed = compute(&schema, &batch).expect("compute");
@@ -267,14 +209,8 @@ fn precise_timestamp_block() {
 
 #[test]
 fn slot_order_is_free() {
-    let schema = Schema::new(vec![
-        Column::new("a", DataType::Int),
-        Column::new("b", DataType::BigInt),
-    ]);
-    let stats = BatchStats {
-        row_count: 2,
-        columns: vec![stats(1, 0, int(1), int(2)), stats(0, 2, None, None)],
-    };
+    let schema = Schema::new(vec![Column::new("a", DataType::Int), Column::new("b", DataType::BigInt)]);
+    let stats = BatchStats { row_count: 2, columns: vec![stats(1, 0, int(1), int(2)), stats(0, 2, None, None)] };
     let bytes = encoded(&schema, &stats);
     assert_eq!(bytes.get(3..7), Some(&[1, 0, 0, 0][..]));
     assert_eq!(decode(&schema, &bytes, 2).expect("decode"), stats);
@@ -283,15 +219,9 @@ fn slot_order_is_free() {
 #[test]
 fn nothing_to_write_is_written_as_nothing() {
     let schema = Schema::new(vec![Column::new("a", DataType::Int)]);
-    let none = BatchStats {
-        row_count: 5,
-        columns: Vec::new(),
-    };
+    let none = BatchStats { row_count: 5, columns: Vec::new() };
     assert!(encoded(&schema, &none).is_empty());
-    let no_rows = BatchStats {
-        row_count: 0,
-        columns: vec![stats(0, 0, None, None)],
-    };
+    let no_rows = BatchStats { row_count: 0, columns: vec![stats(0, 0, None, None)] };
     assert!(encoded(&schema, &no_rows).is_empty());
     assert_eq!(decode(&schema, &[], 5).expect("decode"), none);
 }
@@ -299,23 +229,10 @@ fn nothing_to_write_is_written_as_nothing() {
 #[test]
 fn decodes_java_empty_block() {
     let schema = Schema::new(vec![Column::new("a", DataType::Int)]);
-    let java_empty = [
-        &[1u8, 0, 0][..],
-        &[8, 0, 0, 0],
-        &[0; 8],
-        &[8, 0, 0, 0],
-        &[0; 8],
-    ]
-    .concat();
+    let java_empty = [&[1u8, 0, 0][..], &[8, 0, 0, 0], &[0; 8], &[8, 0, 0, 0], &[0; 8]].concat();
     assert_eq!(java_empty.len(), 27);
     let decoded = decode(&schema, &java_empty, 9).expect("decode");
-    assert_eq!(
-        decoded,
-        BatchStats {
-            row_count: 9,
-            columns: Vec::new()
-        }
-    );
+    assert_eq!(decoded, BatchStats { row_count: 9, columns: Vec::new() });
 }
 
 #[test]
@@ -335,10 +252,7 @@ fn unknown_type_slots_decode_with_unknown_bounds() {
 
 #[test]
 fn encode_rejects_stats_that_do_not_fit_the_schema() {
-    let schema = Schema::new(vec![
-        Column::new("a", DataType::TinyInt),
-        Column::new("b", DataType::Bytes),
-    ]);
+    let schema = Schema::new(vec![Column::new("a", DataType::TinyInt), Column::new("b", DataType::Bytes)]);
     let bad = [
         stats(2, 0, None, None),           // outside the schema
         stats(0, 4, None, None),           // more nulls than rows
@@ -349,22 +263,13 @@ fn encode_rejects_stats_that_do_not_fit_the_schema() {
         stats(1, 0, int(1), int(2)),       // BYTES has no bounds
     ];
     for column in bad {
-        let stats = BatchStats {
-            row_count: 3,
-            columns: vec![column.clone()],
-        };
+        let stats = BatchStats { row_count: 3, columns: vec![column.clone()] };
         let mut out = vec![0xAA];
         let result = encode(&schema, &stats, &mut out);
-        assert!(
-            matches!(result, Err(Error::InvalidBatch { .. })),
-            "{column:?}"
-        );
+        assert!(matches!(result, Err(Error::InvalidBatch { .. })), "{column:?}");
         assert_eq!(out, [0xAA], "a failed encode leaves the output alone");
     }
-    let twice = BatchStats {
-        row_count: 3,
-        columns: vec![stats(0, 0, None, None), stats(0, 0, None, None)],
-    };
+    let twice = BatchStats { row_count: 3, columns: vec![stats(0, 0, None, None), stats(0, 0, None, None)] };
     assert!(encode(&schema, &twice, &mut Vec::new()).is_err());
 }
 
@@ -384,35 +289,14 @@ fn decode_rejects_malformed_headers() {
         decode(&schema, &bytes, 3)
     };
     assert!(with(0, &[2]).is_err(), "version");
-    assert!(
-        with(1, &(-1i16).to_le_bytes()).is_err(),
-        "negative column count"
-    );
-    assert!(
-        with(3, &(23i16).to_le_bytes()).is_err(),
-        "column outside the schema"
-    );
+    assert!(with(1, &(-1i16).to_le_bytes()).is_err(), "negative column count");
+    assert!(with(3, &(23i16).to_le_bytes()).is_err(), "column outside the schema");
     assert!(with(3, &(1i16).to_le_bytes()).is_err(), "column 1 twice");
-    assert!(
-        with(3 + 2 * 21, &(4i32).to_le_bytes()).is_err(),
-        "4 nulls in 3 rows"
-    );
-    assert!(
-        with(3 + 2 * 21, &(-1i32).to_le_bytes()).is_err(),
-        "negative null count"
-    );
-    assert!(
-        with(3 + 6 * 21, &(-8i32).to_le_bytes()).is_err(),
-        "negative row length"
-    );
-    assert!(
-        decode(&schema, &[block.as_slice(), &[0]].concat(), 3).is_err(),
-        "trailing byte"
-    );
-    assert!(
-        decode(&schema, &block, 2).is_err(),
-        "a null count above the row count"
-    );
+    assert!(with(3 + 2 * 21, &(4i32).to_le_bytes()).is_err(), "4 nulls in 3 rows");
+    assert!(with(3 + 2 * 21, &(-1i32).to_le_bytes()).is_err(), "negative null count");
+    assert!(with(3 + 6 * 21, &(-8i32).to_le_bytes()).is_err(), "negative row length");
+    assert!(decode(&schema, &[block.as_slice(), &[0]].concat(), 3).is_err(), "trailing byte");
+    assert!(decode(&schema, &block, 2).is_err(), "a null count above the row count");
 }
 
 proptest! {

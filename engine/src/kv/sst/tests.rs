@@ -133,6 +133,10 @@ fn blocks_are_near_the_target_size() {
         write(&s, id, &[rows(0..3000, 0), rows(3000..20_000, 9)], options).expect("write");
         let reader = block_on(SstReader::open(&s, id, &schema())).expect("open");
         let count = reader.block_count();
+        for b in &reader.blocks {
+            // Back to back, no padding: IPC messages are multiples of 64 bytes.
+            assert_eq!((b.offset % 64, b.len % 64), (0, 0));
+        }
         for i in 0..count - 1 {
             let len = reader.blocks[i].len as usize;
             assert!(len > target / 2 && len < target * 3 / 2, "target {target}: block {i} of {len} bytes");

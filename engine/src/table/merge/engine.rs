@@ -13,9 +13,9 @@
 //! - first_row: a new key is inserted, an existing one is `Unchanged` (`FirstRowRowMerger`).
 //! - versioned: the new row replaces the old one when its version is greater than **or equal
 //!   to** the stored one (`VersionedRowMerger`: `compare(old, new) <= 0`). A NULL version counts
-//!   as the smallest version (Fluss: INT/BIGINT NULL is `MIN_VALUE`, TIMESTAMP NULL is below every
-//!   timestamp): a NULL-version write never replaces a non-null version, but is inserted for a new
-//!   key.
+//!   as the smallest version in Fluss (INT/BIGINT NULL is `MIN_VALUE`); rill rejects a write
+//!   whose version is NULL instead (`Error::InvalidWrite`): a silently ignored write is worse
+//!   than a clear error. Stored rows never hold a NULL version.
 //! - aggregation: a new key stores the written row as is; an existing one folds every column's
 //!   function over (old, new) (`AggregateRowMerger`). rill returns `Unchanged` when the folded
 //!   row equals the old one (Fluss would emit an identical -U/+U pair).
@@ -140,6 +140,15 @@ impl MergeEngine {
         self.check_row(new, mask.as_deref(), "written row")?;
         if let Some(old) = old {
             self.check_width(old, "stored row")?;
+        }
+        if let MergeKind::Versioned { column } = self.kind {
+            if new.get(column).is_none_or(Datum::is_null) {
+                let name = self.columns.get(column).map_or("?", |c| c.name.as_str());
+                return Err(Error::InvalidWrite {
+                    table: self.table.clone(),
+                    reason: format!("the version column '{name}' of a versioned table must not be null"),
+                });
+            }
         }
         let outcome = match (self.kind, old) {
             (MergeKind::FirstRow, Some(_)) => Outcome::Unchanged,

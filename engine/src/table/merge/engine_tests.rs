@@ -177,11 +177,9 @@ fn versioned_replaces_on_greater_or_equal_version() {
     assert_eq!(upsert(&e, Some(&v(Some(5), 1)), &v(Some(5), 2), None), Outcome::Put(v(Some(5), 2)));
     assert_eq!(upsert(&e, Some(&v(Some(5), 1)), &v(Some(6), 2), None), Outcome::Put(v(Some(6), 2)));
     // NULL is the smallest version (BIGINT: Long.MIN_VALUE).
-    assert_eq!(upsert(&e, None, &v(None, 1), None), Outcome::Put(v(None, 1)));
-    assert_eq!(upsert(&e, Some(&v(Some(5), 1)), &v(None, 2), None), Outcome::Unchanged);
-    assert_eq!(upsert(&e, Some(&v(None, 1)), &v(None, 2), None), Outcome::Put(v(None, 2)));
-    assert_eq!(upsert(&e, Some(&v(None, 1)), &v(Some(i64::MIN), 2), None), Outcome::Put(v(Some(i64::MIN), 2)));
-    assert_eq!(upsert(&e, Some(&v(Some(i64::MIN), 1)), &v(None, 2), None), Outcome::Put(v(None, 2)));
+    // A NULL version is refused (rill's choice; Fluss would treat it as the smallest version).
+    assert!(upsert_error(&e, None, &v(None, 1), None).contains("version column 'ver'"));
+    assert!(upsert_error(&e, Some(&v(Some(5), 1)), &v(None, 2), None).contains("must not be null"));
     assert_eq!(delete(&e, Some(&v(Some(5), 1)), None), Outcome::Unchanged);
     assert!(
         upsert_error(&e, None, &v(Some(1), 1), Some(&[0, 1])).contains("versioned merge engine has no partial updates")
@@ -189,14 +187,16 @@ fn versioned_replaces_on_greater_or_equal_version() {
 }
 
 #[test]
-fn versioned_timestamp_null_is_below_every_timestamp() {
+fn versioned_timestamp_orders_and_rejects_null() {
     let mut t = table(&[("table.merge-engine", "versioned"), ("table.merge-engine.versioned.ver-column", "ver")]);
     t.schema.columns[1].data_type = DataType::TimestampLtz { precision: 6 };
     let e = MergeEngine::from_table(&t).ok();
     let v = |ver: Option<i64>, amount: i64| row(1, ver, Some(amount), None, None);
     let outcome = e.as_ref().and_then(|e| e.upsert(Some(&v(Some(i64::MIN), 1)), &v(None, 2), None).ok());
+    assert_eq!(outcome, None, "a NULL version is an error");
+    let outcome = e.as_ref().and_then(|e| e.upsert(Some(&v(Some(10), 1)), &v(Some(9), 2), None).ok());
     assert_eq!(outcome, Some(Outcome::Unchanged));
-    let outcome = e.as_ref().and_then(|e| e.upsert(Some(&v(None, 1)), &v(Some(i64::MIN), 2), None).ok());
+    let outcome = e.as_ref().and_then(|e| e.upsert(Some(&v(Some(i64::MIN), 1)), &v(Some(i64::MIN), 2), None).ok());
     assert_eq!(outcome, Some(Outcome::Put(v(Some(i64::MIN), 2))));
 }
 
