@@ -100,7 +100,9 @@ pub fn binlog_batch(schema: &Schema, stored: &StoredBatch) -> Result<RecordBatch
         i += 1;
     }
     let image = |picks: &[Option<u32>]| image_column(&rows, picks);
-    let row_type = DataType::Struct(rows.schema().fields().clone());
+    let nullable: Fields =
+        rows.schema().fields().iter().map(|f| Arc::new(f.as_ref().clone().with_nullable(true))).collect();
+    let row_type = DataType::Struct(nullable);
     let fields = vec![
         Field::new("_change_type", DataType::Utf8, false),
         Field::new("_log_offset", DataType::Int64, false),
