@@ -270,7 +270,7 @@ fn bad_writes_are_refused_and_change_nothing() {
             .unwrap();
     let mut w = upsert_write(&[(1, Some(5), None)]);
     w.rows = wrong;
-    refused(w, "does not match the table schema");
+    refused(w, "rows do not match the table schema");
     assert_eq!(t.log().list_offset(OffsetSpec::Latest), end);
     assert_eq!(get(&t, 1), Some((Some(10), Some("a".into()))));
 }

@@ -662,3 +662,74 @@ fn lookup_values_carry_the_schema_id_the_client_strips() {
     // The client refuses a negative schema id (`LookupResult::read_schema_id`); so does rill.
     assert!(split_lookup_value(&[0xFF, 0xFF, 0x00]).is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// A primary-key table fed and read the client's way
+
+/// Keys and rows encoded by the client go into a PK table as a KvRecordBatch (with deletes),
+/// are looked up by the client's key bytes, and the values rill returns decode with the
+/// client's row reader to the rows written; a prefix of the client's key finds the same rows.
+#[test]
+fn a_pk_table_takes_client_kv_batches_and_answers_client_lookups() {
+    use rill_engine::kv::cache::BlockCache;
+    use rill_engine::log::{LogConfig, SimFaults, SimStorage};
+    use rill_engine::schema::TableDescriptor;
+    use rill_engine::table::{PkConfig, PkTable};
+
+    let schema = all_types_schema();
+    let row_type = fluss_row_type(&schema);
+    let key_names: Vec<String> =
+        schema.columns.iter().filter(|c| c.name.starts_with("key_")).map(|c| c.name.clone()).collect();
+    let mut desc = TableDescriptor::log_table("db.all_types", schema.clone());
+    desc.primary_key = key_names.clone();
+    let config = PkConfig { log: LogConfig::new("db.all_types/b0", schema.clone()), lsm: Default::default() };
+    let sim = SimStorage::new(1, SimFaults::default());
+    let table = futures_lite::future::block_on(PkTable::open(
+        sim,
+        desc,
+        config,
+        std::rc::Rc::new(BlockCache::new(1 << 20)),
+        Box::new(|| 1_000),
+    ))
+    .unwrap();
+
+    let batch = sample_batch(&schema, 12, 21, false);
+    let values = fluss_encode_rows(&row_type, &batch);
+    let mut encoder = fluss_key_encoder(&row_type, &key_names, false);
+    let mut cursor = ColumnarRow::new(Arc::new(batch.clone()), Arc::new(row_type.clone()), 0, None).unwrap();
+    let keys: Vec<Vec<u8>> = (0..batch.num_rows())
+        .map(|row| {
+            cursor.set_row_id(row);
+            encoder.encode_key(&cursor).unwrap().to_vec()
+        })
+        .collect();
+    let mut builder = KvRecordBatchBuilder::new(i32::from(schema.id), 1 << 24, KvFormat::COMPACTED);
+    builder.set_writer_state(9, 0);
+    for (key, value) in keys.iter().zip(&values) {
+        builder.append_row(key, Some(value)).unwrap();
+    }
+    builder.append_row(&keys[3], None).unwrap();
+    let bytes = builder.build().unwrap().to_vec();
+    let result = futures_lite::future::block_on(table.write_kv_batch(&bytes, None)).unwrap();
+    assert!(result.changes >= 12);
+    // The same batch again (a client retry) is recognised.
+    assert!(futures_lite::future::block_on(table.write_kv_batch(&bytes, None)).unwrap().duplicate);
+
+    let answers = futures_lite::future::block_on(table.lookup_fluss(&keys)).unwrap();
+    let decoder = CompactedRowDecoder::new(row_type.clone());
+    let mut found_rows = RowAppendRecordBatchBuilder::new(&row_type).unwrap();
+    let mut expected = Vec::new();
+    for (row, answer) in answers.iter().enumerate() {
+        if row == 3 {
+            assert!(answer.is_none(), "the deleted key is gone");
+            continue;
+        }
+        let value = answer.as_ref().expect("every other key is found");
+        assert_eq!(i16::from_le_bytes([value[0], value[1]]), schema.id);
+        found_rows.append(&decoder.decode(&value[SCHEMA_ID_LENGTH..])).unwrap();
+        expected.push(row as u32);
+    }
+    let found = Arc::unwrap_or_clone(found_rows.build_arrow_record_batch().unwrap());
+    let want = arrow::compute::take_record_batch(&batch, &arrow::array::UInt32Array::from(expected)).unwrap();
+    assert_same(&want, &found, "rows looked up with the client's keys, decoded by the client");
+}

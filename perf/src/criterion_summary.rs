@@ -49,8 +49,22 @@ pub fn collect(criterion_dir: &Path, groups: &[String]) -> Result<Vec<Median>> {
             throughput_elements: throughput("Elements"),
         });
     }
-    medians.sort_by(|a, b| (&a.group, &a.function, &a.parameter).cmp(&(&b.group, &b.function, &b.parameter)));
+    medians.sort_by(|a, b| {
+        let key = |m: &Median| (m.group.clone(), m.function.clone(), parameter_size(&m.parameter), m.parameter.clone());
+        key(a).cmp(&key(b))
+    });
     Ok(medians)
+}
+
+/// `4KiB` -> 4096, `1MiB` -> 1048576, `1000` -> 1000; 0 for anything else (then sorted by name).
+fn parameter_size(parameter: &str) -> u64 {
+    let digits = parameter.trim_end_matches(|c: char| !c.is_ascii_digit());
+    let number: u64 = digits.parse().unwrap_or(0);
+    match &parameter[digits.len()..] {
+        "KiB" => number << 10,
+        "MiB" => number << 20,
+        _ => number,
+    }
 }
 
 fn find_new_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

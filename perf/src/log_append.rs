@@ -20,6 +20,9 @@ use crate::{data, Result};
 
 /// Distinct batches built per configuration (the pool repeats them).
 const TEMPLATES: usize = 8;
+/// Most batches in a pool, whatever their size (200k 4 KiB batches are far more than one
+/// fdatasyncing log takes in a few seconds here).
+const POOL_BATCHES_MAX: u64 = 200_000;
 
 /// One configuration of the workload.
 #[derive(Clone, Debug, Serialize)]
@@ -97,7 +100,7 @@ pub fn run(dir: &Path, config: &AppendConfig, default_concurrency: usize) -> Res
     let templates = data::events_batches(config.batch_bytes, TEMPLATES, config.statistics)?;
     let rows_per_batch = data::events_rows_for(config.batch_bytes, config.statistics)?;
     let batch_bytes_mean = templates.iter().map(Vec::len).sum::<usize>() as f64 / templates.len() as f64;
-    let mut count = (config.pool_bytes_max as f64 / batch_bytes_mean) as u64;
+    let mut count = ((config.pool_bytes_max as f64 / batch_bytes_mean) as u64).min(POOL_BATCHES_MAX);
     if let Some(max) = config.batches_max {
         count = count.min(max);
     }

@@ -71,7 +71,7 @@ struct LogAppendArgs {
     #[arg(long)]
     batches: Option<u64>,
     /// MiB of pre-built batches per configuration (a run ends early when they are used up).
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 8192)]
     pool_mib: usize,
     /// Also run perf/scripts/fio.sh on the same directory and compare.
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! Table semantics: primary-key tables and their merge engines.
 
 pub mod changelog;
+mod fluss_kv;
 pub mod merge;
 pub mod pk;
 mod replay;

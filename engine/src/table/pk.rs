@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use tracing::warn;
 
 use super::changelog::{build_changelog, ChangeRow, ChangelogImage};
@@ -223,8 +223,7 @@ impl<S: Storage + Clone> PkTable<S> {
         if write.rows.num_rows() != n || write.deleted.len() != n {
             return bad(format!("{n} keys, {} rows and {} delete flags", write.rows.num_rows(), write.deleted.len()));
         }
-        crate::batch::builder::check_schema(&self.schema, &write.rows)
-            .map_err(|e| Error::InvalidWrite { table: self.desc.name.clone(), reason: e.to_string() })?;
+        self.check_rows(write)?;
         if let Some(key) = write.keys.iter().find(|k| k.len() > KEY_BYTES_MAX || k.is_empty()) {
             return bad(format!("a key of {} bytes (1..={KEY_BYTES_MAX} allowed)", key.len()));
         }
@@ -237,6 +236,40 @@ impl<S: Storage + Clone> PkTable<S> {
                     "a partial update must include primary key column '{}'",
                     self.schema.columns[k].name
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows must have the table's column types; a NOT NULL column may hold a null only in
+    /// a deleted record (a delete carries no values).
+    fn check_rows(&self, write: &KvWrite) -> Result<()> {
+        let expected = self.schema.to_arrow();
+        let actual = write.rows.schema();
+        let types_match = expected.fields().len() == actual.fields().len()
+            && expected.fields().iter().zip(actual.fields().iter()).all(|(e, a)| e.data_type() == a.data_type());
+        if !types_match {
+            let describe = |s: &arrow_schema::Schema| {
+                s.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>().join(", ")
+            };
+            return Err(Error::InvalidWrite {
+                table: self.desc.name.clone(),
+                reason: format!(
+                    "rows do not match the table schema: expected [{}], got [{}]",
+                    describe(&expected),
+                    describe(&actual)
+                ),
+            });
+        }
+        for (column, field) in self.schema.columns.iter().zip(write.rows.columns()) {
+            if column.nullable || field.null_count() == 0 {
+                continue;
+            }
+            if let Some(row) = (0..field.len()).find(|&r| field.is_null(r) && !write.deleted[r]) {
+                return Err(Error::InvalidWrite {
+                    table: self.desc.name.clone(),
+                    reason: format!("NOT NULL column '{}' is null in record {row}", column.name),
+                });
             }
         }
         Ok(())
