@@ -349,18 +349,23 @@ fn measure_block_read_and_decode() {
             let dir = tempfile::tempdir().unwrap();
             let uring = UringStorage::open(dir.path()).await.unwrap();
             let sim = SimStorage::new(1, SimFaults::default());
-            let schema = all_types();
+            let wide = all_types();
+            // BIGINT, STRING, DOUBLE: a narrow table.
+            let narrow = Schema { id: 0, columns: [0, 11, 7].iter().map(|&c| wide.columns[c].clone()).collect() };
             let ids = ids(200_000);
-            for (name, compression) in [("none", Compression::None), ("lz4", Compression::Lz4Frame)] {
+            let cases = [("wide", "none", Compression::None), ("wide", "lz4", Compression::Lz4Frame)];
+            let narrow_cases = [("narrow", "none", Compression::None), ("narrow", "lz4", Compression::Lz4Frame)];
+            for (id, (table, name, compression)) in cases.into_iter().chain(narrow_cases).enumerate() {
+                let schema = if table == "wide" { &wide } else { &narrow };
                 let options = SstOptions { compression, ..SstOptions::default() };
-                let id = compression as u64 + 1;
+                let id = id as u64 + 1;
                 let started = std::time::Instant::now();
-                write(&uring, id, &schema, &ids, options).await;
+                write(&uring, id, schema, &ids, options).await;
                 let write_ms = started.elapsed().as_secs_f64() * 1e3;
-                write(&sim, id, &schema, &ids, options).await;
+                write(&sim, id, schema, &ids, options).await;
                 for (backend, reader) in [
-                    ("io_uring", MeasuredReader::Uring(SstReader::open(&uring, id, &schema).await.unwrap())),
-                    ("sim", MeasuredReader::Sim(SstReader::open(&sim, id, &schema).await.unwrap())),
+                    ("io_uring", MeasuredReader::Uring(SstReader::open(&uring, id, schema).await.unwrap())),
+                    ("sim", MeasuredReader::Sim(SstReader::open(&sim, id, schema).await.unwrap())),
                 ] {
                     let (blocks, rows_per_block, bytes) = reader.shape();
                     let started = std::time::Instant::now();
@@ -370,13 +375,13 @@ fn measure_block_read_and_decode() {
                     }
                     let per_block_us = started.elapsed().as_secs_f64() * 1e6 / n as f64;
                     println!(
-                        "{backend:8} compression {name:4}: {blocks} blocks of ~{bytes} B, ~{rows_per_block} rows; \
+                        "{table:6} {backend:8} compression {name:4}: {blocks} blocks of ~{bytes} B, ~{rows_per_block} rows; \
                          read+CRC+decode {per_block_us:.1} us/block; file written in {write_ms:.0} ms"
                     );
                 }
             }
             let cache = BlockCache::new(256 << 20);
-            let reader = SstReader::open(&sim, 1, &schema).await.unwrap();
+            let reader = SstReader::open(&sim, 1, &wide).await.unwrap();
             for &i in ids.iter().step_by(7) {
                 reader.get(&key(i), &cache).await.unwrap();
             }
