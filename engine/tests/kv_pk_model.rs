@@ -130,7 +130,19 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn apply(table: &PkTable<SimStorage>, oracle: &mut BTreeMap<Key, Value>, op: &Op) {
+/// Applies `op` to the table and the oracle. On an error (injected faults) the oracle is left
+/// as it was and the state the op would have produced is returned: the write may or may not
+/// have become durable.
+fn apply(table: &PkTable<SimStorage>, oracle: &mut BTreeMap<Key, Value>, op: &Op) -> Option<BTreeMap<Key, Value>> {
+    let before = oracle.clone();
+    let outcome = apply_inner(table, oracle, op);
+    match outcome {
+        Ok(()) => None,
+        Err(_) => Some(std::mem::replace(oracle, before)),
+    }
+}
+
+fn apply_inner(table: &PkTable<SimStorage>, oracle: &mut BTreeMap<Key, Value>, op: &Op) -> rill_engine::Result<()> {
     match op {
         Op::Upsert(records) => {
             let batch = rows(records);
@@ -142,10 +154,11 @@ fn apply(table: &PkTable<SimStorage>, oracle: &mut BTreeMap<Key, Value>, op: &Op
                 writer_id: -1,
                 batch_sequence: -1,
             };
-            block_on(table.write(write)).unwrap();
+            let written = block_on(table.write(write));
             for (k, v) in records {
                 oracle.insert(*k, v.clone());
             }
+            written.map(drop)
         }
         Op::Delete(keys) => {
             let records: Vec<(Key, Value)> = keys.iter().map(|k| (*k, (None, None))).collect();
@@ -158,10 +171,11 @@ fn apply(table: &PkTable<SimStorage>, oracle: &mut BTreeMap<Key, Value>, op: &Op
                 writer_id: -1,
                 batch_sequence: -1,
             };
-            block_on(table.write(write)).unwrap();
+            let written = block_on(table.write(write));
             for k in keys {
                 oracle.remove(k);
             }
+            written.map(drop)
         }
         Op::Partial(updates) => {
             let records: Vec<(Key, Value)> = updates.iter().map(|(k, n)| (*k, (Some("ignored".into()), *n))).collect();
@@ -174,18 +188,30 @@ fn apply(table: &PkTable<SimStorage>, oracle: &mut BTreeMap<Key, Value>, op: &Op
                 writer_id: -1,
                 batch_sequence: -1,
             };
-            block_on(table.write(write)).unwrap();
+            let written = block_on(table.write(write));
             for (k, n) in updates {
                 let entry = oracle.entry(*k).or_insert((None, None));
                 entry.1 = *n;
             }
+            written.map(drop)
         }
-        Op::Flush => block_on(table.flush()).unwrap(),
-        Op::Compact => {
-            block_on(table.lsm().compact_all()).unwrap();
-        }
-        Op::Crash | Op::Check(_) => {}
+        Op::Flush => block_on(table.flush()),
+        Op::Compact => block_on(table.lsm().compact_all()).map(drop),
+        Op::Crash | Op::Check(_) => Ok(()),
     }
+}
+
+/// Reads every key the oracle or `other` knows.
+fn actual_state(
+    table: &PkTable<SimStorage>,
+    a: &BTreeMap<Key, Value>,
+    b: &BTreeMap<Key, Value>,
+) -> BTreeMap<Key, Value> {
+    let keys: Vec<Key> =
+        a.keys().chain(b.keys()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let records: Vec<(Key, Value)> = keys.iter().map(|k| (*k, (None, None))).collect();
+    let result = block_on(table.lookup(&keys_of(&rows(&records), &[0, 1]))).unwrap();
+    decode(&result.rows).into_iter().collect()
 }
 
 fn check_lookups(table: &PkTable<SimStorage>, oracle: &BTreeMap<Key, Value>, keys: &[Key]) {
@@ -266,7 +292,7 @@ proptest! {
         let mut table = open(&sim);
         let mut oracle = BTreeMap::new();
         for op in &ops {
-            apply(&table, &mut oracle, op);
+            assert!(apply(&table, &mut oracle, op).is_none(), "no faults were injected");
             match op {
                 Op::Crash => {
                     drop(table);
@@ -284,5 +310,46 @@ proptest! {
         sim.crash();
         let table = open(&sim);
         check_snapshot(&table, &oracle);
+    }
+}
+
+fn faults(on: bool) -> SimFaults {
+    let rate = if on { 40_000 } else { 0 };
+    SimFaults { write_error_per_million: rate, sync_error_per_million: rate, ..SimFaults::default() }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: logkit::cases(32), ..ProptestConfig::default() })]
+
+    /// With write and sync failures injected: an acknowledged write is never lost, a failed
+    /// one is all or nothing after the crash and reopen that follow it, and the table stays
+    /// equal to its own changelog.
+    #[test]
+    fn pk_table_survives_injected_faults(seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..40)) {
+        let sim = SimStorage::new(seed, faults(false));
+        let mut table = open(&sim);
+        sim.set_faults(faults(true));
+        let mut oracle = BTreeMap::new();
+        for op in &ops {
+            let failed = apply(&table, &mut oracle, op);
+            if failed.is_some() || matches!(op, Op::Crash) {
+                drop(table);
+                sim.crash();
+                sim.set_faults(faults(false));
+                table = open(&sim);
+                if let Some(after) = failed {
+                    let actual = actual_state(&table, &oracle, &after);
+                    prop_assert!(actual == oracle || actual == after, "a failed write must be all or nothing");
+                    oracle = actual;
+                }
+                sim.set_faults(faults(true));
+            }
+        }
+        sim.set_faults(faults(false));
+        drop(table);
+        sim.crash();
+        let table = open(&sim);
+        check_snapshot(&table, &oracle);
+        check_changelog_replay(&table, &oracle);
     }
 }
