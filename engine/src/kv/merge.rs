@@ -66,6 +66,12 @@ impl<F: StorageFile> Cursor<F> {
     /// Moves to the next row, loading the next non-empty batch when needed.
     async fn advance(&mut self, cache: &BlockCache) -> Result<()> {
         self.row += 1;
+        self.settle(cache).await
+    }
+
+    /// Makes the cursor point at a row, loading batches until one has the current row (or
+    /// the run ends).
+    async fn settle(&mut self, cache: &BlockCache) -> Result<()> {
         while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
             match self.source.next_batch(cache).await? {
                 Some(batch) => {
@@ -103,7 +109,7 @@ impl<F: StorageFile> MergeIter<F> {
         if !self.started {
             self.started = true;
             for cursor in &mut self.cursors {
-                cursor.advance_first(cache).await?;
+                cursor.settle(cache).await?;
             }
         }
         let mut sources: Vec<Arc<RecordBatch>> = Vec::new();
@@ -153,24 +159,6 @@ impl<F: StorageFile> MergeIter<F> {
             }
         }
         best.map(|(i, _)| i)
-    }
-}
-
-impl<F: StorageFile> Cursor<F> {
-    async fn advance_first(&mut self, cache: &BlockCache) -> Result<()> {
-        while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
-            match self.source.next_batch(cache).await? {
-                Some(batch) => {
-                    self.batch = Some(batch);
-                    self.row = 0;
-                }
-                None => {
-                    self.batch = None;
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
     }
 }
 
