@@ -35,10 +35,10 @@ fn segments_roll_by_size_and_by_age() {
     now.set(now.get() + 61_000);
     block_on(log.append(batch_bytes(20, 10, None))).unwrap();
     assert_eq!(log.segment_count(), 2, "an old segment rolls");
-    for i in 3..40 {
+    for i in 3..100 {
         block_on(log.append(batch_bytes(i * 10, 10, None))).unwrap();
     }
-    assert!(log.segment_count() > 4, "16 KiB segments roll by size");
+    assert!(log.segment_count() > 4, "16 KiB segments roll by size: {}", log.segment_count());
     assert_eq!(log.segment_names()[1], "00000000000000000020.log");
 }
 

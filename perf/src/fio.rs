@@ -47,6 +47,9 @@ pub struct FioRun {
     pub version: String,
     pub engine: String,
     pub jobs: Vec<FioJob>,
+    /// 1-minute load average before and after fio ran (when this process ran it).
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
 }
 
 impl FioRun {
@@ -59,6 +62,7 @@ impl FioRun {
 /// Runs `script` on `dir`, keeps fio's JSON at `json_out`, and reads it.
 pub fn run(script: &Path, dir: &Path, json_out: &Path) -> Result<FioRun> {
     eprintln!("running {} {} {}", script.display(), dir.display(), json_out.display());
+    let load_before = crate::log_append::load_average();
     let status = Command::new("bash")
         .arg(script)
         .arg(dir)
@@ -68,7 +72,10 @@ pub fn run(script: &Path, dir: &Path, json_out: &Path) -> Result<FioRun> {
     if !status.success() {
         return Err(format!("{} failed ({status})", script.display()));
     }
-    load(json_out)
+    let mut run = load(json_out)?;
+    run.load_before = Some(load_before);
+    run.load_after = Some(crate::log_append::load_average());
+    Ok(run)
 }
 
 /// Reads fio's JSON output from `path`.
@@ -89,6 +96,8 @@ pub fn parse(text: &str) -> Result<FioRun> {
         version: str_at(&root, &["fio version"]).unwrap_or("?").to_string(),
         engine: str_at(&global, &["ioengine"]).unwrap_or("?").to_string(),
         jobs,
+        load_before: None,
+        load_after: None,
     })
 }
 

@@ -92,7 +92,14 @@ pub struct AppendResult {
     /// CPU time of the whole process during the timed part (user, system), in seconds.
     pub cpu_user_s: f64,
     pub cpu_system_s: f64,
+    /// CPU time (user + system) of the executor thread alone over the elapsed time: near 1.0
+    /// means the one core of the shard was the limit, well below means it waited on the disk.
+    pub executor_busy: f64,
     pub segments: usize,
+    /// /proc/loadavg's 1-minute load before and after the configuration: other work on the
+    /// machine (builds, tests) disturbs the numbers.
+    pub load_before: f64,
+    pub load_after: f64,
 }
 
 /// Runs one configuration in a fresh log directory under `dir` (removed afterwards).
@@ -107,12 +114,13 @@ pub fn run(dir: &Path, config: &AppendConfig, default_concurrency: usize) -> Res
     let count = count.max(config.concurrency as u64) as usize;
     let pool: Vec<Vec<u8>> = templates.iter().cycle().take(count).cloned().collect();
 
+    let load_before = load_average();
     let log_dir = dir.join(format!("rill-log-append-{}", std::process::id()));
     remove_dir(&log_dir)?;
     let timed_config = config.clone();
     let timed_dir = log_dir.clone();
     let measured = LocalExecutorBuilder::default()
-        .name("rill-bench")
+        .name("rill-append")
         .spawn(move || timed(timed_dir, timed_config, pool))
         .map_err(|e| format!("starting the glommio executor (is io_uring available?): {e}"))?
         .join()
@@ -141,7 +149,10 @@ pub fn run(dir: &Path, config: &AppendConfig, default_concurrency: usize) -> Res
         ended_by: ended_by.to_string(),
         cpu_user_s: measured.cpu.0,
         cpu_system_s: measured.cpu.1,
+        executor_busy: measured.executor_cpu_s / elapsed_s,
         segments: measured.segments,
+        load_before,
+        load_after: load_average(),
     })
 }
 
@@ -151,6 +162,7 @@ struct Measured {
     elapsed: Duration,
     latency: AckLatencyUs,
     cpu: (f64, f64),
+    executor_cpu_s: f64,
     segments: usize,
 }
 
@@ -171,7 +183,8 @@ async fn timed(dir: PathBuf, config: AppendConfig, pool: Vec<Vec<u8>>) -> Result
     let budget = config.batches_max.unwrap_or(u64::MAX);
     let remaining = Rc::new(RefCell::new(budget));
 
-    let cpu_start = cpu_times();
+    let cpu_start = cpu_times(libc::RUSAGE_SELF);
+    let thread_start = cpu_times(libc::RUSAGE_THREAD);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(config.seconds);
     let tasks: Vec<_> = (0..config.concurrency)
@@ -187,14 +200,16 @@ async fn timed(dir: PathBuf, config: AppendConfig, pool: Vec<Vec<u8>>) -> Result
         bytes += b;
     }
     let elapsed = start.elapsed();
-    let cpu_end = cpu_times();
+    let cpu_end = cpu_times(libc::RUSAGE_SELF);
+    let thread_end = cpu_times(libc::RUSAGE_THREAD);
+    let executor_cpu_s = (thread_end.0 + thread_end.1) - (thread_start.0 + thread_start.1);
 
     let segments = log.segment_count();
     let log = Rc::try_unwrap(log).map_err(|_| "the log is still shared after the appenders ended".to_string())?;
     log.close().await.map_err(|e| format!("closing the log: {e}"))?;
     let latency = percentiles(&hist.borrow());
     let cpu = (cpu_end.0 - cpu_start.0, cpu_end.1 - cpu_start.1);
-    Ok(Measured { appends, bytes, elapsed, latency, cpu, segments })
+    Ok(Measured { appends, bytes, elapsed, latency, cpu, executor_cpu_s, segments })
 }
 
 struct Appender {
@@ -240,17 +255,25 @@ fn percentiles(hist: &Histogram<u64>) -> AckLatencyUs {
     }
 }
 
-/// User and system CPU seconds of this process so far.
-fn cpu_times() -> (f64, f64) {
+/// User and system CPU seconds so far of this process (`RUSAGE_SELF`) or thread (`RUSAGE_THREAD`).
+fn cpu_times(who: libc::c_int) -> (f64, f64) {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a whole rusage into the pointer it is given, which is valid
     // and sized for one; on failure the zeroed value is used.
     let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        libc::getrusage(who, usage.as_mut_ptr());
         usage.assume_init()
     };
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+/// The 1-minute load average (NaN when /proc/loadavg cannot be read).
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
+        .unwrap_or(f64::NAN)
 }
 
 fn remove_dir(dir: &Path) -> Result<()> {

@@ -178,6 +178,9 @@ pub fn markdown(report: &LogAppendReport) -> String {
     s.push_str(&results_table(&report.results));
     if let Some(fio) = &report.fio {
         let _ = writeln!(s, "\n## fio ({}, engine {}) on the same directory\n", fio.version, fio.engine);
+        if let (Some(before), Some(after)) = (fio.load_before, fio.load_after) {
+            let _ = writeln!(s, "Load average before/after fio: {before:.1}/{after:.1}\n");
+        }
         s.push_str(&fio_table(fio));
     }
     if !report.comparisons.is_empty() {
@@ -190,17 +193,20 @@ pub fn markdown(report: &LogAppendReport) -> String {
 /// rill's results as a Markdown table (also printed on the terminal).
 pub fn results_table(results: &[AppendResult]) -> String {
     let mut s = String::from(
-        "| workload | batch bytes (mean) | rows | in flight | validate | stats | appends | seconds | MB/s | batches/s | ack p50 µs | ack p99 µs | ack max µs | CPU user+sys s | ended by |\n\
-         |---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "| workload | batch bytes (mean) | rows | in flight | validate | stats | appends | seconds | MB/s | batches/s | ack p50 µs | ack p99 µs | ack max µs | CPU user+sys s | executor busy | load before/after | ended by |\n\
+         |---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in results {
         let c = &r.config;
         let l = &r.ack_latency_us;
         let _ = writeln!(
             s,
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}+{:.2} | {} |",
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}+{:.2} | {:.0}% | {:.1}/{:.1} | {} |",
             r.workload, r.batch_bytes_mean, r.rows_per_batch, c.concurrency, c.validate_payload, c.statistics,
             r.appends, r.elapsed_s, r.mb_per_s, r.batches_per_s, l.p50, l.p99, l.max, r.cpu_user_s, r.cpu_system_s,
+            r.executor_busy * 100.0,
+            r.load_before,
+            r.load_after,
             r.ended_by
         );
     }

@@ -159,6 +159,11 @@ impl<S: Storage + Clone> Lsm<S> {
         Ok(())
     }
 
+    /// The configuration.
+    pub fn config(&self) -> &LsmConfig {
+        &self.config
+    }
+
     /// Bytes held by the memtable.
     pub fn memtable_bytes(&self) -> usize {
         self.memtable.borrow().bytes()
