@@ -141,12 +141,18 @@ impl<S: Storage> Log<S> {
         match spec {
             OffsetSpec::Earliest => state.start_offset,
             OffsetSpec::Latest => state.durable_offset,
-            OffsetSpec::Timestamp(ts) => state
-                .segments
-                .iter()
-                .flat_map(|s| s.entries.iter())
-                .find(|e| e.commit_timestamp >= ts)
-                .map_or(state.durable_offset, |e| e.base_offset),
+            OffsetSpec::Timestamp(ts) => {
+                // Commit timestamps never decrease, so both searches are binary.
+                let seg = state.segments.partition_point(|s| s.max_timestamp().is_some_and(|m| m < ts));
+                state
+                    .segments
+                    .get(seg)
+                    .and_then(|s| {
+                        let at = s.entries.partition_point(|e| e.commit_timestamp < ts);
+                        s.entries.get(at).map(|e| e.base_offset)
+                    })
+                    .unwrap_or(state.durable_offset)
+            }
         }
     }
 }
