@@ -1,1 +1,38 @@
-//! rill-shard: thread-per-core runtime (issue 3/6).
+//! rill-shard: the thread-per-core runtime, the catalog and the embedding API (issue 4,
+//! first slice).
+//!
+//! - [`route`]: which shard owns a bucket (`shard_of`), which bucket a key belongs to.
+//! - [`runtime`]: `N` glommio shards fed from any thread through bounded queues + wake-ups.
+//! - [`catalog`]: tables by name, persisted in `catalog.json`, published as snapshots.
+//! - [`Rill`]: the cloneable handle with blocking and async methods: DDL (create / drop /
+//!   list / describe tables), append / scan / scan_iter / list_offsets on log tables, upsert /
+//!   delete / update_columns / lookup / prefix_lookup on primary-key tables.
+//!
+//! Not in this slice: databases, partitions and auto-partitioning, schema evolution, KV
+//! snapshot scans, changelog subscriptions, memory budgets and write backpressure.
+//!
+//! ```no_run
+//! use rill_shard::{Rill, RillConfig};
+//! let rill = Rill::open(RillConfig::new("/tmp/rill").with_shards(2))?;
+//! println!("{} tables", rill.list_tables().len());
+//! rill.shutdown();
+//! # Ok::<(), rill_shard::Error>(())
+//! ```
+
+mod api;
+mod bucket;
+pub mod catalog;
+pub mod config;
+pub mod error;
+mod keys;
+pub mod route;
+pub mod runtime;
+mod scan;
+
+pub use api::{AppendInfo, Rill, ScanIter, WriteInfo, SCAN_ITER_BYTES_MAX};
+pub use catalog::{CatalogSnapshot, TableInfo, TableKind};
+pub use config::RillConfig;
+pub use error::{Error, Result};
+pub use rill_engine::log::OffsetSpec;
+pub use route::{bucket_for_key, shard_of};
+pub use scan::ScanResult;

@@ -74,7 +74,11 @@ pub struct BlockCache {
     misses: Cell<u64>,
     inserts: Cell<u64>,
     evictions: Cell<u64>,
+    namespaces: Cell<u64>,
 }
+
+/// Bits of a cache key that hold the SST id; the bits above hold the LSM's namespace.
+pub const SST_ID_BITS: u32 = 40;
 
 impl BlockCache {
     /// A cache holding at most `bytes_max` bytes of blocks (0 caches nothing).
@@ -86,7 +90,16 @@ impl BlockCache {
             misses: Cell::new(0),
             inserts: Cell::new(0),
             evictions: Cell::new(0),
+            namespaces: Cell::new(0),
         }
+    }
+
+    /// A namespace for one LSM sharing this cache: SST ids are unique only within an LSM, so
+    /// each LSM keys its blocks by [`cache_key`] of its namespace and the SST id.
+    pub fn new_namespace(&self) -> u64 {
+        let next = self.namespaces.get() + 1;
+        self.namespaces.set(next);
+        next
     }
 
     /// The byte budget.
@@ -256,4 +269,10 @@ mod tests {
         // Separate allocations: Arrow's own count, up to the array structs.
         assert!(whole.abs_diff(b.get_array_memory_size()) < 512, "{whole} vs {}", b.get_array_memory_size());
     }
+}
+
+/// The cache key of SST `sst` of the LSM with namespace `namespace`.
+pub fn cache_key(namespace: u64, sst: u64) -> u64 {
+    debug_assert!(sst < 1 << SST_ID_BITS && namespace < 1 << (64 - SST_ID_BITS));
+    (namespace << SST_ID_BITS) | (sst & ((1 << SST_ID_BITS) - 1))
 }

@@ -130,7 +130,7 @@ impl<S: Storage + Clone> Lsm<S> {
         self.append_edit(&edit).await?;
         let mut readers = Vec::with_capacity(outputs.len());
         for meta in &outputs {
-            readers.push(Rc::new(SstReader::open(&self.storage, meta.id, &self.schema).await?));
+            readers.push(Rc::new(self.open_sst(meta.id).await?));
         }
         let mut next = clone_version(&self.version.borrow());
         for level in next.levels.iter_mut() {

@@ -94,6 +94,8 @@ pub struct Lsm<S: Storage> {
     /// The log offset the SSTs cover (exclusive).
     covered_offset: Cell<i64>,
     pub(super) maintenance: Cell<bool>,
+    /// This LSM's namespace in the (shared) block cache.
+    pub(super) cache_namespace: u64,
 }
 
 impl<S: Storage + Clone> Lsm<S> {
@@ -106,9 +108,10 @@ impl<S: Storage + Clone> Lsm<S> {
         cache: Rc<BlockCache>,
     ) -> Result<Self> {
         let manifest = Manifest::open(storage.clone(), bucket).await?;
+        let namespace = cache.new_namespace();
         let mut version = Version::empty();
         for entry in manifest.state.ssts.values() {
-            let reader = SstReader::open(&storage, entry.id, &schema).await?;
+            let reader = SstReader::open(&storage, entry.id, &schema).await?.with_cache_namespace(namespace);
             version.levels[usize::from(entry.level)].push(Rc::new(reader));
         }
         version.levels[0].sort_by_key(|r| std::cmp::Reverse(r.meta().id));
@@ -139,6 +142,7 @@ impl<S: Storage + Clone> Lsm<S> {
             applied_offset: Cell::new(covered),
             covered_offset: Cell::new(covered),
             maintenance: Cell::new(false),
+            cache_namespace: namespace,
         })
     }
 
@@ -293,7 +297,7 @@ impl<S: Storage + Clone> Lsm<S> {
             let meta = writer.finish().await?;
             self.storage.sync_dir().await?;
             edit.added.push(entry_of(&meta, 0));
-            reader = Some(Rc::new(SstReader::open(&self.storage, id, &self.schema).await?));
+            reader = Some(Rc::new(self.open_sst(id).await?));
             debug!(bucket = %self.bucket, sst = id, rows = meta.rows, covers, "flushed memtable");
         }
         edit.next_sst_id = self.peek_next_sst_id();
@@ -305,6 +309,11 @@ impl<S: Storage + Clone> Lsm<S> {
         }
         self.covered_offset.set(covers);
         Ok(())
+    }
+
+    /// Opens one of this LSM's SSTs, keyed in the block cache under its namespace.
+    pub(super) async fn open_sst(&self, id: u64) -> Result<SstReader<S::File>> {
+        Ok(SstReader::open(&self.storage, id, &self.schema).await?.with_cache_namespace(self.cache_namespace))
     }
 
     /// Allocates an SST id (persisted with the next manifest edit).
@@ -352,14 +361,14 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// Deletes replaced SST files no reader holds any more.
     pub async fn collect_garbage(&self) -> Result<usize> {
-        let ready: Vec<u64> = {
+        let ready = {
             let mut obsolete = self.obsolete.borrow_mut();
             let (free, held): (Vec<_>, Vec<_>) = obsolete.drain(..).partition(|r| Rc::strong_count(r) == 1);
             *obsolete = held;
-            free.iter().map(|r| r.meta().id).collect()
+            free.iter().map(|r| (r.meta().id, r.cache_key())).collect::<Vec<_>>()
         };
-        for id in &ready {
-            self.cache.remove_sst(*id);
+        for (id, key) in &ready {
+            self.cache.remove_sst(*key);
             self.storage.remove(&sst_name(*id)).await?;
         }
         if !ready.is_empty() {

@@ -37,6 +37,8 @@ pub struct SstReader<F: StorageFile> {
     stored: SchemaRef,
     /// Arrow schema blocks are returned in: the reader's schema, newer columns null.
     arrow: SchemaRef,
+    /// The key of this SST's blocks in a shared block cache (see `cache::cache_key`).
+    cache_key: u64,
 }
 
 /// What [`SstReader::open`] reads besides the file.
@@ -67,6 +69,7 @@ impl<F: StorageFile> SstReader<F> {
                 stats: loaded.stats,
                 stored: loaded.stored,
                 arrow: sst_arrow_schema(schema),
+                cache_key: id,
             }),
             Err(e) => {
                 // The open error matters more than a failure to close.
@@ -74,6 +77,18 @@ impl<F: StorageFile> SstReader<F> {
                 Err(e)
             }
         }
+    }
+
+    /// Keys this SST's blocks in a block cache shared by several LSMs under `namespace`
+    /// (from `BlockCache::new_namespace`).
+    pub fn with_cache_namespace(mut self, namespace: u64) -> Self {
+        self.cache_key = super::super::cache::cache_key(namespace, self.meta.id);
+        self
+    }
+
+    /// The key of this SST's blocks in the block cache.
+    pub fn cache_key(&self) -> u64 {
+        self.cache_key
     }
 
     /// What the SST holds.
@@ -159,14 +174,14 @@ impl<F: StorageFile> SstReader<F> {
 
     /// Block `i`, from `cache` or read, verified and decoded (then cached).
     pub async fn read_block(&self, i: usize, cache: &BlockCache) -> Result<Arc<RecordBatch>> {
-        if let Some(block) = cache.get(self.meta.id, i) {
+        if let Some(block) = cache.get(self.cache_key, i) {
             // A reader opened with another schema version may have cached it differently.
             if Arc::ptr_eq(block.schema_ref(), &self.arrow) || block.schema_ref() == &self.arrow {
                 return Ok(block);
             }
         }
         let block = Arc::new(self.load_block(i).await?);
-        cache.insert(self.meta.id, i, Arc::clone(&block));
+        cache.insert(self.cache_key, i, Arc::clone(&block));
         Ok(block)
     }
 

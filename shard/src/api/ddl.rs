@@ -1,0 +1,84 @@
+//! DDL: shard 0 changes and persists the catalog, then every shard installs the new snapshot
+//! (opening or closing its buckets) before the call returns.
+
+use std::sync::Arc;
+
+use futures_lite::future::block_on;
+use rill_engine::schema::TableDescriptor;
+
+use super::Rill;
+use crate::bucket::table_dir;
+use crate::catalog::{CatalogSnapshot, TableInfo};
+use crate::error::{Error, Result};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Rill {
+    /// Creates a table (log table without primary key, or primary-key table). Fails with
+    /// `TableExists` if the name is taken; partitioned tables are not supported yet.
+    pub async fn create_table_async(&self, descriptor: TableDescriptor) -> Result<Arc<TableInfo>> {
+        let name = descriptor.name.clone();
+        let snapshot = self
+            .inner
+            .runtime
+            .call(0, move |ctx| async move { ctx.with_owner(|c| c.create_table(descriptor, now_ms())) })
+            .await?;
+        self.publish(&snapshot).await?;
+        snapshot.table(&name).cloned()
+    }
+
+    /// Blocking [`Self::create_table_async`].
+    pub fn create_table(&self, descriptor: TableDescriptor) -> Result<Arc<TableInfo>> {
+        block_on(self.create_table_async(descriptor))
+    }
+
+    /// Drops a table and deletes its data. Requests already running on it finish first.
+    pub async fn drop_table_async(&self, name: &str) -> Result<()> {
+        let owned = name.to_string();
+        let (snapshot, dropped) =
+            self.inner.runtime.call(0, move |ctx| async move { ctx.with_owner(|c| c.drop_table(&owned)) }).await?;
+        self.publish(&snapshot).await?;
+        let dir = table_dir(self.data_dir(), dropped.id);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io(format!("removing {}", dir.display()), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Blocking [`Self::drop_table_async`].
+    pub fn drop_table(&self, name: &str) -> Result<()> {
+        block_on(self.drop_table_async(name))
+    }
+
+    /// Every table, by name.
+    pub fn list_tables(&self) -> Vec<Arc<TableInfo>> {
+        self.catalog().tables().cloned().collect()
+    }
+
+    /// One table's catalog entry.
+    pub fn describe(&self, name: &str) -> Result<Arc<TableInfo>> {
+        self.table(name)
+    }
+
+    /// Has every shard install `snapshot`; reports the first failure after all answered.
+    async fn publish(&self, snapshot: &Arc<CatalogSnapshot>) -> Result<()> {
+        let calls: Vec<_> = (0..self.shards())
+            .map(|shard| {
+                let snapshot = Arc::clone(snapshot);
+                self.inner.runtime.call(shard, move |ctx| async move { ctx.install(snapshot).await })
+            })
+            .collect();
+        let mut outcome = Ok(());
+        for call in calls {
+            if let (Err(e), true) = (call.await, outcome.is_ok()) {
+                outcome = Err(e);
+            }
+        }
+        self.remember(snapshot);
+        outcome
+    }
+}

@@ -1,0 +1,149 @@
+//! The embedding API: [`Rill`], a cloneable `Send + Sync` handle usable from any thread.
+//!
+//! Every operation has an `async` form (`*_async`, awaiting a oneshot reply, so it works from
+//! tokio or any executor) and a blocking form. Never call the blocking forms from inside a
+//! shard (a glommio task): the shard would wait for itself.
+//!
+//! The handle keeps a copy of the newest catalog snapshot for routing (table id, bucket
+//! count); shards hold their own snapshots and never share mutable state with callers.
+
+mod ddl;
+mod log;
+mod pk;
+mod prefix;
+mod scan_iter;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, RwLock};
+
+use futures_lite::future::block_on;
+
+pub use log::AppendInfo;
+pub use pk::WriteInfo;
+pub use scan_iter::{ScanIter, SCAN_ITER_BYTES_MAX};
+
+use crate::bucket::table_dir;
+use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};
+use crate::config::RillConfig;
+use crate::error::{Error, Result};
+use crate::route::shard_of;
+use crate::runtime::Runtime;
+
+/// An embedded rill: `N` shards owning the buckets of every table.
+#[derive(Clone)]
+pub struct Rill {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Runtime,
+    catalog: RwLock<Arc<CatalogSnapshot>>,
+    data_dir: PathBuf,
+    /// Next bucket for appends that do not name one.
+    round_robin: AtomicU32,
+}
+
+impl Rill {
+    /// Opens (creating) the data directory, recovers the catalog and opens every bucket on
+    /// its owning shard. Blocks until all shards are ready.
+    pub fn open(config: RillConfig) -> Result<Self> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let catalog = Catalog::open(dir)?;
+        let snapshot = catalog.snapshot();
+        remove_orphans(dir, &snapshot)?;
+        let runtime = Runtime::start(&config, catalog)?;
+        let inner = Inner {
+            runtime,
+            catalog: RwLock::new(snapshot),
+            data_dir: config.data_dir.clone(),
+            round_robin: AtomicU32::new(0),
+        };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Number of shards.
+    pub fn shards(&self) -> usize {
+        self.inner.runtime.shards()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// The catalog as this handle last saw it.
+    pub fn catalog(&self) -> Arc<CatalogSnapshot> {
+        match self.inner.catalog.read() {
+            Ok(c) => Arc::clone(&c),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn remember(&self, snapshot: &Arc<CatalogSnapshot>) {
+        let mut current = match self.inner.catalog.write() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if snapshot.version > current.version {
+            *current = Arc::clone(snapshot);
+        }
+    }
+
+    fn table(&self, name: &str) -> Result<Arc<TableInfo>> {
+        self.catalog().table(name).cloned()
+    }
+
+    fn owner(&self, table: &TableInfo, bucket: u32) -> Result<usize> {
+        let count = table.descriptor.bucket_count;
+        if bucket >= count {
+            return Err(Error::UnknownBucket { table: table.name().to_string(), bucket, bucket_count: count });
+        }
+        Ok(shard_of(table.id, None, bucket, self.shards()))
+    }
+
+    /// Asks the shard that should own `bucket` of `table` to confirm it holds it open, and
+    /// returns that shard's own index (a debugging aid for routing).
+    pub async fn serving_shard_async(&self, table: &str, bucket: u32) -> Result<usize> {
+        let info = self.table(table)?;
+        let shard = self.owner(&info, bucket)?;
+        self.inner
+            .runtime
+            .call(shard, move |ctx| async move {
+                ctx.bucket(&info, bucket)?;
+                Ok(ctx.index())
+            })
+            .await
+    }
+
+    /// Blocking [`Self::serving_shard_async`].
+    pub fn serving_shard(&self, table: &str, bucket: u32) -> Result<usize> {
+        block_on(self.serving_shard_async(table, bucket))
+    }
+
+    /// Stops every shard: running requests finish, buckets are flushed and closed, threads
+    /// are joined. Later calls on any clone fail with `ShardGone`.
+    pub fn shutdown(&self) {
+        self.inner.runtime.shutdown();
+    }
+}
+
+/// Removes table directories the catalog does not know (a drop interrupted by a crash).
+fn remove_orphans(data_dir: &Path, snapshot: &CatalogSnapshot) -> Result<()> {
+    let tables = data_dir.join("tables");
+    let entries = match std::fs::read_dir(&tables) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("listing {}", tables.display()), e)),
+    };
+    for entry in entries.flatten() {
+        let id = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok());
+        if let Some(id) = id.filter(|id| snapshot.table_by_id(*id).is_none()) {
+            let dir = table_dir(data_dir, id);
+            tracing::info!(dir = %dir.display(), "removing the data of a dropped table");
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Primary-key tables: upsert, delete and batched lookup. Rows are grouped per bucket on the
+//! calling thread (Fluss bucketing of the bucket key) and each group goes to its owning shard;
+//! the shards work in parallel. A write spanning several buckets is atomic per bucket only
+//! (as in Fluss): on error, some buckets may have applied their part.
+
+use std::collections::BTreeMap;
+
+use arrow_array::RecordBatch;
+use futures_lite::future::block_on;
+use rill_engine::batch::builder::check_schema;
+use rill_engine::table::{KvWrite, LookupResult};
+
+use super::Rill;
+use crate::catalog::{TableInfo, TableKind};
+use crate::error::{Error, Result};
+use crate::keys::{group_by_bucket, take_rows, widen, widen_keys, BucketRows};
+
+/// What an upsert or delete did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteInfo {
+    /// Buckets written.
+    pub buckets: usize,
+    /// Records that changed something, over all buckets (the engine's `WriteResult::changes`).
+    pub changes: usize,
+}
+
+/// No idempotent writer (the engine's `NO_WRITER_ID` / `NO_BATCH_SEQUENCE`).
+const NO_WRITER: i64 = -1;
+const NO_SEQUENCE: i32 = -1;
+
+fn pk_table(info: &TableInfo) -> Result<()> {
+    match info.kind() {
+        TableKind::PrimaryKey => Ok(()),
+        TableKind::Log => Err(Error::NotAPrimaryKeyTable { name: info.name().to_string() }),
+    }
+}
+
+impl Rill {
+    /// Inserts or replaces rows (the table's columns, in order) by primary key.
+    pub async fn upsert_async(&self, table: &str, rows: RecordBatch) -> Result<WriteInfo> {
+        let info = self.table(table)?;
+        pk_table(&info)?;
+        check_schema(&info.descriptor.schema, &rows)?;
+        self.write(&info, &rows, false, None).await
+    }
+
+    /// Partial update: `rows` holds some columns of the table by name (the primary key
+    /// included); only those columns change, the others keep their values (new keys get nulls,
+    /// so the other columns must be nullable, as in Fluss).
+    pub async fn update_columns_async(&self, table: &str, rows: RecordBatch) -> Result<WriteInfo> {
+        let info = self.table(table)?;
+        pk_table(&info)?;
+        let (wide, targets) = widen(&info.descriptor, &rows)?;
+        let schema = &info.descriptor.schema;
+        let key = rill_engine::table::pk::physical_key(&info.descriptor)?;
+        if let Some(missing) = key.iter().find(|k| !targets.contains(k)).and_then(|&k| schema.columns.get(k)) {
+            return Err(Error::InvalidRequest {
+                table: table.to_string(),
+                reason: format!("a partial update must include primary key column '{}'", missing.name),
+            });
+        }
+        self.write(&info, &wide, false, Some(targets)).await
+    }
+
+    /// Blocking [`Self::update_columns_async`].
+    pub fn update_columns(&self, table: &str, rows: RecordBatch) -> Result<WriteInfo> {
+        block_on(self.update_columns_async(table, rows))
+    }
+
+    /// Blocking [`Self::upsert_async`].
+    pub fn upsert(&self, table: &str, rows: RecordBatch) -> Result<WriteInfo> {
+        block_on(self.upsert_async(table, rows))
+    }
+
+    /// Deletes rows by key; `keys` holds the primary-key columns (by name, in key order).
+    pub async fn delete_async(&self, table: &str, keys: RecordBatch) -> Result<WriteInfo> {
+        let info = self.table(table)?;
+        pk_table(&info)?;
+        let wide = widen_keys(&info.descriptor, &keys)?;
+        self.write(&info, &wide, true, None).await
+    }
+
+    /// Blocking [`Self::delete_async`].
+    pub fn delete(&self, table: &str, keys: RecordBatch) -> Result<WriteInfo> {
+        block_on(self.delete_async(table, keys))
+    }
+
+    async fn write(
+        &self,
+        info: &std::sync::Arc<TableInfo>,
+        rows: &RecordBatch,
+        deleted: bool,
+        target_columns: Option<Vec<usize>>,
+    ) -> Result<WriteInfo> {
+        let groups = group_by_bucket(&info.descriptor, rows.columns())?;
+        let mut calls = Vec::with_capacity(groups.len());
+        for (bucket, group) in groups {
+            let shard = self.owner(info, bucket)?;
+            let write = KvWrite {
+                rows: take_rows(rows, &group.rows)?,
+                deleted: vec![deleted; group.keys.len()],
+                keys: group.keys,
+                target_columns: target_columns.clone(),
+                writer_id: NO_WRITER,
+                batch_sequence: NO_SEQUENCE,
+            };
+            let info = std::sync::Arc::clone(info);
+            calls.push(self.inner.runtime.call(shard, move |ctx| async move {
+                let open = ctx.bucket(&info, bucket)?;
+                Ok(open.pk()?.write(write).await?)
+            }));
+        }
+        let mut total = WriteInfo::default();
+        let mut first_error = None;
+        for call in calls {
+            match call.await {
+                Ok(r) => {
+                    total.buckets += 1;
+                    total.changes += r.changes;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(total), Err)
+    }
+
+    /// Looks up rows by key; `keys` holds the primary-key columns (by name, in key order).
+    /// Returns the found rows in request order and, per key, whether it was found.
+    pub async fn lookup_async(&self, table: &str, keys: RecordBatch) -> Result<(RecordBatch, Vec<bool>)> {
+        let info = self.table(table)?;
+        pk_table(&info)?;
+        let wide = widen_keys(&info.descriptor, &keys)?;
+        let groups = group_by_bucket(&info.descriptor, wide.columns())?;
+        let mut calls = Vec::with_capacity(groups.len());
+        let mut positions: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for (bucket, BucketRows { rows, keys }) in groups {
+            let shard = self.owner(&info, bucket)?;
+            positions.insert(bucket, rows);
+            let info = std::sync::Arc::clone(&info);
+            calls.push(self.inner.runtime.call(shard, move |ctx| async move {
+                let open = ctx.bucket(&info, bucket)?;
+                Ok(open.pk()?.lookup(&keys).await?)
+            }));
+        }
+        let mut results = Vec::with_capacity(calls.len());
+        for call in calls {
+            results.push(call.await?);
+        }
+        merge_lookups(&info, keys.num_rows(), positions.into_values().collect(), results)
+    }
+
+    /// Blocking [`Self::lookup_async`].
+    pub fn lookup(&self, table: &str, keys: RecordBatch) -> Result<(RecordBatch, Vec<bool>)> {
+        block_on(self.lookup_async(table, keys))
+    }
+}
+
+/// Puts per-bucket lookup results back in request order.
+fn merge_lookups(
+    info: &TableInfo,
+    requested: usize,
+    positions: Vec<Vec<u32>>,
+    results: Vec<LookupResult>,
+) -> Result<(RecordBatch, Vec<bool>)> {
+    // For each request position: (result index, row within that result's rows) if found.
+    let mut slots: Vec<Option<(usize, usize)>> = vec![None; requested];
+    for (r, (rows, result)) in positions.iter().zip(&results).enumerate() {
+        let mut next_row = 0;
+        for (&at, &found) in rows.iter().zip(&result.found) {
+            if found {
+                if let Some(slot) = slots.get_mut(at as usize) {
+                    *slot = Some((r, next_row));
+                }
+                next_row += 1;
+            }
+        }
+    }
+    let found: Vec<bool> = slots.iter().map(Option::is_some).collect();
+    let indices: Vec<(usize, usize)> = slots.into_iter().flatten().collect();
+    let schema = info.descriptor.schema.to_arrow();
+    if indices.is_empty() {
+        return Ok((RecordBatch::new_empty(schema), found));
+    }
+    let batches: Vec<&RecordBatch> = results.iter().map(|r| &r.rows).collect();
+    let rows = arrow_select::interleave::interleave_record_batch(&batches, &indices)
+        .map_err(|e| rill_engine::Error::arrow("merging lookup results", e))?;
+    Ok((rows, found))
+}

@@ -1,0 +1,100 @@
+//! One bucket as a shard holds it: a log table's `Log` or a primary-key table's `PkTable`,
+//! in its own directory `tables/<table id>/b<bucket>/` (independent of the shard, so a
+//! restart with another shard count just opens it elsewhere).
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rill_engine::kv::cache::BlockCache;
+use rill_engine::kv::tree::LsmConfig;
+use rill_engine::log::{system_clock, Log, LogConfig, UringStorage};
+use rill_engine::table::{PkConfig, PkTable};
+
+use crate::catalog::{TableInfo, TableKind};
+use crate::error::{Error, Result};
+
+/// Directory holding every bucket of a table.
+pub fn table_dir(data_dir: &Path, table_id: u64) -> PathBuf {
+    data_dir.join("tables").join(table_id.to_string())
+}
+
+/// Directory of one bucket.
+pub fn bucket_dir(data_dir: &Path, table_id: u64, bucket: u32) -> PathBuf {
+    table_dir(data_dir, table_id).join(format!("b{bucket}"))
+}
+
+/// The storage of one bucket.
+#[expect(clippy::large_enum_variant, reason = "one per bucket, already behind an Rc")]
+pub(crate) enum Store {
+    Log(Log<UringStorage>),
+    Pk(PkTable<UringStorage>),
+}
+
+/// An open bucket with the table it belongs to.
+pub(crate) struct OpenBucket {
+    pub(crate) table: Arc<TableInfo>,
+    pub(crate) store: Store,
+}
+
+/// Settings shared by the buckets of one shard.
+pub(crate) struct BucketSettings {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) memtable_bytes_max: usize,
+    /// The shard's block cache, shared by its primary-key buckets (each LSM keys its blocks
+    /// under its own namespace).
+    pub(crate) block_cache: Rc<BlockCache>,
+}
+
+impl OpenBucket {
+    /// Opens (creating or recovering) bucket `bucket` of `table`.
+    pub(crate) async fn open(settings: &BucketSettings, table: Arc<TableInfo>, bucket: u32) -> Result<Self> {
+        let dir = bucket_dir(&settings.data_dir, table.id, bucket);
+        let storage = UringStorage::open(&dir).await?;
+        let desc = &table.descriptor;
+        let log = LogConfig::new(format!("{}/b{bucket}", desc.name), desc.schema.clone());
+        let store = match table.kind() {
+            TableKind::Log => Store::Log(Log::open(storage, log, system_clock()).await?),
+            TableKind::PrimaryKey => {
+                let lsm = LsmConfig { memtable_bytes_max: settings.memtable_bytes_max, ..LsmConfig::default() };
+                let config = PkConfig { log, lsm };
+                let cache = Rc::clone(&settings.block_cache);
+                Store::Pk(PkTable::open(storage, desc.clone(), config, cache, system_clock()).await?)
+            }
+        };
+        Ok(Self { table, store })
+    }
+
+    /// Flushes and closes.
+    pub(crate) async fn close(self) -> Result<()> {
+        match self.store {
+            Store::Log(log) => log.close().await?,
+            Store::Pk(table) => table.close().await?,
+        }
+        Ok(())
+    }
+
+    /// The log of a log table.
+    pub(crate) fn log(&self) -> Result<&Log<UringStorage>> {
+        match &self.store {
+            Store::Log(log) => Ok(log),
+            Store::Pk(_) => Err(Error::NotALogTable { name: self.table.name().to_string() }),
+        }
+    }
+
+    /// The log of either kind of table (a primary-key table's changelog).
+    pub(crate) fn any_log(&self) -> &Log<UringStorage> {
+        match &self.store {
+            Store::Log(log) => log,
+            Store::Pk(table) => table.log(),
+        }
+    }
+
+    /// The primary-key table.
+    pub(crate) fn pk(&self) -> Result<&PkTable<UringStorage>> {
+        match &self.store {
+            Store::Pk(table) => Ok(table),
+            Store::Log(_) => Err(Error::NotAPrimaryKeyTable { name: self.table.name().to_string() }),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The catalog (first slice): tables by name, with their id, descriptor and kind.
+//!
+//! Shard 0 owns the mutable [`Catalog`]; it persists every change to `catalog.json` (see
+//! [`file`]) before publishing a new immutable [`CatalogSnapshot`] that every shard installs.
+//! Not in this slice: databases, partitions, auto-partitioning, schema evolution, table
+//! property changes.
+
+pub mod file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rill_engine::schema::TableDescriptor;
+
+use crate::error::{Error, Result};
+
+/// What a table stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableKind {
+    /// Append-only log table.
+    Log,
+    /// Primary-key table (upsert / delete / lookup, changelog in the log).
+    PrimaryKey,
+}
+
+/// One table as the catalog knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableInfo {
+    /// Assigned at creation, never reused.
+    pub id: u64,
+    /// Schema, keys, buckets and properties.
+    pub descriptor: TableDescriptor,
+    /// Creation time, epoch ms.
+    pub created_ms: i64,
+}
+
+impl TableInfo {
+    /// Log or primary-key table.
+    pub fn kind(&self) -> TableKind {
+        if self.descriptor.has_primary_key() {
+            TableKind::PrimaryKey
+        } else {
+            TableKind::Log
+        }
+    }
+
+    /// The table name.
+    pub fn name(&self) -> &str {
+        &self.descriptor.name
+    }
+}
+
+/// An immutable view of the catalog; shards swap in a new one on every change.
+#[derive(Clone, Debug, Default)]
+pub struct CatalogSnapshot {
+    /// Grows by one on every change (a shard ignores a snapshot older than its own).
+    pub version: u64,
+    /// The id the next created table gets.
+    pub next_table_id: u64,
+    tables: BTreeMap<String, Arc<TableInfo>>,
+}
+
+impl CatalogSnapshot {
+    /// A table by name.
+    pub fn table(&self, name: &str) -> Result<&Arc<TableInfo>> {
+        self.tables.get(name).ok_or_else(|| Error::UnknownTable { name: name.to_string() })
+    }
+
+    /// A table by id.
+    pub fn table_by_id(&self, id: u64) -> Option<&Arc<TableInfo>> {
+        self.tables.values().find(|t| t.id == id)
+    }
+
+    /// All tables, by name.
+    pub fn tables(&self) -> impl Iterator<Item = &Arc<TableInfo>> {
+        self.tables.values()
+    }
+}
+
+/// The mutable catalog, owned by shard 0: every change is persisted before it is published.
+#[derive(Debug)]
+pub struct Catalog {
+    path: PathBuf,
+    current: Arc<CatalogSnapshot>,
+}
+
+impl Catalog {
+    /// Loads `catalog.json` from `data_dir` (an empty catalog if there is none).
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        let path = data_dir.join(file::CATALOG_FILE);
+        let current = Arc::new(file::load(&path)?);
+        Ok(Self { path, current })
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<CatalogSnapshot> {
+        Arc::clone(&self.current)
+    }
+
+    /// Creates a table; fails if the name is taken or the descriptor is invalid.
+    pub fn create_table(&mut self, descriptor: TableDescriptor, now_ms: i64) -> Result<Arc<CatalogSnapshot>> {
+        descriptor.validate()?;
+        if !descriptor.partition_keys.is_empty() {
+            return Err(Error::Unsupported { what: "partitioned tables".into() });
+        }
+        if self.current.tables.contains_key(&descriptor.name) {
+            return Err(Error::TableExists { name: descriptor.name });
+        }
+        let mut next = (*self.current).clone();
+        let info = TableInfo { id: next.next_table_id, descriptor, created_ms: now_ms };
+        next.next_table_id += 1;
+        next.tables.insert(info.descriptor.name.clone(), Arc::new(info));
+        self.commit(next)
+    }
+
+    /// Drops a table from the catalog (its data is removed by the caller afterwards).
+    pub fn drop_table(&mut self, name: &str) -> Result<(Arc<CatalogSnapshot>, Arc<TableInfo>)> {
+        let mut next = (*self.current).clone();
+        let dropped = next.tables.remove(name).ok_or_else(|| Error::UnknownTable { name: name.to_string() })?;
+        Ok((self.commit(next)?, dropped))
+    }
+
+    fn commit(&mut self, mut next: CatalogSnapshot) -> Result<Arc<CatalogSnapshot>> {
+        next.version += 1;
+        file::save(&self.path, &next)?;
+        self.current = Arc::new(next);
+        Ok(Arc::clone(&self.current))
+    }
+}

@@ -1,0 +1,88 @@
+//! The shard crate's error type: the engine's errors plus what routing, the catalog and the
+//! runtime can report, each saying what, where and the values seen.
+
+use std::fmt;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the embedding API can report.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The storage engine refused (bad batch, schema mismatch, I/O, corruption, ...).
+    Engine(rill_engine::Error),
+    /// No table has this name.
+    UnknownTable { name: String },
+    /// A table with this name already exists.
+    TableExists { name: String },
+    /// The table exists but has no such bucket.
+    UnknownBucket { table: String, bucket: u32, bucket_count: u32 },
+    /// A log-table operation was sent to a primary-key table.
+    NotALogTable { name: String },
+    /// A primary-key operation was sent to a log table.
+    NotAPrimaryKeyTable { name: String },
+    /// The request is malformed for this table (key columns, predicate, projection, ...).
+    InvalidRequest { table: String, reason: String },
+    /// A feature this slice does not have yet (partitioned tables, ...).
+    Unsupported { what: String },
+    /// The shard has shut down (or its thread died): the request was not executed.
+    ShardGone { shard: usize },
+    /// The shard's request queue is full (`queue_depth_max`): retry later.
+    QueueFull { shard: usize },
+    /// The catalog file is unreadable or malformed.
+    Catalog { path: String, reason: String },
+    /// A file-system operation outside the engine failed.
+    Io { context: String, source: std::io::Error },
+    /// The runtime could not be started (executor, socket pair, configuration).
+    Runtime { reason: String },
+}
+
+impl Error {
+    /// Wraps an I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+}
+
+impl From<rill_engine::Error> for Error {
+    fn from(e: rill_engine::Error) -> Self {
+        Self::Engine(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Engine(e) => write!(f, "{e}"),
+            Self::UnknownTable { name } => write!(f, "unknown table '{name}'"),
+            Self::TableExists { name } => write!(f, "table '{name}' already exists"),
+            Self::UnknownBucket { table, bucket, bucket_count } => {
+                write!(f, "table '{table}' has no bucket {bucket} (it has {bucket_count})")
+            }
+            Self::NotALogTable { name } => {
+                write!(f, "table '{name}' is a primary-key table: use upsert/delete/lookup, not append/scan")
+            }
+            Self::NotAPrimaryKeyTable { name } => {
+                write!(f, "table '{name}' is a log table: use append/scan, not upsert/delete/lookup")
+            }
+            Self::InvalidRequest { table, reason } => write!(f, "invalid request for table '{table}': {reason}"),
+            Self::Unsupported { what } => write!(f, "{what} are not supported yet"),
+            Self::ShardGone { shard } => write!(f, "shard {shard} has shut down"),
+            Self::QueueFull { shard } => write!(f, "the request queue of shard {shard} is full; retry later"),
+            Self::Catalog { path, reason } => write!(f, "catalog {path}: {reason}"),
+            Self::Io { context, source } => write!(f, "I/O error while {context}: {source}"),
+            Self::Runtime { reason } => write!(f, "runtime: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Engine(e) => Some(e),
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

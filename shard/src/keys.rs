@@ -1,0 +1,111 @@
+//! Caller-side key work for primary-key tables: encode each row's primary key and bucket key
+//! (Fluss's compacted key encoding), compute its bucket as the Fluss clients do, and group
+//! rows per bucket so each owning shard gets one request.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::{new_null_array, ArrayRef, RecordBatch, UInt32Array};
+use arrow_schema::{Field, Schema as ArrowSchema};
+use rill_engine::row::encode_key;
+use rill_engine::schema::TableDescriptor;
+use rill_engine::table::pk::physical_key;
+
+use crate::error::{Error, Result};
+use crate::route::bucket_for_key;
+
+/// The rows of one bucket: their positions in the request and their encoded keys.
+#[derive(Debug, Default)]
+pub(crate) struct BucketRows {
+    pub(crate) rows: Vec<u32>,
+    pub(crate) keys: Vec<Vec<u8>>,
+}
+
+/// Groups the rows of `columns` (one array per table column) by bucket.
+pub(crate) fn group_by_bucket(desc: &TableDescriptor, columns: &[ArrayRef]) -> Result<BTreeMap<u32, BucketRows>> {
+    let key_columns = physical_key(desc)?;
+    let bucket_columns = desc
+        .effective_bucket_key()
+        .iter()
+        .map(|name| desc.schema.index_of(name).ok_or_else(|| invalid(desc, format!("unknown bucket key '{name}'"))))
+        .collect::<Result<Vec<_>>>()?;
+    let rows = columns.first().map_or(0, |c| c.len());
+    let mut groups: BTreeMap<u32, BucketRows> = BTreeMap::new();
+    let mut bucket_key = Vec::new();
+    for row in 0..rows {
+        let mut key = Vec::new();
+        encode_key(&desc.schema, &key_columns, columns, row, &mut key)?;
+        bucket_key.clear();
+        encode_key(&desc.schema, &bucket_columns, columns, row, &mut bucket_key)?;
+        let bucket = bucket_for_key(&bucket_key, desc.bucket_count);
+        let group = groups.entry(bucket).or_default();
+        group.rows.push(u32::try_from(row).map_err(|_| invalid(desc, format!("{rows} rows are too many")))?);
+        group.keys.push(key);
+    }
+    Ok(groups)
+}
+
+/// The rows at `rows` of `batch`.
+pub(crate) fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch> {
+    let indices = UInt32Array::from(rows.to_vec());
+    arrow_select::take::take_record_batch(batch, &indices)
+        .map_err(|e| rill_engine::Error::arrow("selecting the rows of a bucket", e).into())
+}
+
+/// Widens a batch holding the primary-key columns (by name, in key order) to the table's full
+/// width, other columns null and every field nullable (the shape deletes and key encoding take).
+pub(crate) fn widen_keys(desc: &TableDescriptor, keys: &RecordBatch) -> Result<RecordBatch> {
+    let expected = physical_key(desc)?;
+    let key_schema = keys.schema();
+    let names: Vec<&str> = key_schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let wanted: Vec<&str> =
+        expected.iter().filter_map(|&i| desc.schema.columns.get(i)).map(|c| c.name.as_str()).collect();
+    if names != wanted {
+        return Err(invalid(desc, format!("key columns must be {wanted:?}, got {names:?}")));
+    }
+    Ok(widen(desc, keys)?.0)
+}
+
+/// Widens a batch holding some of the table's columns (by name, any order, each at most once)
+/// to the full width: missing columns are null and every field is nullable. Also returns the
+/// table positions of the given columns, in table order.
+pub(crate) fn widen(desc: &TableDescriptor, batch: &RecordBatch) -> Result<(RecordBatch, Vec<usize>)> {
+    let table = desc.schema.to_arrow();
+    let given = batch.schema();
+    for field in given.fields() {
+        if desc.schema.index_of(field.name()).is_none() {
+            return Err(invalid(desc, format!("the table has no column '{}'", field.name())));
+        }
+    }
+    let mut columns = Vec::with_capacity(table.fields().len());
+    let mut fields = Vec::with_capacity(table.fields().len());
+    let mut present = Vec::new();
+    for (i, field) in table.fields().iter().enumerate() {
+        let column = match given.index_of(field.name()) {
+            Ok(at) => {
+                let column = Arc::clone(batch.column(at));
+                if column.data_type() != field.data_type() {
+                    return Err(invalid(
+                        desc,
+                        format!("column '{}' is {}, expected {}", field.name(), column.data_type(), field.data_type()),
+                    ));
+                }
+                present.push(i);
+                column
+            }
+            Err(_) => new_null_array(field.data_type(), batch.num_rows()),
+        };
+        fields.push(Field::new(field.name(), field.data_type().clone(), true));
+        columns.push(column);
+    }
+    if present.len() != given.fields().len() {
+        return Err(invalid(desc, "a column is given twice".into()));
+    }
+    let wide = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)
+        .map_err(|e| rill_engine::Error::arrow("widening the batch", e))?;
+    Ok((wide, present))
+}
+
+fn invalid(desc: &TableDescriptor, reason: String) -> Error {
+    Error::InvalidRequest { table: desc.name.clone(), reason }
+}

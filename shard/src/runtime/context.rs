@@ -1,0 +1,199 @@
+//! What a shard holds: its catalog snapshot, its open buckets, its block cache and task
+//! queues. Lives on the shard's thread only (`Rc`, `RefCell`): no locks on the data path.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use glommio::sync::Semaphore;
+use glommio::TaskQueueHandle;
+use tracing::warn;
+
+use crate::bucket::{BucketSettings, OpenBucket};
+use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};
+use crate::error::{Error, Result};
+use crate::route::shard_of;
+
+/// (table id, bucket).
+pub(crate) type BucketId = (u64, u32);
+
+/// How long shutdown or a drop waits for requests still using a bucket.
+const IDLE_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// The state of one shard, handed to every request it runs.
+pub struct ShardContext {
+    index: usize,
+    shards: usize,
+    settings: BucketSettings,
+    catalog: RefCell<Arc<CatalogSnapshot>>,
+    /// The mutable catalog: only on shard 0.
+    owner: Option<RefCell<Catalog>>,
+    buckets: RefCell<HashMap<BucketId, Rc<OpenBucket>>>,
+    /// Serializes catalog installs (each opens and closes buckets across awaits).
+    installing: Semaphore,
+    in_flight: Cell<usize>,
+    background: TaskQueueHandle,
+}
+
+impl ShardContext {
+    pub(crate) fn new(
+        index: usize,
+        shards: usize,
+        settings: BucketSettings,
+        owner: Option<Catalog>,
+        background: TaskQueueHandle,
+    ) -> Self {
+        Self {
+            index,
+            shards,
+            settings,
+            catalog: RefCell::new(Arc::new(CatalogSnapshot::default())),
+            owner: owner.map(RefCell::new),
+            buckets: RefCell::new(HashMap::new()),
+            installing: Semaphore::new(1),
+            in_flight: Cell::new(0),
+            background,
+        }
+    }
+
+    /// This shard's index.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The catalog snapshot this shard runs on.
+    pub fn catalog(&self) -> Arc<CatalogSnapshot> {
+        Arc::clone(&self.catalog.borrow())
+    }
+
+    /// The background task queue (flush, close, drop).
+    pub(crate) fn background(&self) -> TaskQueueHandle {
+        self.background
+    }
+
+    /// The mutable catalog (shard 0 only).
+    pub(crate) fn with_owner<T>(&self, f: impl FnOnce(&mut Catalog) -> Result<T>) -> Result<T> {
+        let owner = self.owner.as_ref().ok_or_else(|| Error::Runtime {
+            reason: format!("DDL sent to shard {}, but shard 0 owns the catalog", self.index),
+        })?;
+        f(&mut owner.borrow_mut())
+    }
+
+    /// The open bucket `bucket` of `table`, which must be owned by this shard.
+    pub(crate) fn bucket(&self, table: &TableInfo, bucket: u32) -> Result<Rc<OpenBucket>> {
+        let count = table.descriptor.bucket_count;
+        if bucket >= count {
+            return Err(Error::UnknownBucket { table: table.name().to_string(), bucket, bucket_count: count });
+        }
+        match self.buckets.borrow().get(&(table.id, bucket)) {
+            Some(b) if b.table.id == table.id => Ok(Rc::clone(b)),
+            _ if self.catalog.borrow().table_by_id(table.id).is_none() => {
+                Err(Error::UnknownTable { name: table.name().to_string() })
+            }
+            _ => Err(Error::Runtime {
+                reason: format!("bucket {bucket} of '{}' is not open on shard {}", table.name(), self.index),
+            }),
+        }
+    }
+
+    /// Installs a catalog snapshot: opens the buckets of new tables this shard owns, closes
+    /// those of dropped tables. A snapshot older than the current one is ignored.
+    pub(crate) async fn install(&self, snapshot: Arc<CatalogSnapshot>) -> Result<()> {
+        let _permit = self.installing.acquire_permit(1).await.map_err(|e| Error::Runtime { reason: e.to_string() })?;
+        if snapshot.version < self.catalog.borrow().version {
+            return Ok(());
+        }
+        // Swap first: from here on, requests for dropped tables get `UnknownTable` while their
+        // buckets close (requests for new tables only come once every shard has installed).
+        *self.catalog.borrow_mut() = Arc::clone(&snapshot);
+        let removed: Vec<BucketId> =
+            self.buckets.borrow().keys().filter(|(t, _)| snapshot.table_by_id(*t).is_none()).copied().collect();
+        for id in removed {
+            let bucket = self.buckets.borrow_mut().remove(&id);
+            if let Some(bucket) = bucket {
+                close_when_idle(bucket).await?;
+            }
+        }
+        for table in snapshot.tables() {
+            for b in 0..table.descriptor.bucket_count {
+                let id = (table.id, b);
+                if shard_of(table.id, None, b, self.shards) != self.index || self.buckets.borrow().contains_key(&id) {
+                    continue;
+                }
+                let open = OpenBucket::open(&self.settings, Arc::clone(table), b).await?;
+                self.buckets.borrow_mut().insert(id, Rc::new(open));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ids of the buckets open here (for tests and stats).
+    pub fn open_buckets(&self) -> Vec<(u64, u32)> {
+        let mut ids: Vec<_> = self.buckets.borrow().keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Marks a request as running (shutdown waits for none).
+    pub(crate) fn begin(self: &Rc<Self>) -> InFlight {
+        self.in_flight.set(self.in_flight.get() + 1);
+        InFlight(Rc::clone(self))
+    }
+
+    /// Waits until no request is running (bounded by `IDLE_WAIT_MAX`).
+    pub(crate) async fn wait_idle(&self) {
+        let started = std::time::Instant::now();
+        while self.in_flight.get() > 0 && started.elapsed() < IDLE_WAIT_MAX {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+        if self.in_flight.get() > 0 {
+            warn!(shard = self.index, running = self.in_flight.get(), "shutting down with requests still running");
+        }
+    }
+
+    /// Flushes and closes every bucket (shutdown). Reports the first error after trying all.
+    pub(crate) async fn close_all(&self) -> Result<()> {
+        let buckets: Vec<_> = self.buckets.borrow_mut().drain().map(|(_, b)| b).collect();
+        let mut first = Ok(());
+        for bucket in buckets {
+            if let Err(e) = close_when_idle(bucket).await {
+                warn!(shard = self.index, error = %e, "closing a bucket failed");
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+}
+
+/// Closes a bucket once no request holds it any more.
+async fn close_when_idle(bucket: Rc<OpenBucket>) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut bucket = bucket;
+    loop {
+        match Rc::try_unwrap(bucket) {
+            Ok(open) => return open.close().await,
+            Err(shared) if started.elapsed() < IDLE_WAIT_MAX => {
+                bucket = shared;
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+            }
+            Err(shared) => {
+                return Err(Error::Runtime {
+                    reason: format!("bucket of '{}' still in use after {IDLE_WAIT_MAX:?}", shared.table.name()),
+                })
+            }
+        }
+    }
+}
+
+/// A running request; dropping it (on completion or cancellation) decrements the count.
+pub(crate) struct InFlight(Rc<ShardContext>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.set(self.0.in_flight.get().saturating_sub(1));
+    }
+}

@@ -1,0 +1,160 @@
+//! The thread-per-core runtime: `N` shard threads, each a glommio `LocalExecutor` with a
+//! foreground and a background task queue, fed through a [`mailbox::Mailbox`] from any thread.
+//! Replies come back on a `futures_channel::oneshot`, so callers can block or await from any
+//! async runtime (tokio included).
+
+pub mod context;
+mod mailbox;
+pub mod memlock;
+mod shard;
+
+use std::future::Future;
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use futures_channel::oneshot;
+use futures_lite::future::{block_on, BoxedLocal};
+use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
+
+pub use context::ShardContext;
+use mailbox::Mailbox;
+pub use shard::{BACKGROUND_SHARES, FOREGROUND_SHARES};
+
+use crate::catalog::{Catalog, CatalogSnapshot};
+use crate::config::RillConfig;
+use crate::error::{Error, Result};
+
+/// A request: a closure run on the shard, producing the future that does the work (and
+/// sends the reply).
+pub(crate) type Request = Box<dyn FnOnce(Rc<ShardContext>) -> BoxedLocal<()> + Send>;
+
+/// The running shards.
+pub(crate) struct Runtime {
+    mailboxes: Vec<Arc<Mailbox>>,
+    threads: Mutex<Vec<ExecutorJoinHandle<()>>>,
+}
+
+fn runtime_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Runtime { reason: format!("{what}: {e}") }
+}
+
+impl Runtime {
+    /// Starts `config.shards` shards on `snapshot`; shard 0 gets the mutable catalog. Returns
+    /// once every shard has opened its buckets.
+    pub(crate) fn start(config: &RillConfig, catalog: Catalog) -> Result<Self> {
+        let shards = config.shards.max(1);
+        memlock::check(shards, config.io_memory_bytes)?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let snapshot = catalog.snapshot();
+        let mut owner = Some(catalog);
+        let mut runtime = Self { mailboxes: Vec::with_capacity(shards), threads: Mutex::new(Vec::new()) };
+        let mut readies = Vec::with_capacity(shards);
+        for index in 0..shards {
+            let placement = if shards <= cpus { Placement::Fixed(index) } else { Placement::Unbound };
+            match runtime.spawn_shard(config, index, shards, placement, &snapshot, owner.take()) {
+                Ok(ready) => readies.push(ready),
+                Err(e) => {
+                    runtime.shutdown();
+                    return Err(e);
+                }
+            }
+        }
+        for (index, ready) in readies.into_iter().enumerate() {
+            let outcome = block_on(ready).unwrap_or(Err(Error::ShardGone { shard: index }));
+            if let Err(e) = outcome {
+                runtime.shutdown();
+                return Err(e);
+            }
+        }
+        runtime.mailboxes.shrink_to_fit();
+        Ok(runtime)
+    }
+
+    fn spawn_shard(
+        &mut self,
+        config: &RillConfig,
+        index: usize,
+        shards: usize,
+        placement: Placement,
+        snapshot: &Arc<CatalogSnapshot>,
+        owner: Option<Catalog>,
+    ) -> Result<oneshot::Receiver<Result<()>>> {
+        let (caller, wake) = UnixStream::pair().map_err(|e| Error::io("creating a wake-up socket pair", e))?;
+        caller.set_nonblocking(true).map_err(|e| Error::io("configuring the wake-up socket", e))?;
+        wake.set_nonblocking(true).map_err(|e| Error::io("configuring the wake-up socket", e))?;
+        let mailbox = Arc::new(Mailbox::new(index, config.queue_depth_max, caller));
+        let (ready, ready_rx) = oneshot::channel();
+        let setup = shard::ShardSetup {
+            index,
+            shards,
+            mailbox: Arc::clone(&mailbox),
+            wake,
+            snapshot: Arc::clone(snapshot),
+            owner,
+            data_dir: config.data_dir.clone(),
+            memtable_bytes_max: config.memtable_bytes_max,
+            block_cache_bytes_per_shard: config.block_cache_bytes_per_shard,
+            ready,
+        };
+        let handle = LocalExecutorBuilder::new(placement)
+            .name(&format!("rill-shard-{index}"))
+            .io_memory(config.io_memory_bytes)
+            .spawn(move || shard::run(setup))
+            .map_err(|e| runtime_err(&format!("starting shard {index}"), e))?;
+        self.mailboxes.push(mailbox);
+        self.threads.lock().map_err(|e| runtime_err("shard thread list", e))?.push(handle);
+        Ok(ready_rx)
+    }
+
+    /// Number of shards.
+    pub(crate) fn shards(&self) -> usize {
+        self.mailboxes.len()
+    }
+
+    /// Sends `f` to run on `shard` now; the returned future resolves to its result.
+    pub(crate) fn call<T, F, Fut>(&self, shard: usize, f: F) -> impl Future<Output = Result<T>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(Rc<ShardContext>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let request: Request = Box::new(move |ctx| {
+            Box::pin(async move {
+                let _ = tx.send(f(ctx).await);
+            })
+        });
+        let sent = match self.mailboxes.get(shard) {
+            Some(mailbox) => mailbox.push(request),
+            None => Err(Error::ShardGone { shard }),
+        };
+        async move {
+            sent?;
+            rx.await.unwrap_or(Err(Error::ShardGone { shard }))
+        }
+    }
+
+    /// Closes every mailbox and joins the shard threads (each flushes and closes its
+    /// buckets first). Idempotent.
+    pub(crate) fn shutdown(&self) {
+        for mailbox in &self.mailboxes {
+            mailbox.close();
+        }
+        let threads = match self.threads.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for (index, handle) in threads.into_iter().enumerate() {
+            if let Err(e) = handle.join() {
+                tracing::warn!(shard = index, error = %e, "shard thread ended abnormally");
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

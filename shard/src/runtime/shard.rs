@@ -1,0 +1,115 @@
+//! The life of one shard thread: set up task queues and buckets, serve requests from the
+//! mailbox until shutdown, then finish running requests and close every bucket.
+
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_channel::oneshot;
+use futures_lite::AsyncReadExt;
+use glommio::{Latency, Shares, TaskQueueHandle};
+use tracing::warn;
+
+use super::context::ShardContext;
+use super::mailbox::Mailbox;
+use crate::bucket::BucketSettings;
+use crate::catalog::{Catalog, CatalogSnapshot};
+use crate::error::Result;
+
+/// Shares of the foreground queue (produce, fetch, lookup, DDL).
+pub const FOREGROUND_SHARES: usize = 1000;
+/// Shares of the background queue (closing and dropping buckets; later flush, compaction,
+/// retention).
+pub const BACKGROUND_SHARES: usize = 100;
+
+/// Everything a shard thread starts from (all `Send`).
+pub(crate) struct ShardSetup {
+    pub(crate) index: usize,
+    pub(crate) shards: usize,
+    pub(crate) mailbox: Arc<Mailbox>,
+    /// The shard end of the wake-up socket pair (non-blocking).
+    pub(crate) wake: std::os::unix::net::UnixStream,
+    pub(crate) snapshot: Arc<CatalogSnapshot>,
+    /// The mutable catalog, for shard 0.
+    pub(crate) owner: Option<Catalog>,
+    pub(crate) data_dir: std::path::PathBuf,
+    pub(crate) memtable_bytes_max: usize,
+    pub(crate) block_cache_bytes_per_shard: usize,
+    /// Told whether the shard opened its buckets.
+    pub(crate) ready: oneshot::Sender<Result<()>>,
+}
+
+/// The shard's main task.
+pub(crate) async fn run(setup: ShardSetup) {
+    let executor = glommio::executor();
+    let foreground =
+        executor.create_task_queue(Shares::Static(FOREGROUND_SHARES), Latency::NotImportant, "rill-foreground");
+    let background =
+        executor.create_task_queue(Shares::Static(BACKGROUND_SHARES), Latency::NotImportant, "rill-background");
+    let settings = BucketSettings {
+        data_dir: setup.data_dir,
+        memtable_bytes_max: setup.memtable_bytes_max,
+        block_cache: Rc::new(rill_engine::kv::cache::BlockCache::new(setup.block_cache_bytes_per_shard)),
+    };
+    let ctx = Rc::new(ShardContext::new(setup.index, setup.shards, settings, setup.owner, background));
+    let opened = ctx.install(setup.snapshot).await;
+    let serving = opened.is_ok();
+    let _ = setup.ready.send(opened);
+    if serving {
+        // SAFETY: `into_raw_fd` hands over sole ownership of a valid, open socket descriptor;
+        // glommio's stream becomes its only owner and closes it on drop.
+        let socket = unsafe { glommio::net::UnixStream::from_raw_fd(setup.wake.into_raw_fd()) };
+        serve(&ctx, &setup.mailbox, socket, foreground).await;
+    }
+    setup.mailbox.close();
+    setup.mailbox.drain();
+    ctx.wait_idle().await;
+    let closing = Rc::clone(&ctx);
+    let closed = match glommio::spawn_local_into(async move { closing.close_all().await }, ctx.background()) {
+        Ok(task) => task.await,
+        Err(e) => Err(crate::error::Error::Runtime { reason: e.to_string() }),
+    };
+    if let Err(e) = closed {
+        warn!(shard = setup.index, error = %e, "shutdown did not close every bucket cleanly");
+    }
+}
+
+/// Runs requests as foreground tasks until the mailbox is closed.
+async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, mut socket: glommio::net::UnixStream, fg: TaskQueueHandle) {
+    let mut buf = [0u8; 256];
+    loop {
+        while let Some(job) = mailbox.pop() {
+            let guard = ctx.begin();
+            let work = job(Rc::clone(ctx));
+            let spawned = glommio::spawn_local_into(
+                async move {
+                    work.await;
+                    drop(guard);
+                },
+                fg,
+            );
+            match spawned {
+                Ok(task) => task.detach(),
+                Err(e) => {
+                    warn!(shard = ctx.index(), error = %e, "could not spawn a request; its caller sees ShardGone");
+                    continue;
+                }
+            };
+        }
+        if mailbox.is_closed() {
+            return;
+        }
+        if !mailbox.prepare_sleep() || mailbox.is_closed() {
+            continue;
+        }
+        match socket.read(&mut buf).await {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted || e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                warn!(shard = mailbox.shard(), error = %e, "wake-up socket failed; shard stops");
+                return;
+            }
+        }
+    }
+}

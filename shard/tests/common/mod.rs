@@ -1,0 +1,113 @@
+//! Shared helpers of the shard tests: schemas, batches, opening a `Rill`.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+use rill_shard::{Rill, RillConfig};
+
+pub fn open(dir: &Path, shards: usize) -> Rill {
+    let mut config = RillConfig::new(dir).with_shards(shards);
+    config.block_cache_bytes_per_shard = 1 << 20;
+    config.memtable_bytes_max = 64 << 10;
+    config.queue_depth_max = 1024;
+    Rill::open(config).unwrap()
+}
+
+pub fn event_schema() -> Schema {
+    Schema::new(vec![Column::not_null("id", DataType::BigInt), Column::new("city", DataType::String)])
+}
+
+pub fn log_table(name: &str, buckets: u32) -> TableDescriptor {
+    let mut d = TableDescriptor::log_table(name, event_schema());
+    d.bucket_count = buckets;
+    d
+}
+
+pub fn events(first: i64, rows: i64) -> RecordBatch {
+    let cities = ["Lisbon", "Oslo", "Quito", "Perth"];
+    let ids: Vec<i64> = (first..first + rows).collect();
+    RecordBatch::try_new(
+        event_schema().to_arrow(),
+        vec![
+            Arc::new(Int64Array::from(ids.clone())) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(ids.iter().map(|i| cities[(*i % 4) as usize]))) as ArrayRef,
+        ],
+    )
+    .unwrap()
+}
+
+pub fn user_schema() -> Schema {
+    Schema::new(vec![
+        Column::not_null("id", DataType::BigInt),
+        Column::new("name", DataType::String),
+        Column::new("score", DataType::BigInt),
+    ])
+}
+
+pub fn pk_table(name: &str, buckets: u32) -> TableDescriptor {
+    let mut d = TableDescriptor::log_table(name, user_schema());
+    d.primary_key = vec!["id".into()];
+    d.bucket_count = buckets;
+    d
+}
+
+pub fn users(ids: &[i64], score: i64) -> RecordBatch {
+    RecordBatch::try_new(
+        user_schema().to_arrow(),
+        vec![
+            Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(ids.iter().map(|i| format!("user-{i}")))) as ArrayRef,
+            Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| i * 10 + score))) as ArrayRef,
+        ],
+    )
+    .unwrap()
+}
+
+pub fn user_keys(ids: &[i64]) -> RecordBatch {
+    let schema =
+        Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new("id", arrow_schema::DataType::Int64, false)]));
+    RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef]).unwrap()
+}
+
+/// Every row of every bucket of a log table, as (id, city), sorted.
+pub fn all_events(rill: &Rill, table: &str) -> Vec<(i64, String)> {
+    let buckets = rill.describe(table).unwrap().descriptor.bucket_count;
+    let mut out = Vec::new();
+    for b in 0..buckets {
+        let mut offset = 0;
+        loop {
+            let r = rill.scan(table, b, offset, 1 << 20, None, None).unwrap();
+            for batch in &r.batches {
+                out.extend(rows_of(batch));
+            }
+            if r.next_offset >= r.high_watermark {
+                break;
+            }
+            offset = r.next_offset;
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn rows_of(batch: &RecordBatch) -> Vec<(i64, String)> {
+    let ids = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let cities = batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+    (0..batch.num_rows()).map(|i| (ids.value(i), cities.value(i).to_string())).collect()
+}
+
+/// Looks up `ids` and returns (id, score) of the found ones plus the found flags.
+pub fn lookup_scores(rill: &Rill, table: &str, ids: &[i64]) -> (Vec<(i64, i64)>, Vec<bool>) {
+    let (rows, found) = rill.lookup(table, user_keys(ids)).unwrap();
+    let id = rows.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let score = rows.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(rows.num_rows(), found.iter().filter(|f| **f).count());
+    ((0..rows.num_rows()).map(|i| (id.value(i), score.value(i))).collect(), found)
+}
+
+pub fn is_null_free(batch: &RecordBatch) -> bool {
+    batch.columns().iter().all(|c| c.null_count() == 0)
+}
