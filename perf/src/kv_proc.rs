@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
 /// `/proc/self/io` counters (all threads of the process, background ones included).
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct IoCounters {
     /// Bytes the process caused to be sent to the storage layer: O_DIRECT writes when issued,
     /// buffered writes when the page is dirtied.
@@ -106,6 +106,13 @@ pub fn dir_bytes(dir: &Path, pick: &dyn Fn(&str) -> bool) -> Result<(u64, u64)> 
         }
     }
     Ok((picked, total))
+}
+
+/// The first three fields of /proc/loadavg (1, 5 and 15 minute load), or `?`.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Removes `dir` and everything under it (missing is fine).

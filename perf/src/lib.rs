@@ -6,13 +6,24 @@
 //! - [`machine`]: what the numbers were measured on
 //! - [`report`]: results files under `bench-results/` and the cross-run `summary.json`
 //! - [`criterion_summary`]: medians of a criterion run as Markdown
+//! - [`kv_bench`]: the KV workloads (load, point gets, durable upserts) of rill and RocksDB,
+//!   with [`kv_data`], [`kv_proc`], [`kv_rill`], `rocks_peer` (feature `rocksdb`) and [`kv_report`]
 
 pub mod criterion_summary;
 pub mod data;
 pub mod fio;
+pub mod kv_bench;
+pub mod kv_cli;
+pub mod kv_data;
+pub mod kv_proc;
+pub mod kv_report;
+pub mod kv_rill;
+mod kv_store;
 pub mod log_append;
 pub mod machine;
 pub mod report;
+#[cfg(feature = "rocksdb")]
+pub mod rocks_peer;
 
 /// Error of the harness: what failed, in words (the engine's errors are turned into text).
 pub type Result<T> = std::result::Result<T, String>;

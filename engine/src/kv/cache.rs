@@ -200,6 +200,12 @@ fn allocation_bytes(buffer: &Buffer, seen: &mut Vec<usize>) -> usize {
     capacity
 }
 
+/// The cache key of SST `sst` of the LSM with namespace `namespace`.
+pub fn cache_key(namespace: u64, sst: u64) -> u64 {
+    debug_assert!(sst < 1 << SST_ID_BITS && namespace < 1 << (64 - SST_ID_BITS));
+    (namespace << SST_ID_BITS) | (sst & ((1 << SST_ID_BITS) - 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,10 +275,4 @@ mod tests {
         // Separate allocations: Arrow's own count, up to the array structs.
         assert!(whole.abs_diff(b.get_array_memory_size()) < 512, "{whole} vs {}", b.get_array_memory_size());
     }
-}
-
-/// The cache key of SST `sst` of the LSM with namespace `namespace`.
-pub fn cache_key(namespace: u64, sst: u64) -> u64 {
-    debug_assert!(sst < 1 << SST_ID_BITS && namespace < 1 << (64 - SST_ID_BITS));
-    (namespace << SST_ID_BITS) | (sst & ((1 << SST_ID_BITS) - 1))
 }

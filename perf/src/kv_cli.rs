@@ -1,0 +1,225 @@
+//! `rill-bench kv`: the options of the KV workloads and the command that runs rill and its
+//! peer, each in its own child process, and records the results.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::kv_bench::{self, KvConfig, SystemRun};
+use crate::kv_data::Distribution;
+use crate::kv_report::{self, KvReport};
+use crate::machine::Machine;
+use crate::{report, Result};
+
+/// Options of `rill-bench kv`.
+#[derive(Args, Debug)]
+pub struct KvArgs {
+    /// Directory for the stores (a subdirectory per system, removed afterwards).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Keys loaded (ids 0..keys).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub keys: u64,
+    #[arg(long, default_value_t = 100)]
+    pub value_bytes: usize,
+    /// Rows per write while loading (each write durable).
+    #[arg(long, default_value_t = 10_000)]
+    pub load_batch: usize,
+    /// Rows per upsert write (each write durable).
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Key distributions of the gets, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "uniform,zipfian")]
+    pub distribution: Vec<Distribution>,
+    /// Block cache sizes in bytes, comma-separated (default: 2x the logical data, so it fits,
+    /// and a quarter of it, so the data is 4x larger than the cache).
+    #[arg(long, value_delimiter = ',')]
+    pub cache_bytes: Vec<u64>,
+    /// Gets per (cache, distribution) run.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub ops: u64,
+    /// Time limit of one get run, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Gets of the distribution before each measured run when the cache is smaller than the data.
+    #[arg(long, default_value_t = 100_000)]
+    pub warmup_ops: u64,
+    /// Length of the upsert run in seconds (0 = no upserts).
+    #[arg(long, default_value_t = 10.0)]
+    pub upsert_seconds: f64,
+    /// Stop the upsert run after this many writes.
+    #[arg(long)]
+    pub upsert_writes: Option<u64>,
+    #[arg(long, default_value = "uniform")]
+    pub upsert_distribution: Distribution,
+    /// Zipfian skew.
+    #[arg(long, default_value_t = 0.99)]
+    pub theta: f64,
+    /// rill's `table.changelog.image` (FULL when not given; WAL skips reading old rows).
+    #[arg(long)]
+    pub changelog_image: Option<String>,
+    /// Run these peers beside rill, comma-separated: `rocksdb` (RocksDB's defaults: reads
+    /// through the page cache), `rocksdb-direct` (O_DIRECT reads, as rill's). Needs the
+    /// `rocksdb` cargo feature.
+    #[arg(long, value_delimiter = ',')]
+    pub peer: Vec<String>,
+    /// Also take the peers' runs of an earlier `kv-*.json` (every system in it but rill).
+    #[arg(long)]
+    pub peer_json: Option<PathBuf>,
+    /// Skip rill (peer only).
+    #[arg(long)]
+    pub no_rill: bool,
+    /// RocksDB: `use_direct_reads` (O_DIRECT reads, like rill's).
+    #[arg(long)]
+    pub rocks_direct_reads: bool,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep the stores' directories.
+    #[arg(long)]
+    pub keep: bool,
+    /// Run the systems in this process instead of one child process each (peak RSS is then
+    /// shared).
+    #[arg(long)]
+    pub in_process: bool,
+    /// Where results go.
+    #[arg(long, default_value_os_t = report::default_dir())]
+    pub out_dir: PathBuf,
+    /// Added to the result file names (kv-<date>-<tag>.json).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Print only; write no files and nothing to summary.json.
+    #[arg(long)]
+    pub no_record: bool,
+}
+
+/// Options of the hidden `rill-bench kv-child` (one system, run by `kv`).
+#[derive(Args, Debug)]
+pub struct KvChildArgs {
+    #[arg(long)]
+    pub system: String,
+    #[arg(long)]
+    pub config: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl KvArgs {
+    fn config(&self, system_dir: PathBuf) -> KvConfig {
+        let mut config = KvConfig {
+            dir: system_dir,
+            keys: self.keys,
+            value_bytes: self.value_bytes,
+            load_batch: self.load_batch,
+            batch: self.batch,
+            distributions: self.distribution.clone(),
+            cache_bytes: self.cache_bytes.clone(),
+            get_ops: self.ops,
+            get_seconds: self.seconds,
+            warmup_ops: self.warmup_ops,
+            upsert_seconds: self.upsert_seconds,
+            upsert_writes: self.upsert_writes,
+            upsert_distribution: self.upsert_distribution,
+            theta: self.theta,
+            changelog_image: self.changelog_image.clone(),
+            rocks_direct_reads: self.rocks_direct_reads,
+            seed: self.seed,
+            keep: self.keep,
+        };
+        if config.cache_bytes.is_empty() {
+            let data = config.logical_bytes();
+            config.cache_bytes = vec![data * 2, data / 4];
+        }
+        config
+    }
+}
+
+/// `rill-bench kv-child`.
+pub fn child_command(args: &KvChildArgs) -> Result<()> {
+    kv_bench::child_main(&args.system, &args.config, &args.out)
+}
+
+/// `rill-bench kv`.
+pub fn kv_command(args: &KvArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.dir).map_err(|e| format!("creating {}: {e}", args.dir.display()))?;
+    let machine = Machine::probe(&args.dir);
+    if machine.filesystem == "tmpfs" {
+        eprintln!(
+            "warning: {} is on tmpfs: fdatasync and O_DIRECT numbers will not describe a disk",
+            args.dir.display()
+        );
+    }
+    let (date, timestamp) = report::now();
+    let command = report::command_line();
+    let mut systems = Vec::new();
+    let mut base = args.config(args.dir.clone());
+    if !args.no_rill {
+        systems.push(run_one("rill", args, &base)?);
+    }
+    for peer in &args.peer {
+        systems.push(run_one(peer, args, &base)?);
+    }
+    if let Some(path) = &args.peer_json {
+        systems.extend(peers_from_json(path)?);
+    }
+    base.dir = args.dir.clone();
+    let comparisons = match systems.split_first() {
+        Some((rill, peers)) if rill.system == "rill" => {
+            let has_default = peers.iter().any(|p| p.system == "rocksdb");
+            let gets_only = |p: &SystemRun| has_default && p.system == "rocksdb-direct";
+            let machine = machine.short();
+            peers.iter().flat_map(|p| kv_report::compare(rill, p, gets_only(p), &date, &machine, &command)).collect()
+        }
+        _ => Vec::new(),
+    };
+    let report = KvReport {
+        workload: "kv".into(),
+        date: date.clone(),
+        timestamp,
+        command,
+        source: report::source_revision(),
+        machine,
+        config: base,
+        systems,
+        comparisons,
+    };
+    let markdown = kv_report::markdown(&report);
+    println!("{markdown}");
+    if !args.no_record {
+        std::fs::create_dir_all(&args.out_dir).map_err(|e| format!("creating {}: {e}", args.out_dir.display()))?;
+        let suffix = args.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));
+        let stem = args.out_dir.join(format!("kv-{date}{suffix}"));
+        report::write_json(&stem.with_extension("json"), &report)?;
+        std::fs::write(stem.with_extension("md"), &markdown)
+            .map_err(|e| format!("writing {}.md: {e}", stem.display()))?;
+        report::append_summary(&args.out_dir.join("summary.json"), &report.comparisons)?;
+        eprintln!("wrote {}.{{json,md}} and {} summary entries", stem.display(), report.comparisons.len());
+    }
+    Ok(())
+}
+
+fn run_one(system: &str, args: &KvArgs, base: &KvConfig) -> Result<SystemRun> {
+    let mut config = base.clone();
+    config.dir = args.dir.join(format!("kv-{system}"));
+    eprintln!("running {system}: {} keys in {} ...", config.keys, config.dir.display());
+    if args.in_process {
+        kv_bench::run_system(system, &config)
+    } else {
+        kv_bench::run_in_child(system, &config, &args.dir)
+    }
+}
+
+/// The peers' runs out of an earlier report (every system but rill).
+fn peers_from_json(path: &Path) -> Result<Vec<SystemRun>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
+    let systems =
+        value.get("systems").and_then(|s| s.as_array()).ok_or(format!("{} has no systems", path.display()))?;
+    systems
+        .iter()
+        .filter(|s| s.get("system").and_then(|n| n.as_str()) != Some("rill"))
+        .map(|s| {
+            serde_json::from_value(s.clone()).map_err(|e| format!("reading a peer run of {}: {e}", path.display()))
+        })
+        .collect()
+}

@@ -1,0 +1,206 @@
+//! rill as a [`KvStore`]: one primary-key table bucket ([`PkTable`]) on io_uring storage,
+//! with its compaction running in a background glommio task queue of low shares, as a shard
+//! would run it.
+
+use std::cell::Cell;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use arrow_array::{Array, BinaryArray};
+use glommio::{Latency, Shares, Task};
+use rill_engine::kv::cache::BlockCache;
+use rill_engine::kv::tree::LsmConfig;
+use rill_engine::log::{system_clock, LogConfig, UringStorage};
+use rill_engine::table::{KvWrite, PkConfig, PkTable};
+
+use crate::kv_bench::KvConfig;
+use crate::kv_data;
+use crate::kv_store::KvStore;
+use crate::Result;
+
+/// How long the compaction task sleeps when nothing is due.
+const COMPACTION_IDLE: Duration = Duration::from_millis(10);
+/// Shares of the compaction task queue (the default queue, where the benchmark runs, has 1000).
+const COMPACTION_SHARES: usize = 250;
+
+type Table = PkTable<UringStorage>;
+
+/// An open rill table and its compaction task.
+pub struct RillStore {
+    table: Rc<Table>,
+    compactor: Cell<Option<Compactor>>,
+}
+
+struct Compactor {
+    stop: Rc<Cell<bool>>,
+    task: Task<Result<usize>>,
+}
+
+impl RillStore {
+    fn start_compactor(table: &Rc<Table>) -> Result<Compactor> {
+        let queue = glommio::executor().create_task_queue(
+            Shares::Static(COMPACTION_SHARES),
+            Latency::NotImportant,
+            "compaction",
+        );
+        let stop = Rc::new(Cell::new(false));
+        let (t, s) = (Rc::clone(table), Rc::clone(&stop));
+        let task = glommio::spawn_local_into(compact_until(t, s), queue)
+            .map_err(|e| format!("spawning the compaction task: {e}"))?;
+        Ok(Compactor { stop, task })
+    }
+
+    async fn stop_compactor(&self) -> Result<()> {
+        if let Some(c) = self.compactor.take() {
+            c.stop.set(true);
+            c.task.await?;
+        }
+        Ok(())
+    }
+
+    /// The table (for the criterion benches and tests).
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+}
+
+/// Runs compaction steps until told to stop; returns the number of steps.
+async fn compact_until(table: Rc<Table>, stop: Rc<Cell<bool>>) -> Result<usize> {
+    let mut steps = 0;
+    while !stop.get() {
+        if table.lsm().compact_once().await.map_err(|e| format!("compaction: {e}"))? {
+            steps += 1;
+        } else {
+            glommio::timer::sleep(COMPACTION_IDLE).await;
+        }
+    }
+    Ok(steps)
+}
+
+impl KvStore for RillStore {
+    type Batch = KvWrite;
+
+    async fn open(dir: &Path, cache_bytes: usize, config: &KvConfig) -> Result<Self> {
+        let storage = UringStorage::open(dir).await.map_err(|e| format!("opening {}: {e}", dir.display()))?;
+        let desc = kv_data::kv_descriptor(config.changelog_image.as_deref());
+        let log = LogConfig::new(format!("{}/b0", kv_data::TABLE), kv_data::kv_schema());
+        let pk = PkConfig { log, lsm: LsmConfig::default() };
+        let cache = Rc::new(BlockCache::new(cache_bytes));
+        let table = PkTable::open(storage, desc, pk, cache, system_clock())
+            .await
+            .map_err(|e| format!("opening the rill table in {}: {e}", dir.display()))?;
+        let table = Rc::new(table);
+        let compactor = Self::start_compactor(&table)?;
+        Ok(Self { table, compactor: Cell::new(Some(compactor)) })
+    }
+
+    fn name(&self) -> &'static str {
+        "rill"
+    }
+
+    fn prepare(&self, ids: &[u64], version: u64, value_bytes: usize) -> Result<KvWrite> {
+        let (keys, rows) = kv_data::rows(ids, version, value_bytes)?;
+        Ok(KvWrite {
+            keys,
+            rows,
+            deleted: vec![false; ids.len()],
+            target_columns: None,
+            writer_id: -1,
+            batch_sequence: -1,
+        })
+    }
+
+    async fn write(&self, batch: KvWrite) -> Result<()> {
+        self.table.write(batch).await.map(|_| ()).map_err(|e| format!("rill write: {e}"))
+    }
+
+    async fn get(&self, key: &[u8], expect: Option<&[u8]>) -> Result<bool> {
+        let keys = [key.to_vec()];
+        let found = self.table.lookup(&keys).await.map_err(|e| format!("rill lookup: {e}"))?;
+        let hit = found.found.first().copied().unwrap_or(false);
+        if let (true, Some(expected)) = (hit, expect) {
+            let values = found.rows.column(1).as_any().downcast_ref::<BinaryArray>();
+            let value = values.filter(|v| !v.is_empty() && v.is_valid(0)).map(|v| v.value(0));
+            if value != Some(expected) {
+                return Err(format!("rill lookup of key {key:02x?} returned a wrong value"));
+            }
+        }
+        Ok(hit)
+    }
+
+    async fn settle(&self) -> Result<()> {
+        self.stop_compactor().await?;
+        self.table.flush().await.map_err(|e| format!("rill flush: {e}"))?;
+        self.table.lsm().compact_all().await.map_err(|e| format!("rill compaction: {e}"))?;
+        self.compactor.set(Some(Self::start_compactor(&self.table)?));
+        Ok(())
+    }
+
+    fn shape(&self) -> String {
+        let lsm = self.table.lsm();
+        let files = lsm.level_sizes();
+        let bytes = lsm.level_bytes();
+        let levels: Vec<String> = files
+            .iter()
+            .zip(&bytes)
+            .enumerate()
+            .filter(|(_, (f, _))| **f > 0)
+            .map(|(l, (f, b))| format!("L{l}: {f} SSTs, {:.1} MiB", *b as f64 / (1 << 20) as f64))
+            .collect();
+        format!(
+            "{}; memtable {:.1} MiB; log {} segments",
+            if levels.is_empty() { "no SSTs".to_string() } else { levels.join(", ") },
+            lsm.memtable_bytes() as f64 / (1 << 20) as f64,
+            self.table.log().segment_count()
+        )
+    }
+
+    fn cache_note(&self) -> String {
+        let s = self.table.lsm().cache().stats();
+        format!(
+            "block cache: {} blocks, {:.1} MiB used; {} hits, {} misses, {} evictions since open",
+            s.entries,
+            s.bytes as f64 / (1 << 20) as f64,
+            s.hits,
+            s.misses,
+            s.evictions
+        )
+    }
+
+    fn is_data_file(name: &str) -> bool {
+        name.ends_with(".sst")
+    }
+
+    async fn close(self) -> Result<()> {
+        self.stop_compactor().await?;
+        let table = Rc::try_unwrap(self.table).map_err(|_| "the rill table is still shared at close".to_string())?;
+        table.close().await.map_err(|e| format!("closing the rill table: {e}"))
+    }
+}
+
+/// How the rill table is set up, in words (for the results).
+pub fn setup(config: &KvConfig) -> Vec<String> {
+    let lsm = LsmConfig::default();
+    vec![
+        format!(
+            "PkTable `id BIGINT NOT NULL` PK + `v BYTES`, default merge engine, table.changelog.image {}, changelog ZSTD, validate_payload on",
+            config.changelog_image.as_deref().unwrap_or("FULL (default)")
+        ),
+        format!(
+            "LsmConfig::default(): memtable {} MiB, L0 trigger {}, L1 {} MiB x{}, SSTs {} MiB, blocks {} KiB, bloom {} bits/key, block compression {:?}",
+            lsm.memtable_bytes_max >> 20,
+            lsm.l0_compaction_trigger,
+            lsm.l1_bytes_target >> 20,
+            lsm.level_size_multiplier,
+            lsm.sst_bytes_target >> 20,
+            lsm.sst.block_bytes_target >> 10,
+            lsm.sst.bloom_bits_per_key,
+            lsm.sst.compression
+        ),
+        "UringStorage (io_uring, O_DIRECT: no page cache); each write resolves after its changelog batch is fdatasynced (group commit)".into(),
+        format!("compaction: a glommio task queue of {COMPACTION_SHARES} shares on the same executor (one core), idle poll {} ms", COMPACTION_IDLE.as_millis()),
+        "settle before gets: stop compaction task, PkTable::flush, Lsm::compact_all (until no level is over its target)".into(),
+        "get = PkTable::lookup with one key (returns an Arrow batch of the found row)".into(),
+    ]
+}
