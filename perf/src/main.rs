@@ -45,6 +45,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// KV workloads (kv-load, kv-get, kv-upsert) of a rill primary-key table, with
+    /// `--peer rocksdb[,rocksdb-direct]` beside it (cargo feature `rocksdb`).
+    Kv(Box<rill_perf::kv_cli::KvArgs>),
+    /// One system of `kv`, in its own process (started by `kv`).
+    #[command(hide = true)]
+    KvChild(rill_perf::kv_cli::KvChildArgs),
 }
 
 #[derive(Args)]
@@ -98,6 +104,8 @@ fn main() {
         Command::CriterionSummary { criterion_dir, groups, bench_command, out } => {
             criterion_command(criterion_dir, &groups, &bench_command, out)
         }
+        Command::Kv(args) => rill_perf::kv_cli::kv_command(&args),
+        Command::KvChild(args) => rill_perf::kv_cli::child_command(&args),
     };
     if let Err(e) = outcome {
         eprintln!("rill-bench: {e}");
