@@ -35,7 +35,7 @@ pub struct KvArgs {
     /// and a quarter of it, so the data is 4x larger than the cache).
     #[arg(long, value_delimiter = ',')]
     pub cache_bytes: Vec<u64>,
-    /// Gets per (cache, distribution) run.
+    /// Gets per (cache, distribution) run (0 = no gets: load and upserts only).
     #[arg(long, default_value_t = 2_000_000)]
     pub ops: u64,
     /// Time limit of one get run, in seconds.

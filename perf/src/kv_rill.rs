@@ -30,6 +30,9 @@ type Table = PkTable<UringStorage>;
 pub struct RillStore {
     table: Rc<Table>,
     compactor: Cell<Option<Compactor>>,
+    /// The largest memtable seen after a write since open (its budget is
+    /// `LsmConfig::memtable_bytes_max`; a flush is skipped while a compaction runs).
+    memtable_peak_bytes: Cell<usize>,
 }
 
 struct Compactor {
@@ -92,7 +95,7 @@ impl KvStore for RillStore {
             .map_err(|e| format!("opening the rill table in {}: {e}", dir.display()))?;
         let table = Rc::new(table);
         let compactor = Self::start_compactor(&table)?;
-        Ok(Self { table, compactor: Cell::new(Some(compactor)) })
+        Ok(Self { table, compactor: Cell::new(Some(compactor)), memtable_peak_bytes: Cell::new(0) })
     }
 
     fn name(&self) -> &'static str {
@@ -112,7 +115,10 @@ impl KvStore for RillStore {
     }
 
     async fn write(&self, batch: KvWrite) -> Result<()> {
-        self.table.write(batch).await.map(|_| ()).map_err(|e| format!("rill write: {e}"))
+        self.table.write(batch).await.map_err(|e| format!("rill write: {e}"))?;
+        let memtable = self.table.lsm().memtable_bytes();
+        self.memtable_peak_bytes.set(self.memtable_peak_bytes.get().max(memtable));
+        Ok(())
     }
 
     async fn get(&self, key: &[u8], expect: Option<&[u8]>) -> Result<bool> {
@@ -148,10 +154,13 @@ impl KvStore for RillStore {
             .filter(|(_, (f, _))| **f > 0)
             .map(|(l, (f, b))| format!("L{l}: {f} SSTs, {:.1} MiB", *b as f64 / (1 << 20) as f64))
             .collect();
+        let mib = |b: usize| b as f64 / (1 << 20) as f64;
         format!(
-            "{}; memtable {:.1} MiB; log {} segments",
+            "{}; memtable {:.1} MiB (largest after a write since open: {:.1} MiB, budget {} MiB); log {} segments",
             if levels.is_empty() { "no SSTs".to_string() } else { levels.join(", ") },
-            lsm.memtable_bytes() as f64 / (1 << 20) as f64,
+            mib(lsm.memtable_bytes()),
+            mib(self.memtable_peak_bytes.get()),
+            lsm.config().memtable_bytes_max >> 20,
             self.table.log().segment_count()
         )
     }
