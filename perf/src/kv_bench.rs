@@ -4,7 +4,7 @@
 //! RocksDB's own background threads run beside it):
 //!
 //! 1. **load**: keys `0..keys` in batches of `load_batch` rows, each write durable, then
-//!    [`KvStore::settle`] (flush + compactions until none is due). Write amplification =
+//!    `KvStore::settle` (flush + compactions until none is due). Write amplification =
 //!    `/proc/self/io` `write_bytes` over the load and settle / logical bytes (key + value);
 //!    space amplification = bytes of all files in the directory / logical bytes (and of the
 //!    SSTs alone).
@@ -59,6 +59,8 @@ pub struct KvConfig {
     pub theta: f64,
     /// rill only: `table.changelog.image` (`FULL` by default, `WAL` skips reading old rows).
     pub changelog_image: Option<String>,
+    /// rill only: `SstOptions::block_bytes_target` (the default, 16 KiB, when not given).
+    pub rill_block_bytes: Option<usize>,
     /// RocksDB only: `use_direct_reads` (O_DIRECT reads as rill's; off = RocksDB's default,
     /// reads through the page cache).
     pub rocks_direct_reads: bool,

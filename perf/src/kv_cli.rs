@@ -58,6 +58,9 @@ pub struct KvArgs {
     /// rill's `table.changelog.image` (FULL when not given; WAL skips reading old rows).
     #[arg(long)]
     pub changelog_image: Option<String>,
+    /// rill's SST data block size target in bytes (default: `SstOptions::default()`, 16 KiB).
+    #[arg(long)]
+    pub rill_block_bytes: Option<usize>,
     /// Run these peers beside rill, comma-separated: `rocksdb` (RocksDB's defaults: reads
     /// through the page cache), `rocksdb-direct` (O_DIRECT reads, as rill's). Needs the
     /// `rocksdb` cargo feature.
@@ -84,7 +87,7 @@ pub struct KvArgs {
     /// Where results go.
     #[arg(long, default_value_os_t = report::default_dir())]
     pub out_dir: PathBuf,
-    /// Added to the result file names (kv-<date>-<tag>.json).
+    /// Added to the result file names (`kv-<date>-<tag>.json`).
     #[arg(long)]
     pub tag: Option<String>,
     /// Print only; write no files and nothing to summary.json.
@@ -121,6 +124,7 @@ impl KvArgs {
             upsert_distribution: self.upsert_distribution,
             theta: self.theta,
             changelog_image: self.changelog_image.clone(),
+            rill_block_bytes: self.rill_block_bytes,
             rocks_direct_reads: self.rocks_direct_reads,
             seed: self.seed,
             keep: self.keep,
@@ -180,6 +184,7 @@ pub fn kv_command(args: &KvArgs) -> Result<()> {
         machine,
         config: base,
         systems,
+        peers_from: args.peer_json.as_ref().map(|p| p.display().to_string()),
         comparisons,
     };
     let markdown = kv_report::markdown(&report);

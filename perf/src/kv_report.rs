@@ -19,8 +19,10 @@ pub struct KvReport {
     pub source: String,
     pub machine: Machine,
     pub config: KvConfig,
-    /// rill first, then the peer (when one ran).
+    /// rill first, then the peers (when any ran).
     pub systems: Vec<SystemRun>,
+    /// The earlier report the peers' runs were taken from (`--peer-json`), if any.
+    pub peers_from: Option<String>,
     pub comparisons: Vec<SummaryEntry>,
 }
 
@@ -114,6 +116,9 @@ pub fn markdown(report: &KvReport) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(path) = &report.peers_from {
+        let _ = writeln!(s, "Peers: not run now; their runs are taken from the earlier report `{path}`.\n");
+    }
     for run in &report.systems {
         let _ = writeln!(
             s,

@@ -1,4 +1,4 @@
-//! rill as a [`KvStore`]: one primary-key table bucket ([`PkTable`]) on io_uring storage,
+//! rill as a `KvStore`: one primary-key table bucket ([`PkTable`]) on io_uring storage,
 //! with its compaction running in a background glommio task queue of low shares, as a shard
 //! would run it.
 
@@ -88,7 +88,7 @@ impl KvStore for RillStore {
         let storage = UringStorage::open(dir).await.map_err(|e| format!("opening {}: {e}", dir.display()))?;
         let desc = kv_data::kv_descriptor(config.changelog_image.as_deref());
         let log = LogConfig::new(format!("{}/b0", kv_data::TABLE), kv_data::kv_schema());
-        let pk = PkConfig { log, lsm: LsmConfig::default() };
+        let pk = PkConfig { log, lsm: lsm_config(config) };
         let cache = Rc::new(BlockCache::new(cache_bytes));
         let table = PkTable::open(storage, desc, pk, cache, system_clock())
             .await
@@ -188,16 +188,26 @@ impl KvStore for RillStore {
     }
 }
 
+/// `LsmConfig::default()`, with the block size of `--rill-block-bytes`.
+fn lsm_config(config: &KvConfig) -> LsmConfig {
+    let mut lsm = LsmConfig::default();
+    if let Some(bytes) = config.rill_block_bytes {
+        lsm.sst.block_bytes_target = bytes;
+    }
+    lsm
+}
+
 /// How the rill table is set up, in words (for the results).
 pub fn setup(config: &KvConfig) -> Vec<String> {
-    let lsm = LsmConfig::default();
+    let lsm = lsm_config(config);
     vec![
         format!(
             "PkTable `id BIGINT NOT NULL` PK + `v BYTES`, default merge engine, table.changelog.image {}, changelog ZSTD, validate_payload on",
             config.changelog_image.as_deref().unwrap_or("FULL (default)")
         ),
         format!(
-            "LsmConfig::default(): memtable {} MiB, L0 trigger {}, L1 {} MiB x{}, SSTs {} MiB, blocks {} KiB, bloom {} bits/key, block compression {:?}",
+            "LsmConfig{}: memtable {} MiB, L0 trigger {}, L1 {} MiB x{}, SSTs {} MiB, blocks {} KiB, bloom {} bits/key, block compression {:?}",
+            if config.rill_block_bytes.is_some() { " (default but the block size)" } else { "::default()" },
             lsm.memtable_bytes_max >> 20,
             lsm.l0_compaction_trigger,
             lsm.l1_bytes_target >> 20,

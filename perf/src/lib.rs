@@ -7,7 +7,8 @@
 //! - [`report`]: results files under `bench-results/` and the cross-run `summary.json`
 //! - [`criterion_summary`]: medians of a criterion run as Markdown
 //! - [`kv_bench`]: the KV workloads (load, point gets, durable upserts) of rill and RocksDB,
-//!   with [`kv_data`], [`kv_proc`], [`kv_rill`], `rocks_peer` (feature `rocksdb`) and [`kv_report`]
+//!   with [`kv_cli`] (options), [`kv_data`], [`kv_proc`], [`kv_rill`], `rocks_peer` (feature `rocksdb`)
+//!   and [`kv_report`]
 
 pub mod criterion_summary;
 pub mod data;

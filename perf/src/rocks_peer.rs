@@ -1,4 +1,4 @@
-//! RocksDB as a [`KvStore`]: the peer of rill's KV benchmarks (cargo feature `rocksdb`).
+//! RocksDB as a `KvStore`: the peer of rill's KV benchmarks (cargo feature `rocksdb`).
 //!
 //! Set up as a user of the `rocksdb` crate would, with the knobs the comparison needs and
 //! RocksDB's defaults otherwise: an LRU block cache of the same byte budget as rill's, a full
