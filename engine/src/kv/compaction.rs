@@ -21,7 +21,7 @@ use tracing::info;
 use super::manifest::{Edit, LEVELS_MAX};
 use super::merge::{MergeIter, RunSource};
 use super::sst::{SstReader, SstWriter};
-use super::tree::{clone_version, entry_of, Lsm};
+use super::tree::{clone_version, entry_of, Lsm, Turn};
 use crate::error::Result;
 use crate::log::Storage;
 
@@ -36,14 +36,15 @@ struct Plan<F: crate::log::StorageFile> {
 impl<S: Storage + Clone> Lsm<S> {
     /// Runs at most one compaction step; returns whether it did anything.
     pub async fn compact_once(&self) -> Result<bool> {
-        if self.maintenance.replace(true) {
+        if self.compaction_busy.get() {
             return Ok(false);
         }
+        let turn = Turn::take(&self.compaction_busy, None);
         let result = match self.plan() {
             Some(plan) => self.run(plan).await.map(|()| true),
             None => Ok(false),
         };
-        self.maintenance.set(false);
+        drop(turn);
         if result.is_ok() {
             self.collect_garbage().await?;
         }

@@ -21,6 +21,7 @@ use super::memtable::{MemValue, Memtable};
 use super::merge::{MergeIter, RunSource};
 use super::sst::{parse_sst_name, sst_arrow_schema, sst_name, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS};
 use crate::error::{Error, Result};
+use crate::log::notify::Notify;
 use crate::log::Storage;
 use crate::schema::Schema;
 
@@ -93,7 +94,14 @@ pub struct Lsm<S: Storage> {
     applied_offset: Cell<i64>,
     /// The log offset the SSTs cover (exclusive).
     covered_offset: Cell<i64>,
-    pub(super) maintenance: Cell<bool>,
+    /// A flush is running (flushes run one at a time, beside compaction).
+    flush_busy: Cell<bool>,
+    flush_done: Notify,
+    /// A compaction step is running (one at a time).
+    pub(super) compaction_busy: Cell<bool>,
+    /// The manifest is being appended to (flush and compaction take turns).
+    manifest_busy: Cell<bool>,
+    manifest_free: Notify,
     /// This LSM's namespace in the (shared) block cache.
     pub(super) cache_namespace: u64,
 }
@@ -141,7 +149,11 @@ impl<S: Storage + Clone> Lsm<S> {
             obsolete: RefCell::new(Vec::new()),
             applied_offset: Cell::new(covered),
             covered_offset: Cell::new(covered),
-            maintenance: Cell::new(false),
+            flush_busy: Cell::new(false),
+            flush_done: Notify::default(),
+            compaction_busy: Cell::new(false),
+            manifest_busy: Cell::new(false),
+            manifest_free: Notify::default(),
             cache_namespace: namespace,
         })
     }
@@ -254,13 +266,17 @@ impl<S: Storage + Clone> Lsm<S> {
     }
 
     /// Writes the memtable as an L0 SST and records the covered log offset.
+    ///
+    /// Runs beside a compaction step (they meet only at the manifest, where they take turns,
+    /// and at the version swap, which each makes from the newest version). A flush that finds
+    /// another one running waits for it and then flushes what has accumulated since, so
+    /// writers that call it are held back while flushing lags, and the memtable stays bounded.
     pub async fn flush(&self) -> Result<()> {
-        if self.maintenance.replace(true) {
-            return Ok(());
+        while self.flush_busy.get() {
+            self.flush_done.wait().await;
         }
-        let result = self.flush_inner().await;
-        self.maintenance.set(false);
-        result
+        let _turn = Turn::take(&self.flush_busy, Some(&self.flush_done));
+        self.flush_inner().await
     }
 
     async fn flush_inner(&self) -> Result<()> {
@@ -331,6 +347,10 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// Appends an edit to the manifest (taken out of its cell across the await).
     pub(super) async fn append_edit(&self, edit: &Edit) -> Result<()> {
+        while self.manifest_busy.get() {
+            self.manifest_free.wait().await;
+        }
+        let _turn = Turn::take(&self.manifest_busy, Some(&self.manifest_free));
         let mut manifest = self.manifest.borrow_mut().take().ok_or_else(|| Error::LogClosed {
             bucket: self.bucket.clone(),
             reason: "the LSM manifest is unavailable after an earlier failure".into(),
@@ -384,6 +404,31 @@ impl<S: Storage + Clone> Lsm<S> {
             manifest.close().await?;
         }
         Ok(())
+    }
+}
+
+/// Holds a busy flag for one task; clears it and wakes the waiters however the task ends
+/// (also when its future is dropped).
+pub(super) struct Turn<'a> {
+    busy: &'a Cell<bool>,
+    done: Option<&'a Notify>,
+}
+
+impl<'a> Turn<'a> {
+    /// Sets `busy` (the caller saw it clear); `done` is notified when the turn ends.
+    pub(super) fn take(busy: &'a Cell<bool>, done: Option<&'a Notify>) -> Self {
+        debug_assert!(!busy.get(), "a turn is taken only when free");
+        busy.set(true);
+        Self { busy, done }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.busy.set(false);
+        if let Some(done) = self.done {
+            done.notify_all();
+        }
     }
 }
 

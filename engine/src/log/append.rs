@@ -191,26 +191,64 @@ impl<S: Storage> Log<S> {
     }
 
     /// Writes and syncs everything staged, rolling segments as needed, until nothing is staged.
+    ///
+    /// Pipelined: while the fdatasync of one group is in flight, the next group (the batches
+    /// staged meanwhile) is already being written, so the disk is never idle between a write
+    /// and a sync. A sync only covers writes that completed before it was issued, so each
+    /// group is published (made durable and readable, its appends acknowledged) only after
+    /// its own sync; groups are published in order.
     async fn flush(&self) -> Result<()> {
+        let mut unsynced: Option<Written<S::File>> = None;
         loop {
-            let staged: Vec<Staged> = self.state.borrow_mut().staged.drain(..).collect();
-            if staged.is_empty() {
+            let (group, roll) = self.fill_tail(unsynced.is_some());
+            let write = async {
+                if group.is_empty() {
+                    Ok(None)
+                } else {
+                    self.write_group(group).await.map(Some)
+                }
+            };
+            unsynced = match unsynced.take() {
+                Some(previous) => {
+                    let (synced, written) = futures_lite::future::zip(previous.file.sync(), write).await;
+                    synced?;
+                    self.publish(previous);
+                    written?
+                }
+                None => write.await?,
+            };
+            if roll {
+                if let Some(previous) = unsynced.take() {
+                    previous.file.sync().await?;
+                    self.publish(previous);
+                }
+                self.roll().await?;
+            } else if unsynced.is_none() && self.state.borrow().staged.is_empty() {
                 return Ok(());
             }
-            let mut pending = Vec::with_capacity(staged.len());
-            for Staged { bytes, mut entry } in staged {
-                if self.needs_roll(bytes.len())
-                    && !(pending.is_empty() && self.state.borrow().active().entries.is_empty())
-                {
-                    self.write_tail(std::mem::take(&mut pending)).await?;
-                    self.roll().await?;
-                }
-                let mut state = self.state.borrow_mut();
-                entry.position = state.tail_start + state.tail.len() as u64;
-                state.tail.extend_from_slice(&bytes);
-                pending.push(entry);
+        }
+    }
+
+    /// Moves staged batches into the tail buffer, stopping before the first one that needs a
+    /// new segment. Returns their entries and whether a roll must come before the rest.
+    fn fill_tail(&self, segment_has_unsynced: bool) -> (Vec<BatchEntry>, bool) {
+        let mut group = Vec::new();
+        loop {
+            let Some(len) = self.state.borrow().staged.front().map(|s| s.bytes.len()) else {
+                return (group, false);
+            };
+            let segment_empty =
+                group.is_empty() && !segment_has_unsynced && self.state.borrow().active().entries.is_empty();
+            if self.needs_roll(len) && !segment_empty {
+                return (group, true);
             }
-            self.write_tail(pending).await?;
+            let mut state = self.state.borrow_mut();
+            let Some(Staged { bytes, mut entry }) = state.staged.pop_front() else {
+                return (group, false);
+            };
+            entry.position = state.tail_start + state.tail.len() as u64;
+            state.tail.extend_from_slice(&bytes);
+            group.push(entry);
         }
     }
 
@@ -223,11 +261,9 @@ impl<S: Storage> Log<S> {
         too_big || too_old
     }
 
-    /// Writes the tail page(s) of the active segment, syncs, and makes `pending` visible.
-    async fn write_tail(&self, pending: Vec<BatchEntry>) -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
+    /// Writes the tail page(s) of the active segment holding `group`. Afterwards the tail
+    /// keeps only the last partial page, which the next group's write starts with.
+    async fn write_group(&self, group: Vec<BatchEntry>) -> Result<Written<S::File>> {
         // Only the flush leader touches the tail, so it can be taken out (no copy) while the
         // write is in flight and put back after.
         let (file, start, mut page) = {
@@ -237,27 +273,31 @@ impl<S: Storage> Log<S> {
         let data_len = page.len();
         page.resize(data_len.next_multiple_of(WRITE_ALIGNMENT), 0);
         let written = file.write_at(start, &page).await;
-        let synced = match written {
-            Ok(()) => file.sync().await,
-            Err(e) => Err(e),
-        };
         page.truncate(data_len);
-        self.state.borrow_mut().tail = page;
-        synced?;
         let mut state = self.state.borrow_mut();
-        let end = pending.last().map_or(0, BatchEntry::end);
+        state.tail = page;
+        written?;
+        let end = group.last().map_or(start + data_len as u64, BatchEntry::end);
+        debug_assert_eq!(end, start + data_len as u64, "the tail ends with the group's last batch");
         let keep_from = end / WRITE_ALIGNMENT as u64 * WRITE_ALIGNMENT as u64;
         let drop = (keep_from - state.tail_start) as usize;
         state.tail.drain(..drop);
         state.tail_start = keep_from;
+        Ok(Written { file, entries: group })
+    }
+
+    /// Makes a synced group durable and readable, and wakes its appenders.
+    fn publish(&self, written: Written<S::File>) {
+        let mut state = self.state.borrow_mut();
+        let pending = written.entries;
         let durable = pending.last().map_or(state.durable_offset, |e| e.next_offset);
         let active = state.active_mut();
+        debug_assert!(Rc::ptr_eq(&active.file, &written.file), "groups are published before a roll");
         active.first_timestamp = active.first_timestamp.or(pending.first().map(|e| e.commit_timestamp));
-        active.size = end;
+        active.size = pending.last().map_or(active.size, BatchEntry::end);
         active.entries.extend(pending);
         state.durable_offset = durable;
         drop_state_and_notify(state, &self.committed);
-        Ok(())
     }
 
     /// Seals the active segment (writes its index) and starts a new one at the next offset.
@@ -291,6 +331,12 @@ impl<S: Storage> Log<S> {
         tracing::debug!(bucket = %self.config.bucket, sealed = base, bytes = size, next, "rolled segment");
         Ok(())
     }
+}
+
+/// A group of batches written to the active segment, waiting for its sync.
+struct Written<F> {
+    file: Rc<F>,
+    entries: Vec<BatchEntry>,
 }
 
 fn drop_state_and_notify<T>(state: std::cell::RefMut<'_, T>, notify: &super::notify::Notify) {

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use super::entry::BatchEntry;
 use crate::batch::view::{peek_batch_len, BatchView};
 use crate::batch::Magic;
+use super::storage::SECTOR_BYTES;
 use crate::error::{Error, Result};
 
 /// File name of the segment starting at `base_offset`.
@@ -88,7 +89,8 @@ pub fn scan<'a>(bytes: &'a [u8], base_offset: i64, bucket: &str, segment: &str) 
                 found.push(Scanned { position: (position - view.bytes().len()) as u64, view });
             }
             Err(reason) => {
-                if let Some((at, offset)) = find_valid_after(bytes, position + 1, expected) {
+                let valid_after = find_valid_after(bytes, position + 1, expected);
+                if let Some((at, offset)) = valid_after.filter(|&(at, _)| !lost_write_between(bytes, position, at)) {
                     return Err(Error::Corruption {
                         bucket: bucket.to_string(),
                         segment: segment.to_string(),
@@ -101,6 +103,25 @@ pub fn scan<'a>(bytes: &'a [u8], base_offset: i64, bucket: &str, segment: &str) 
             }
         }
     }
+}
+
+/// Whether the bad bytes from `position` up to the valid batch at `at` show a write that never
+/// reached the disk rather than corrupted data: no batch header where one must start, or a
+/// whole sector of zeros (sector writes are atomic; unwritten sectors keep the zeros of fresh
+/// blocks or of the padding after the previous sync). Group commits are pipelined and a disk
+/// may persist a later unsynced write without an earlier one, so valid batches after such a
+/// gap were never acknowledged (their sync came after the lost write's) and are dropped.
+fn lost_write_between(bytes: &[u8], position: usize, at: usize) -> bool {
+    let gap = &bytes[position..at];
+    let header = &gap[..gap.len().min(Magic::V0.header_len())];
+    if header.iter().all(|&b| b == 0) {
+        return true;
+    }
+    let first_sector = position.next_multiple_of(SECTOR_BYTES);
+    (first_sector..at)
+        .step_by(SECTOR_BYTES)
+        .take_while(|start| start + SECTOR_BYTES <= at)
+        .any(|start| bytes[start..start + SECTOR_BYTES].iter().all(|&b| b == 0))
 }
 
 /// Checks that `bytes` starts with a complete, CRC-valid batch whose base offset is `expected`.

@@ -16,8 +16,7 @@ use std::rc::Rc;
 use super::storage::{Storage, StorageFile, WRITE_ALIGNMENT};
 use crate::error::{Error, Result};
 
-/// Granularity at which a lost write tears.
-pub const SECTOR_BYTES: usize = 512;
+pub use super::storage::SECTOR_BYTES;
 
 /// Fault rates, in events per million operations.
 #[derive(Clone, Copy, Debug, Default)]
@@ -27,6 +26,10 @@ pub struct SimFaults {
     pub read_error_per_million: u32,
     /// On crash, write garbage into a torn sector instead of leaving the old bytes.
     pub garbage_on_tear: bool,
+    /// On crash, keep each unsynced write whole, torn or not at all independently of the
+    /// others (a disk cache may persist later writes before earlier ones); replaces the
+    /// in-order prefix model and `garbage_on_tear`.
+    pub reorder_on_crash: bool,
 }
 
 #[derive(Default)]
@@ -77,6 +80,22 @@ impl SimStorage {
             let mut f = file.borrow_mut();
             let mut image = f.durable.clone();
             let pending = std::mem::take(&mut f.pending);
+            if disk.faults.reorder_on_crash {
+                // The disk may have persisted any of the unsynced writes, each whole, torn
+                // at a sector, or not at all, in any order; lost sectors keep their old bytes.
+                for (position, data) in &pending {
+                    let sectors = data.len().div_ceil(SECTOR_BYTES) as u64;
+                    let kept = match disk.rng.below(3) {
+                        0 => data.len(),
+                        1 => 0,
+                        _ => (disk.rng.below(sectors + 1) as usize * SECTOR_BYTES).min(data.len()),
+                    };
+                    apply(&mut image, *position, &data[..kept]);
+                }
+                f.durable = image.clone();
+                f.current = image;
+                continue;
+            }
             let keep = disk.rng.below(pending.len() as u64 + 1) as usize;
             for (i, (position, data)) in pending.iter().enumerate() {
                 if i < keep {
@@ -237,6 +256,9 @@ impl StorageFile for SimFileHandle {
     }
 
     async fn sync(&self) -> Result<()> {
+        // Like fdatasync, a sync covers the writes completed before it was issued, not those
+        // that complete while it is in flight.
+        let covered = self.file.borrow().pending.len();
         io_turn().await;
         let faults = self.disk.borrow().faults;
         if self.storage().fault(faults.sync_error_per_million) {
@@ -244,8 +266,11 @@ impl StorageFile for SimFileHandle {
         }
         self.disk.borrow_mut().syncs += 1;
         let mut f = self.file.borrow_mut();
-        f.durable = f.current.clone();
-        f.pending.clear();
+        let covered = covered.min(f.pending.len());
+        let synced: Vec<_> = f.pending.drain(..covered).collect();
+        for (position, data) in synced {
+            apply(&mut f.durable, position, &data);
+        }
         Ok(())
     }
 

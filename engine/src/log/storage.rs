@@ -12,6 +12,10 @@ use crate::error::Result;
 /// backend enforces the same so the same code path is tested).
 pub const WRITE_ALIGNMENT: usize = 4096;
 
+/// Granularity at which a write cut off by a crash tears: each sector is written whole or not
+/// at all (recovery relies on it; the simulated backend tears at it).
+pub const SECTOR_BYTES: usize = 512;
+
 /// A directory of files.
 pub trait Storage: 'static {
     /// An open file.

@@ -5,6 +5,7 @@
 //! opened with DMA, a non-empty probe file is, so glommio's one-time polled-I/O probe cannot
 //! be fooled by an empty file into switching on polled reads that then fail with EOPNOTSUPP.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use glommio::io::{DmaFile, OpenOptions};
@@ -105,19 +106,13 @@ impl Storage for UringStorage {
     }
 }
 
-impl StorageFile for UringFile {
-    async fn read_at(&self, position: u64, len: usize) -> Result<Vec<u8>> {
-        let read = self
-            .file
-            .read_at(position, len)
-            .await
-            .map_err(|e| glommio_io(format!("reading {} at {position}", self.path.display()), e))?;
-        // One copy: glommio's buffers are not Send, Arrow's must be.
-        Ok(read.to_vec())
-    }
+/// Writes larger than this are split into chunks of this size, all in flight at once.
+const WRITE_CHUNK_BYTES: usize = 1 << 20;
+const _: () = assert!(WRITE_CHUNK_BYTES % WRITE_ALIGNMENT == 0);
 
-    async fn write_at(&self, position: u64, data: &[u8]) -> Result<()> {
-        debug_assert!(position as usize % WRITE_ALIGNMENT == 0 && data.len() % WRITE_ALIGNMENT == 0);
+impl UringFile {
+    /// Writes all of `data` at `position` (aligned), retrying short writes.
+    async fn write_whole(&self, position: u64, data: &[u8]) -> Result<()> {
         let mut written = 0usize;
         while written < data.len() {
             let chunk = &data[written..];
@@ -136,6 +131,48 @@ impl StorageFile for UringFile {
             written += n;
         }
         Ok(())
+    }
+}
+
+impl StorageFile for UringFile {
+    async fn read_at(&self, position: u64, len: usize) -> Result<Vec<u8>> {
+        let read = self
+            .file
+            .read_at(position, len)
+            .await
+            .map_err(|e| glommio_io(format!("reading {} at {position}", self.path.display()), e))?;
+        // One copy: glommio's buffers are not Send, Arrow's must be.
+        Ok(read.to_vec())
+    }
+
+    async fn write_at(&self, position: u64, data: &[u8]) -> Result<()> {
+        debug_assert!(position as usize % WRITE_ALIGNMENT == 0 && data.len() % WRITE_ALIGNMENT == 0);
+        // Large writes go out as several chunks in flight at once (the device overlaps them);
+        // each chunk is copied into its own DMA buffer when its future is first polled.
+        let mut chunks: Vec<_> = data
+            .chunks(WRITE_CHUNK_BYTES)
+            .enumerate()
+            .map(|(i, chunk)| Box::pin(self.write_whole(position + (i * WRITE_CHUNK_BYTES) as u64, chunk)))
+            .collect();
+        let mut results: Vec<Option<Result<()>>> = chunks.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut done = true;
+            for (chunk, result) in chunks.iter_mut().zip(results.iter_mut()) {
+                if result.is_none() {
+                    match chunk.as_mut().poll(cx) {
+                        std::task::Poll::Ready(r) => *result = Some(r),
+                        std::task::Poll::Pending => done = false,
+                    }
+                }
+            }
+            if done {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        results.into_iter().flatten().collect()
     }
 
     async fn sync(&self) -> Result<()> {
