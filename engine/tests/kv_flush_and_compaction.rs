@@ -124,3 +124,33 @@ fn flush_compact_and_look_up() {
         (0..1000).filter(|i| i % 10 != 0 && (0..40).any(|r| (0..200).any(|k| (k * 7 + r * 13) % 1000 == *i))).count();
     assert_eq!(rows, expected);
 }
+
+/// A flush that arrives while a compaction step runs flushes at once (they used to share one
+/// busy flag, and the flush returned without flushing, so the memtable grew without bound).
+#[test]
+fn a_flush_runs_beside_a_compaction() {
+    let sim = SimStorage::new(11, SimFaults::default());
+    let table = open(&sim);
+    for round in 0..4i64 {
+        let ids: Vec<i64> = (round * 100..round * 100 + 100).collect();
+        write(&table, &ids, "old", false);
+        block_on(table.flush()).unwrap();
+    }
+    assert!(table.lsm().level_sizes()[0] >= 3, "enough L0 files to compact: {:?}", table.lsm().level_sizes());
+    write(&table, &[5000, 5001], "new", false);
+    assert!(table.lsm().memtable_bytes() > 0);
+    let (compacted, flushed) = block_on(futures_lite::future::zip(table.lsm().compact_once(), async {
+        // Let the compaction start first (the simulated I/O takes a turn of the executor).
+        futures_lite::future::yield_now().await;
+        table.flush().await
+    }));
+    assert!(compacted.unwrap(), "the compaction step ran");
+    flushed.unwrap();
+    assert_eq!(table.lsm().memtable_bytes(), 0, "the flush wrote the memtable while the compaction ran");
+    assert_eq!(value(&table, 5001).as_deref(), Some("new-5001"));
+    assert_eq!(value(&table, 150).as_deref(), Some("old-150"));
+    drop(table);
+    let table = open(&sim);
+    assert_eq!(value(&table, 5000).as_deref(), Some("new-5000"));
+    assert_eq!(value(&table, 399).as_deref(), Some("old-399"));
+}
