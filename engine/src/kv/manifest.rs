@@ -146,11 +146,14 @@ impl<S: Storage> Manifest<S> {
             next.apply(edit);
             return self.rewrite(next).await;
         }
-        self.tail.extend_from_slice(&record);
         let mut page = self.tail.clone();
+        page.extend_from_slice(&record);
         page.resize(page.len().next_multiple_of(WRITE_ALIGNMENT), 0);
+        // A failed write or sync leaves the record out of `tail`, so the next append writes
+        // over whatever of it reached the disk instead of making it durable after all.
         self.file.write_at(self.tail_start, &page).await?;
         self.file.sync().await?;
+        self.tail.extend_from_slice(&record);
         self.size += record.len() as u64;
         let keep_from = self.size / WRITE_ALIGNMENT as u64 * WRITE_ALIGNMENT as u64;
         self.tail.drain(..(keep_from - self.tail_start) as usize);

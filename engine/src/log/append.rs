@@ -1,6 +1,7 @@
 //! Appending: validate, assign offsets, stage; group commit writes and syncs everything staged
 //! while the previous sync was in flight, and an append resolves once its bytes are durable.
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -96,6 +97,8 @@ impl<S: Storage> Log<S> {
             duplicate: false,
         };
         state.staged.push_back(Staged { bytes, entry });
+        drop(state);
+        self.flush_wake.notify_all();
         Ok(info)
     }
 
@@ -126,21 +129,17 @@ impl<S: Storage> Log<S> {
             actual: e.to_string(),
         };
         self.check_structure(&view, schema).map_err(mismatch)?;
-        let decoded = if self.config.validate_payload || view.stats_bytes().is_empty() {
-            let message = arrow_buffer::Buffer::from(view.ipc_bytes());
-            let batch = ipc::decode(&message, schema.to_arrow(), false).map_err(mismatch)?;
-            if batch.num_rows() != h.record_count as usize {
-                let e = Error::invalid_batch(format!("{} rows for {} records", batch.num_rows(), h.record_count));
-                return Err(mismatch(e));
+        let stats = match (self.config.validate_payload, view.stats_bytes()) {
+            (true, raw) => {
+                let batch = decode_payload(&view, schema).map_err(mismatch)?;
+                match raw {
+                    [] => Some(stats::compute(schema, &batch)?),
+                    raw => Some(stats::decode(schema, raw, h.record_count as u32).map_err(in_bucket)?),
+                }
             }
-            Some(batch)
-        } else {
-            None
-        };
-        let stats = match (&decoded, view.stats_bytes()) {
-            (Some(batch), []) => Some(stats::compute(schema, batch)?),
-            (_, []) => None,
-            (_, raw) => Some(stats::decode(schema, raw, h.record_count as u32).map_err(in_bucket)?),
+            // Computed by the writer while the batch's write is in flight (`write_group`).
+            (false, []) => None,
+            (false, raw) => Some(stats::decode(schema, raw, h.record_count as u32).map_err(in_bucket)?),
         };
         Ok(entry_for_parsed(&view, stats.map(Arc::new)))
     }
@@ -182,7 +181,7 @@ impl<S: Storage> Log<S> {
             };
             if lead {
                 let guard = FlushGuard { log: self, armed: true };
-                let result = self.flush().await;
+                let result = self.flush(ticket).await;
                 guard.finish(result.err());
             } else {
                 self.committed.wait().await;
@@ -190,68 +189,110 @@ impl<S: Storage> Log<S> {
         }
     }
 
-    /// Writes and syncs everything staged, rolling segments as needed, until nothing is staged.
+    /// Writes and syncs everything staged, rolling segments as needed, until nothing is staged
+    /// and everything written is durable.
     ///
-    /// Pipelined: while the fdatasync of one group is in flight, the next group (the batches
-    /// staged meanwhile) is already being written, so the disk is never idle between a write
-    /// and a sync. A sync only covers writes that completed before it was issued, so each
-    /// group is published (made durable and readable, its appends acknowledged) only after
-    /// its own sync; groups are published in order.
-    async fn flush(&self) -> Result<()> {
-        let mut unsynced: Option<Written<S::File>> = None;
+    /// Two loops share the leader's future: the writer moves staged batches into the tail and
+    /// writes them (one write at a time: consecutive writes share the partial last page), and
+    /// the syncer fdatasyncs whatever has been written and then publishes it (durable, readable,
+    /// appends acknowledged). So the next group is written while the previous one syncs, and an
+    /// appender is acknowledged as soon as its own sync is done. A sync covers only the writes
+    /// completed before it was issued, which are exactly the groups the syncer took.
+    ///
+    /// The leader's own append (`ticket`) resolves only when the flush returns, so once it is
+    /// durable the leader starts at most [`LEAD_EXTRA_GROUPS`] more groups and then hands over:
+    /// a waiting appender becomes the next leader. That bounds how long leading can delay an
+    /// append while keeping most group commits pipelined under steady load.
+    async fn flush(&self, ticket: i64) -> Result<()> {
+        let pipeline = Pipeline { written: RefCell::new(Vec::new()), writer_done: Cell::new(false) };
+        futures_lite::future::try_zip(self.writer_loop(&pipeline, ticket), self.syncer_loop(&pipeline)).await?;
+        Ok(())
+    }
+
+    async fn writer_loop(&self, pipeline: &Pipeline<S::File>, ticket: i64) -> Result<()> {
+        let result = self.write_staged(pipeline, ticket).await;
+        pipeline.writer_done.set(true);
+        self.flush_wake.notify_all();
+        result
+    }
+
+    async fn write_staged(&self, pipeline: &Pipeline<S::File>, ticket: i64) -> Result<()> {
+        let mut extra_groups = 0;
         loop {
-            let (group, roll) = self.fill_tail(unsynced.is_some());
-            let write = async {
-                if group.is_empty() {
-                    Ok(None)
-                } else {
-                    self.write_group(group).await.map(Some)
+            let unsynced = self.state.borrow().unpublished_groups > 0;
+            if self.state.borrow().durable_offset >= ticket {
+                if extra_groups == LEAD_EXTRA_GROUPS {
+                    return Ok(());
                 }
-            };
-            unsynced = match unsynced.take() {
-                Some(previous) => {
-                    let (synced, written) = futures_lite::future::zip(previous.file.sync(), write).await;
-                    synced?;
-                    self.publish(previous);
-                    written?
-                }
-                None => write.await?,
-            };
+                extra_groups += 1;
+            }
+            let (group, roll) = self.fill_group(unsynced);
+            if !group.entries.is_empty() {
+                let written = self.write_group(group).await?;
+                pipeline.written.borrow_mut().push(written);
+                self.flush_wake.notify_all();
+                continue;
+            }
             if roll {
-                if let Some(previous) = unsynced.take() {
-                    previous.file.sync().await?;
-                    self.publish(previous);
+                // The old segment's groups must be durable before its index is sealed.
+                while self.state.borrow().unpublished_groups > 0 {
+                    self.flush_wake.wait().await;
                 }
                 self.roll().await?;
-            } else if unsynced.is_none() && self.state.borrow().staged.is_empty() {
+                continue;
+            }
+            if !unsynced {
                 return Ok(());
             }
+            // Nothing staged yet: wait for an append or for the syncer to finish.
+            self.flush_wake.wait().await;
         }
     }
 
-    /// Moves staged batches into the tail buffer, stopping before the first one that needs a
-    /// new segment. Returns their entries and whether a roll must come before the rest.
-    fn fill_tail(&self, segment_has_unsynced: bool) -> (Vec<BatchEntry>, bool) {
-        let mut group = Vec::new();
+    async fn syncer_loop(&self, pipeline: &Pipeline<S::File>) -> Result<()> {
+        loop {
+            let groups = std::mem::take(&mut *pipeline.written.borrow_mut());
+            let Some(file) = groups.first().map(|g| Rc::clone(&g.file)) else {
+                if pipeline.writer_done.get() {
+                    return Ok(());
+                }
+                self.flush_wake.wait().await;
+                continue;
+            };
+            debug_assert!(groups.iter().all(|g| Rc::ptr_eq(&g.file, &file)), "a roll waits for the syncer");
+            file.sync().await?;
+            for group in groups {
+                self.publish(group);
+            }
+            self.flush_wake.notify_all();
+        }
+    }
+
+    /// Takes staged batches into a group, stopping before the first one that needs a new
+    /// segment. Returns the group and whether a roll must come before the rest.
+    fn fill_group(&self, segment_has_unsynced: bool) -> (Group, bool) {
+        let mut group = Group { entries: Vec::new(), batches: Vec::new(), bytes: 0 };
         loop {
             let Some(len) = self.state.borrow().staged.front().map(|s| s.bytes.len()) else {
                 return (group, false);
             };
             let segment_empty =
-                group.is_empty() && !segment_has_unsynced && self.state.borrow().active().entries.is_empty();
-            if self.needs_roll(len) && !segment_empty {
+                group.entries.is_empty() && !segment_has_unsynced && self.state.borrow().active().entries.is_empty();
+            if self.needs_roll(group.bytes + len) && !segment_empty {
                 return (group, true);
             }
             let mut state = self.state.borrow_mut();
             let Some(Staged { bytes, mut entry }) = state.staged.pop_front() else {
                 return (group, false);
             };
-            entry.position = state.tail_start + state.tail.len() as u64;
-            state.tail.extend_from_slice(&bytes);
-            group.push(entry);
+            entry.position = state.tail_start + (state.tail.len() + group.bytes) as u64;
+            group.bytes += bytes.len();
+            group.entries.push(entry);
+            group.batches.push(bytes);
         }
     }
 
+    /// Whether `incoming` more bytes after what is written or grouped need a new segment.
     fn needs_roll(&self, incoming: usize) -> bool {
         let state = self.state.borrow();
         let active = state.active();
@@ -261,29 +302,73 @@ impl<S: Storage> Log<S> {
         too_big || too_old
     }
 
-    /// Writes the tail page(s) of the active segment holding `group`. Afterwards the tail
-    /// keeps only the last partial page, which the next group's write starts with.
-    async fn write_group(&self, group: Vec<BatchEntry>) -> Result<Written<S::File>> {
-        // Only the flush leader touches the tail, so it can be taken out (no copy) while the
-        // write is in flight and put back after.
-        let (file, start, mut page) = {
-            let mut state = self.state.borrow_mut();
-            (Rc::clone(&state.active().file), state.tail_start, std::mem::take(&mut state.tail))
+    /// Writes `group` after the tail (the partial last page already written) with one
+    /// vectored write straight from the batches' own buffers. Afterwards the tail holds the
+    /// group's last partial page, which the next group's write starts with.
+    async fn write_group(&self, group: Group) -> Result<Written<S::File>> {
+        let (file, end, allocated_end) = {
+            let state = self.state.borrow();
+            let end = state.tail_start + (state.tail.len() + group.bytes) as u64;
+            (Rc::clone(&state.active().file), end, state.allocated_end)
         };
-        let data_len = page.len();
-        page.resize(data_len.next_multiple_of(WRITE_ALIGNMENT), 0);
-        let written = file.write_at(start, &page).await;
-        page.truncate(data_len);
-        let mut state = self.state.borrow_mut();
-        state.tail = page;
-        written?;
-        let end = group.last().map_or(start + data_len as u64, BatchEntry::end);
-        debug_assert_eq!(end, start + data_len as u64, "the tail ends with the group's last batch");
+        if end > allocated_end {
+            // Never past what the segment may hold (unless one batch alone is larger).
+            let allocate_to = (end + PREALLOCATE_BYTES)
+                .min(self.config.segment_bytes_max.max(end))
+                .next_multiple_of(WRITE_ALIGNMENT as u64);
+            file.allocate(allocate_to).await?;
+            self.state.borrow_mut().allocated_end = allocate_to;
+        }
+        // Only the writer touches the tail, so it can be taken out while the write is in flight.
+        let (start, tail) = {
+            let mut state = self.state.borrow_mut();
+            (state.tail_start, std::mem::take(&mut state.tail))
+        };
+        let data_len = tail.len() + group.bytes;
+        debug_assert_eq!(start + data_len as u64, end);
+        let padding = data_len.next_multiple_of(WRITE_ALIGNMENT) - data_len;
+        let Group { mut entries, batches, .. } = group;
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() + 2);
+        parts.push(&tail);
+        parts.extend(batches.iter().map(Vec::as_slice));
+        parts.push(&ZERO_PAGE[..padding]);
+        // The write is submitted when first polled; the statistics of batches that came
+        // without them are computed meanwhile, off the appenders' path.
+        let fill_stats = async { self.fill_statistics(&mut entries, &batches) };
+        let (written, ()) = futures_lite::future::zip(file.write_vectored_at(start, &parts), fill_stats).await;
         let keep_from = end / WRITE_ALIGNMENT as u64 * WRITE_ALIGNMENT as u64;
-        let drop = (keep_from - state.tail_start) as usize;
-        state.tail.drain(..drop);
+        let next_tail = last_bytes(&parts[..parts.len() - 1], (end - keep_from) as usize);
+        debug_assert_eq!(entries.last().map(BatchEntry::end), Some(end), "the group ends the data");
+        let mut state = self.state.borrow_mut();
+        if written.is_err() {
+            state.tail = tail;
+        }
+        written?;
+        state.tail = next_tail;
         state.tail_start = keep_from;
-        Ok(Written { file, entries: group })
+        state.unpublished_groups += 1;
+        Ok(Written { file, entries })
+    }
+
+    /// Computes the statistics of batches that arrived without them (so a predicate can skip
+    /// them). A payload that does not decode (possible when `validate_payload` is off) only
+    /// leaves its batch without statistics: it was accepted as Fluss accepts it.
+    fn fill_statistics(&self, entries: &mut [BatchEntry], batches: &[Vec<u8>]) {
+        for (entry, bytes) in entries.iter_mut().zip(batches) {
+            if entry.stats.is_some() {
+                continue;
+            }
+            let Some(schema) = self.config.schemas.get(&entry.schema_id) else { continue };
+            let computed = BatchView::parse(bytes)
+                .and_then(|view| decode_payload(&view, schema))
+                .and_then(|batch| stats::compute(schema, &batch));
+            match computed {
+                Ok(stats) => entry.stats = Some(Arc::new(stats)),
+                Err(e) => {
+                    warn!(bucket = %self.config.bucket, offset = entry.base_offset, error = %e, "no statistics for a batch whose payload does not decode");
+                }
+            }
+        }
     }
 
     /// Makes a synced group durable and readable, and wakes its appenders.
@@ -291,6 +376,7 @@ impl<S: Storage> Log<S> {
         let mut state = self.state.borrow_mut();
         let pending = written.entries;
         let durable = pending.last().map_or(state.durable_offset, |e| e.next_offset);
+        state.unpublished_groups -= 1;
         let active = state.active_mut();
         debug_assert!(Rc::ptr_eq(&active.file, &written.file), "groups are published before a roll");
         active.first_timestamp = active.first_timestamp.or(pending.first().map(|e| e.commit_timestamp));
@@ -308,6 +394,10 @@ impl<S: Storage> Log<S> {
             let index = encode_index(&self.config, active.base_offset, active.size, &active.entries)?;
             (active.base_offset, active.size, index)
         };
+        // Give back the space reserved past the data (a crash before this only leaves zeros,
+        // which the index's data length already excludes).
+        let sealed = Rc::clone(&self.state.borrow().active().file);
+        sealed.truncate(size).await?;
         let mut content = (index.len() as u32).to_le_bytes().to_vec();
         content.extend_from_slice(&index);
         content.resize(content.len().next_multiple_of(WRITE_ALIGNMENT), 0);
@@ -328,10 +418,45 @@ impl<S: Storage> Log<S> {
         });
         state.tail.clear();
         state.tail_start = 0;
+        state.allocated_end = 0;
         tracing::debug!(bucket = %self.config.bucket, sealed = base, bytes = size, next, "rolled segment");
         Ok(())
     }
 }
+
+/// Zeros to pad a write to [`WRITE_ALIGNMENT`].
+static ZERO_PAGE: [u8; WRITE_ALIGNMENT] = [0; WRITE_ALIGNMENT];
+
+/// Batches taken from the staging queue for one write.
+struct Group {
+    entries: Vec<BatchEntry>,
+    batches: Vec<Vec<u8>>,
+    /// Total bytes of `batches`.
+    bytes: usize,
+}
+
+/// The last `len` bytes of the concatenation of `parts`.
+fn last_bytes(parts: &[&[u8]], len: usize) -> Vec<u8> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut skip = total - len;
+    let mut out = Vec::with_capacity(WRITE_ALIGNMENT);
+    for part in parts {
+        if skip >= part.len() {
+            skip -= part.len();
+            continue;
+        }
+        out.extend_from_slice(&part[skip..]);
+        skip = 0;
+    }
+    debug_assert_eq!(out.len(), len);
+    out
+}
+
+/// How far ahead of the data a segment's disk space is reserved (see [`StorageFile::allocate`]).
+const PREALLOCATE_BYTES: u64 = 16 << 20;
+
+/// Groups a flush leader starts after its own append is durable, before handing over.
+const LEAD_EXTRA_GROUPS: usize = 4;
 
 /// A group of batches written to the active segment, waiting for its sync.
 struct Written<F> {
@@ -339,9 +464,28 @@ struct Written<F> {
     entries: Vec<BatchEntry>,
 }
 
+/// What the writer and syncer loops of one flush share.
+struct Pipeline<F> {
+    /// Groups whose writes completed, oldest first, not yet taken by the syncer.
+    written: RefCell<Vec<Written<F>>>,
+    /// The writer has stopped (nothing staged and nothing left to sync, or an error).
+    writer_done: Cell<bool>,
+}
+
 fn drop_state_and_notify<T>(state: std::cell::RefMut<'_, T>, notify: &super::notify::Notify) {
     drop(state);
     notify.notify_all();
+}
+
+/// Decodes a batch's Arrow payload (copying it once into an Arrow buffer) and checks its rows.
+fn decode_payload(view: &BatchView<'_>, schema: &crate::schema::Schema) -> Result<arrow_array::RecordBatch> {
+    let message = arrow_buffer::Buffer::from(view.ipc_bytes());
+    let batch = ipc::decode(&message, schema.to_arrow(), false)?;
+    let records = view.header.record_count as usize;
+    if batch.num_rows() != records {
+        return Err(Error::invalid_batch(format!("{} rows for {records} records", batch.num_rows())));
+    }
+    Ok(batch)
 }
 
 fn entry_for_parsed(view: &BatchView<'_>, stats: Option<Arc<stats::BatchStats>>) -> BatchEntry {

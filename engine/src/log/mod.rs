@@ -53,6 +53,9 @@ pub struct Log<S: Storage> {
     clock: Clock,
     state: RefCell<State<S::File>>,
     committed: Notify,
+    /// Wakes the writer and syncer of a running flush (a batch staged, a group written or
+    /// synced).
+    flush_wake: Notify,
 }
 
 impl<S: Storage> Log<S> {

@@ -97,8 +97,17 @@ impl<S: Storage> Log<S> {
             last_timestamp,
             tail,
             tail_start,
+            allocated_end: 0,
+            unpublished_groups: 0,
         };
-        Self { storage, config, clock, state: RefCell::new(state), committed: Notify::default() }
+        Self {
+            storage,
+            config,
+            clock,
+            state: RefCell::new(state),
+            committed: Notify::default(),
+            flush_wake: Notify::default(),
+        }
     }
 }
 

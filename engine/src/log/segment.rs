@@ -4,9 +4,9 @@
 use std::rc::Rc;
 
 use super::entry::BatchEntry;
+use super::storage::SECTOR_BYTES;
 use crate::batch::view::{peek_batch_len, BatchView};
 use crate::batch::Magic;
-use super::storage::SECTOR_BYTES;
 use crate::error::{Error, Result};
 
 /// File name of the segment starting at `base_offset`.
@@ -106,22 +106,25 @@ pub fn scan<'a>(bytes: &'a [u8], base_offset: i64, bucket: &str, segment: &str) 
 }
 
 /// Whether the bad bytes from `position` up to the valid batch at `at` show a write that never
-/// reached the disk rather than corrupted data: no batch header where one must start, or a
-/// whole sector of zeros (sector writes are atomic; unwritten sectors keep the zeros of fresh
-/// blocks or of the padding after the previous sync). Group commits are pipelined and a disk
-/// may persist a later unsynced write without an earlier one, so valid batches after such a
-/// gap were never acknowledged (their sync came after the lost write's) and are dropped.
+/// reached the disk rather than corrupted data. Sector writes are atomic and a lost sector
+/// keeps its old bytes: zeros, from fresh blocks or from the padding written after the last
+/// durable batch. So a lost write shows as zeros from `position` to the end of its sector, or
+/// as a whole sector of zeros before `at`. A bit flip clears no sector, and a batch header is
+/// never zero for 12 bytes (offset, length), so a corrupt batch is read as a lost write only
+/// when fewer than 12 bytes of its header end a sector and are zero (its base offset is a
+/// multiple of 256): a trade accepted so a crash never looks like corruption. Group commits are pipelined and a
+/// disk may persist a later unsynced write without an earlier one, so valid batches after such
+/// a gap were never acknowledged (their sync came after the lost write's) and are dropped.
 fn lost_write_between(bytes: &[u8], position: usize, at: usize) -> bool {
-    let gap = &bytes[position..at];
-    let header = &gap[..gap.len().min(Magic::V0.header_len())];
-    if header.iter().all(|&b| b == 0) {
+    let zero = |range: std::ops::Range<usize>| bytes[range].iter().all(|&b| b == 0);
+    let first_boundary = (position + 1).next_multiple_of(SECTOR_BYTES).min(at);
+    if zero(position..first_boundary) {
         return true;
     }
-    let first_sector = position.next_multiple_of(SECTOR_BYTES);
-    (first_sector..at)
+    (first_boundary..at)
         .step_by(SECTOR_BYTES)
         .take_while(|start| start + SECTOR_BYTES <= at)
-        .any(|start| bytes[start..start + SECTOR_BYTES].iter().all(|&b| b == 0))
+        .any(|start| zero(start..start + SECTOR_BYTES))
 }
 
 /// Checks that `bytes` starts with a complete, CRC-valid batch whose base offset is `expected`.

@@ -274,6 +274,19 @@ impl StorageFile for SimFileHandle {
         Ok(())
     }
 
+    async fn allocate(&self, len: u64) -> Result<()> {
+        // Like fallocate: zeros past the end, durable at once (as truncation is here).
+        let mut f = self.file.borrow_mut();
+        let len = len as usize;
+        if f.current.len() < len {
+            f.current.resize(len, 0);
+        }
+        if f.durable.len() < len {
+            f.durable.resize(len, 0);
+        }
+        Ok(())
+    }
+
     async fn size(&self) -> Result<u64> {
         Ok(self.file.borrow().current.len() as u64)
     }

@@ -32,6 +32,10 @@ pub struct State<F> {
     /// known to be durable or needed again for the next aligned write.
     pub tail: Vec<u8>,
     pub tail_start: u64,
+    /// Bytes of the active segment's file reserved with `allocate` (0 = not known).
+    pub allocated_end: u64,
+    /// Groups written by the running flush and not yet synced and published.
+    pub unpublished_groups: usize,
 }
 
 impl<F> State<F> {

@@ -39,6 +39,17 @@ pub trait StorageFile: 'static {
     fn read_at(&self, position: u64, len: usize) -> impl Future<Output = Result<Vec<u8>>>;
     /// Writes `data` at `position`; both must be multiples of [`WRITE_ALIGNMENT`].
     fn write_at(&self, position: u64, data: &[u8]) -> impl Future<Output = Result<()>>;
+    /// Writes the concatenation of `parts` at `position`; the position and the total length
+    /// must be multiples of [`WRITE_ALIGNMENT`]. The default concatenates and calls
+    /// [`StorageFile::write_at`]; a backend that copies into its own I/O buffers anyway copies
+    /// straight from the parts.
+    fn write_vectored_at(&self, position: u64, parts: &[&[u8]]) -> impl Future<Output = Result<()>> {
+        async move { self.write_at(position, &parts.concat()).await }
+    }
+    /// Reserves disk space so the file is at least `len` bytes (the new bytes read as zeros).
+    /// Writes into reserved space neither allocate blocks nor grow the file, so they can be
+    /// issued asynchronously and in parallel (an O_DIRECT write that extends a file is not).
+    fn allocate(&self, len: u64) -> impl Future<Output = Result<()>>;
     /// Makes every completed write durable (fdatasync).
     fn sync(&self) -> impl Future<Output = Result<()>>;
     /// The file's size in bytes (may include zero padding past the data).

@@ -111,14 +111,14 @@ const WRITE_CHUNK_BYTES: usize = 1 << 20;
 const _: () = assert!(WRITE_CHUNK_BYTES % WRITE_ALIGNMENT == 0);
 
 impl UringFile {
-    /// Writes all of `data` at `position` (aligned), retrying short writes.
-    async fn write_whole(&self, position: u64, data: &[u8]) -> Result<()> {
+    /// Writes bytes `from..from + len` of the concatenation of `parts` at `position + from`
+    /// (aligned), copying them into one DMA buffer and retrying short writes.
+    async fn write_chunk(&self, position: u64, parts: &[&[u8]], from: usize, len: usize) -> Result<()> {
         let mut written = 0usize;
-        while written < data.len() {
-            let chunk = &data[written..];
-            let mut buffer = self.file.alloc_dma_buffer(chunk.len());
-            buffer.as_bytes_mut().copy_from_slice(chunk);
-            let at = position + written as u64;
+        while written < len {
+            let at = position + (from + written) as u64;
+            let mut buffer = self.file.alloc_dma_buffer(len - written);
+            copy_range(parts, from + written, buffer.as_bytes_mut());
             let n = self
                 .file
                 .write_at(buffer, at)
@@ -134,6 +134,26 @@ impl UringFile {
     }
 }
 
+/// Copies bytes `from..from + out.len()` of the concatenation of `parts` into `out`.
+fn copy_range(parts: &[&[u8]], from: usize, out: &mut [u8]) {
+    let mut skip = from;
+    let mut filled = 0;
+    for part in parts {
+        if filled == out.len() {
+            break;
+        }
+        if skip >= part.len() {
+            skip -= part.len();
+            continue;
+        }
+        let take = (part.len() - skip).min(out.len() - filled);
+        out[filled..filled + take].copy_from_slice(&part[skip..skip + take]);
+        filled += take;
+        skip = 0;
+    }
+    assert_eq!(filled, out.len(), "invariant: the parts hold the range copied");
+}
+
 impl StorageFile for UringFile {
     async fn read_at(&self, position: u64, len: usize) -> Result<Vec<u8>> {
         let read = self
@@ -146,13 +166,17 @@ impl StorageFile for UringFile {
     }
 
     async fn write_at(&self, position: u64, data: &[u8]) -> Result<()> {
-        debug_assert!(position as usize % WRITE_ALIGNMENT == 0 && data.len() % WRITE_ALIGNMENT == 0);
+        self.write_vectored_at(position, &[data]).await
+    }
+
+    async fn write_vectored_at(&self, position: u64, parts: &[&[u8]]) -> Result<()> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        debug_assert!(position as usize % WRITE_ALIGNMENT == 0 && total % WRITE_ALIGNMENT == 0);
         // Large writes go out as several chunks in flight at once (the device overlaps them);
         // each chunk is copied into its own DMA buffer when its future is first polled.
-        let mut chunks: Vec<_> = data
-            .chunks(WRITE_CHUNK_BYTES)
-            .enumerate()
-            .map(|(i, chunk)| Box::pin(self.write_whole(position + (i * WRITE_CHUNK_BYTES) as u64, chunk)))
+        let mut chunks: Vec<_> = (0..total)
+            .step_by(WRITE_CHUNK_BYTES)
+            .map(|from| Box::pin(self.write_chunk(position, parts, from, WRITE_CHUNK_BYTES.min(total - from))))
             .collect();
         let mut results: Vec<Option<Result<()>>> = chunks.iter().map(|_| None).collect();
         std::future::poll_fn(|cx| {
@@ -173,6 +197,13 @@ impl StorageFile for UringFile {
         })
         .await;
         results.into_iter().flatten().collect()
+    }
+
+    async fn allocate(&self, len: u64) -> Result<()> {
+        self.file
+            .pre_allocate(len, false)
+            .await
+            .map_err(|e| glommio_io(format!("allocating {} bytes for {}", len, self.path.display()), e))
     }
 
     async fn sync(&self) -> Result<()> {
