@@ -33,8 +33,8 @@ pub struct AppendConfig {
     pub concurrency: usize,
     /// `LogConfig::validate_payload`: decode every appended Arrow payload.
     pub validate_payload: bool,
-    /// Build batches with a statistics section (without one, the log decodes every payload
-    /// to compute statistics, whatever `validate_payload` says).
+    /// Build batches with a statistics section (without one, the log's writer decodes every
+    /// payload to compute statistics while its write is in flight).
     pub statistics: bool,
     /// Stop appending after this long.
     pub seconds: f64,
@@ -45,15 +45,15 @@ pub struct AppendConfig {
 }
 
 impl AppendConfig {
-    /// The workload name used in results: `log-append-1MiB`, with `-c16`, `-novalidate`,
+    /// The workload name used in results: `log-append-1MiB`, with `-c16`, `-validate`,
     /// `-stats` when concurrency, validation or statistics differ from the defaults.
     pub fn workload(&self, default_concurrency: usize) -> String {
         let mut name = format!("log-append-{}", human_size(self.batch_bytes));
         if self.concurrency != default_concurrency {
             name.push_str(&format!("-c{}", self.concurrency));
         }
-        if !self.validate_payload {
-            name.push_str("-novalidate");
+        if self.validate_payload {
+            name.push_str("-validate");
         }
         if self.statistics {
             name.push_str("-stats");

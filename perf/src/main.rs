@@ -64,10 +64,12 @@ struct LogAppendArgs {
     /// Appends in flight at once, comma-separated for several runs.
     #[arg(long, value_delimiter = ',', default_value = "4")]
     concurrency: Vec<usize>,
-    /// LogConfig::validate_payload, comma-separated for several runs (true,false).
-    #[arg(long, value_delimiter = ',', default_value = "true")]
+    /// LogConfig::validate_payload, comma-separated for several runs (true,false); the
+    /// engine's default is false.
+    #[arg(long, value_delimiter = ',', default_value = "false")]
     validate_payload: Vec<bool>,
-    /// Build batches with a statistics section (without one, the log decodes every payload).
+    /// Build batches with a statistics section (without one, the log's writer decodes every
+    /// payload to compute them while the batch's write is in flight).
     #[arg(long)]
     statistics: bool,
     /// Seconds per configuration.

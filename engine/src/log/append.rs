@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use arrow_buffer::Buffer;
 use tracing::warn;
 
 use super::entry::{encode_index, BatchEntry};
@@ -288,7 +289,7 @@ impl<S: Storage> Log<S> {
             entry.position = state.tail_start + (state.tail.len() + group.bytes) as u64;
             group.bytes += bytes.len();
             group.entries.push(entry);
-            group.batches.push(bytes);
+            group.batches.push(Buffer::from_vec(bytes));
         }
     }
 
@@ -330,7 +331,7 @@ impl<S: Storage> Log<S> {
         let Group { mut entries, batches, .. } = group;
         let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() + 2);
         parts.push(&tail);
-        parts.extend(batches.iter().map(Vec::as_slice));
+        parts.extend(batches.iter().map(Buffer::as_slice));
         parts.push(&ZERO_PAGE[..padding]);
         // The write is submitted when first polled; the statistics of batches that came
         // without them are computed meanwhile, off the appenders' path.
@@ -353,15 +354,18 @@ impl<S: Storage> Log<S> {
     /// Computes the statistics of batches that arrived without them (so a predicate can skip
     /// them). A payload that does not decode (possible when `validate_payload` is off) only
     /// leaves its batch without statistics: it was accepted as Fluss accepts it.
-    fn fill_statistics(&self, entries: &mut [BatchEntry], batches: &[Vec<u8>]) {
+    fn fill_statistics(&self, entries: &mut [BatchEntry], batches: &[Buffer]) {
         for (entry, bytes) in entries.iter_mut().zip(batches) {
             if entry.stats.is_some() {
                 continue;
             }
             let Some(schema) = self.config.schemas.get(&entry.schema_id) else { continue };
-            let computed = BatchView::parse(bytes)
-                .and_then(|view| decode_payload(&view, schema))
-                .and_then(|batch| stats::compute(schema, &batch));
+            let computed = BatchView::parse(bytes).and_then(|view| {
+                let at = view.ipc_bytes().as_ptr() as usize - bytes.as_ptr() as usize;
+                let message = bytes.slice_with_length(at, view.ipc_bytes().len());
+                let batch = decode_message(&message, &view, schema)?;
+                stats::compute(schema, &batch)
+            });
             match computed {
                 Ok(stats) => entry.stats = Some(Arc::new(stats)),
                 Err(e) => {
@@ -430,7 +434,9 @@ static ZERO_PAGE: [u8; WRITE_ALIGNMENT] = [0; WRITE_ALIGNMENT];
 /// Batches taken from the staging queue for one write.
 struct Group {
     entries: Vec<BatchEntry>,
-    batches: Vec<Vec<u8>>,
+    /// The batches' bytes, moved (not copied) into Arrow buffers so the writer can decode
+    /// them in place for statistics.
+    batches: Vec<Buffer>,
     /// Total bytes of `batches`.
     bytes: usize,
 }
@@ -477,10 +483,18 @@ fn drop_state_and_notify<T>(state: std::cell::RefMut<'_, T>, notify: &super::not
     notify.notify_all();
 }
 
-/// Decodes a batch's Arrow payload (copying it once into an Arrow buffer) and checks its rows.
+/// Decodes a batch's Arrow payload (copying it into an Arrow buffer) and checks its rows.
 fn decode_payload(view: &BatchView<'_>, schema: &crate::schema::Schema) -> Result<arrow_array::RecordBatch> {
-    let message = arrow_buffer::Buffer::from(view.ipc_bytes());
-    let batch = ipc::decode(&message, schema.to_arrow(), false)?;
+    decode_message(&Buffer::from(view.ipc_bytes()), view, schema)
+}
+
+/// Decodes `message` (the IPC message of `view`, in an Arrow buffer) and checks its rows.
+fn decode_message(
+    message: &Buffer,
+    view: &BatchView<'_>,
+    schema: &crate::schema::Schema,
+) -> Result<arrow_array::RecordBatch> {
+    let batch = ipc::decode(message, schema.to_arrow(), false)?;
     let records = view.header.record_count as usize;
     if batch.num_rows() != records {
         return Err(Error::invalid_batch(format!("{} rows for {records} records", batch.num_rows())));

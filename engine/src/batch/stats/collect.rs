@@ -163,12 +163,34 @@ fn string_bounds(array: &dyn Array) -> Option<(Scalar, Scalar)> {
         // Straight over the offsets: no per-value null check or UTF-8 view.
         let (offsets, data) = (array.value_offsets(), array.value_data());
         let values = offsets.windows(2).map(|w| &data[w[0] as usize..w[1] as usize]);
-        let (min, max) = fold_bounds(values, |a, b| a.cmp(b))?;
+        let (min, max) = fold_bounds(values.map(PrefixedBytes::new), PrefixedBytes::cmp)?;
+        let (min, max) = (min.bytes, max.bytes);
         (std::str::from_utf8(min).ok()?, std::str::from_utf8(max).ok()?)
     } else {
         fold_bounds(array.iter().flatten(), |a, b| a.as_bytes().cmp(b.as_bytes()))?
     };
     Some((Scalar::Str(min.to_owned()), Scalar::Str(max.to_owned())))
+}
+
+/// A byte string with its first 8 bytes as a big-endian number (zero padded): comparing the
+/// numbers orders most strings without a call to `memcmp`; equal prefixes fall back to it.
+#[derive(Clone, Copy)]
+struct PrefixedBytes<'a> {
+    prefix: u64,
+    bytes: &'a [u8],
+}
+
+impl<'a> PrefixedBytes<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let mut head = [0u8; 8];
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        Self { prefix: u64::from_be_bytes(head), bytes }
+    }
+
+    fn cmp(a: &Self, b: &Self) -> Ordering {
+        a.prefix.cmp(&b.prefix).then_with(|| a.bytes.cmp(b.bytes))
+    }
 }
 
 /// The smallest and largest item under `cmp`; on ties the first one seen stays (as in Java,
@@ -264,5 +286,32 @@ mod tests {
         assert!(compute(&longs, &batch).is_err());
         let two = Schema::new(vec![Column::new("n", DataType::Int), Column::new("m", DataType::Int)]);
         assert!(compute(&two, &batch).is_err());
+    }
+
+    proptest::proptest! {
+        /// The prefix shortcut orders strings exactly as comparing their bytes does (short
+        /// strings, shared prefixes, NUL bytes and multi-byte characters included), with and
+        /// without nulls.
+        #[test]
+        fn string_bounds_match_a_byte_order_oracle(
+            values in proptest::collection::vec(proptest::option::weighted(0.9, "[a\\x00\\u{e9}\\u{1F600}]{0,12}"), 1..40)
+        ) {
+            let array: ArrayRef = Arc::new(StringArray::from(values.clone()));
+            let present: Vec<&String> = values.iter().flatten().collect();
+            let expected = present.iter().min_by(|a, b| a.as_bytes().cmp(b.as_bytes())).zip(
+                present.iter().max_by(|a, b| a.as_bytes().cmp(b.as_bytes())),
+            );
+            let without_nulls: ArrayRef = Arc::new(StringArray::from_iter_values(present.iter()));
+            for array in [array, without_nulls] {
+                let (min, max) = bounds_of(DataType::String, array);
+                match expected {
+                    Some((lo, hi)) => {
+                        proptest::prop_assert!(matches!(&min, Some(Scalar::Str(s)) if s == *lo));
+                        proptest::prop_assert!(matches!(&max, Some(Scalar::Str(s)) if s == *hi));
+                    }
+                    None => proptest::prop_assert!(min.is_none() && max.is_none()),
+                }
+            }
+        }
     }
 }
