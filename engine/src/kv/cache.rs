@@ -1,4 +1,4 @@
-//! The block cache of a shard: decoded SST blocks under a byte budget, LRU eviction.
+//! The block cache of a shard: decoded SST blocks under a byte budget, CLOCK eviction.
 //!
 //! Single-threaded (it lives on one shard), so interior mutability is a `RefCell`. Entries
 //! are keyed by (SST id, block index) and charged [`batch_memory_bytes`]: the memory the
@@ -8,7 +8,7 @@
 //! the block once per buffer (tens of times for a wide table).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch};
@@ -31,42 +31,84 @@ pub struct CacheStats {
 /// Key of a cached block: (SST id, block index).
 type BlockKey = (u64, usize);
 
-struct Entry {
+struct Slot {
+    key: BlockKey,
     block: Arc<RecordBatch>,
     bytes: usize,
-    /// Position in the recency order (higher = used more recently).
-    tick: u64,
+    /// Set by a hit, cleared when the clock hand passes: a block is evicted when the hand
+    /// finds it unused since its last pass.
+    referenced: bool,
 }
 
 #[derive(Default)]
 struct Inner {
-    entries: BTreeMap<BlockKey, Entry>,
-    /// Recency order: tick -> key, oldest first.
-    order: BTreeMap<u64, BlockKey>,
-    next_tick: u64,
+    /// Where each cached block's slot is.
+    index: HashMap<BlockKey, usize>,
+    /// The clock's slots; `None` are free (listed in `free`).
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    hand: usize,
     bytes: usize,
 }
 
 impl Inner {
-    fn touch(&mut self, key: BlockKey) -> Option<Arc<RecordBatch>> {
-        let tick = self.next_tick;
-        let entry = self.entries.get_mut(&key)?;
-        self.order.remove(&entry.tick);
-        entry.tick = tick;
-        self.order.insert(tick, key);
-        self.next_tick += 1;
-        Some(Arc::clone(&entry.block))
+    fn hit(&mut self, key: BlockKey) -> Option<Arc<RecordBatch>> {
+        let at = *self.index.get(&key)?;
+        let slot = self.slots.get_mut(at)?.as_mut()?;
+        slot.referenced = true;
+        Some(Arc::clone(&slot.block))
     }
 
     fn remove(&mut self, key: &BlockKey) -> bool {
-        let Some(entry) = self.entries.remove(key) else { return false };
-        self.order.remove(&entry.tick);
-        self.bytes -= entry.bytes;
+        let Some(at) = self.index.remove(key) else { return false };
+        if let Some(slot) = self.slots.get_mut(at).and_then(Option::take) {
+            self.bytes -= slot.bytes;
+            self.free.push(at);
+        }
         true
+    }
+
+    /// Evicts the first block the hand finds unreferenced (clearing the bits it passes).
+    /// False when nothing is cached.
+    fn evict_one(&mut self) -> bool {
+        if self.index.is_empty() {
+            return false;
+        }
+        // Two turns at most: the first clears every bit it passes.
+        for _ in 0..2 * self.slots.len() {
+            let at = self.hand;
+            self.hand = (self.hand + 1) % self.slots.len();
+            match self.slots.get_mut(at) {
+                Some(Some(slot)) if slot.referenced => slot.referenced = false,
+                Some(Some(slot)) => {
+                    let key = slot.key;
+                    return self.remove(&key);
+                }
+                _ => {}
+            }
+        }
+        unreachable!("invariant: a clock with cached blocks finds one unreferenced within two turns")
+    }
+
+    fn add(&mut self, key: BlockKey, block: Arc<RecordBatch>, bytes: usize) {
+        let slot = Slot { key, block, bytes, referenced: false };
+        let at = match self.free.pop() {
+            Some(at) => {
+                self.slots[at] = Some(slot);
+                at
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key, at);
+        self.bytes += bytes;
     }
 }
 
-/// Decoded SST blocks under a byte budget, least recently used evicted first.
+/// Decoded SST blocks under a byte budget, evicted by CLOCK (second chance): a hit only sets
+/// a bit, so the hot path neither reorders nor allocates.
 pub struct BlockCache {
     bytes_max: usize,
     inner: RefCell<Inner>,
@@ -109,15 +151,14 @@ impl BlockCache {
 
     /// Block `block` of SST `sst`, if cached (counts a hit or a miss).
     pub fn get(&self, sst: u64, block: usize) -> Option<Arc<RecordBatch>> {
-        let found = self.inner.borrow_mut().touch((sst, block));
+        let found = self.inner.borrow_mut().hit((sst, block));
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.set(counter.get() + 1);
         found
     }
 
-    /// Caches a block (replacing any entry under the same key), evicting the least recently
-    /// used blocks to stay within the budget. A block larger than the whole budget is not
-    /// cached.
+    /// Caches a block (replacing any entry under the same key), evicting blocks to stay
+    /// within the budget. A block larger than the whole budget is not cached.
     pub fn insert(&self, sst: u64, block: usize, batch: Arc<RecordBatch>) {
         let bytes = batch_memory_bytes(&batch);
         let mut inner = self.inner.borrow_mut();
@@ -125,26 +166,18 @@ impl BlockCache {
         if bytes > self.bytes_max {
             return;
         }
-        while inner.bytes + bytes > self.bytes_max {
-            let Some((_, oldest)) = inner.order.pop_first() else { break };
-            if let Some(entry) = inner.entries.remove(&oldest) {
-                inner.bytes -= entry.bytes;
-                self.evictions.set(self.evictions.get() + 1);
-            }
+        while inner.bytes + bytes > self.bytes_max && inner.evict_one() {
+            self.evictions.set(self.evictions.get() + 1);
         }
-        let tick = inner.next_tick;
-        inner.next_tick += 1;
-        inner.order.insert(tick, (sst, block));
-        inner.entries.insert((sst, block), Entry { block: batch, bytes, tick });
-        inner.bytes += bytes;
+        inner.add((sst, block), batch, bytes);
         self.inserts.set(self.inserts.get() + 1);
-        debug_assert!(inner.bytes <= self.bytes_max && inner.entries.len() == inner.order.len());
+        debug_assert!(inner.bytes <= self.bytes_max && inner.index.len() + inner.free.len() == inner.slots.len());
     }
 
     /// Drops every block of SST `sst` (after compaction deleted its file). Returns how many.
     pub fn remove_sst(&self, sst: u64) -> usize {
         let mut inner = self.inner.borrow_mut();
-        let keys: Vec<BlockKey> = inner.entries.range((sst, 0)..=(sst, usize::MAX)).map(|(k, _)| *k).collect();
+        let keys: Vec<BlockKey> = inner.index.keys().filter(|k| k.0 == sst).copied().collect();
         keys.iter().filter(|k| inner.remove(k)).count()
     }
 
@@ -156,7 +189,7 @@ impl BlockCache {
             misses: self.misses.get(),
             inserts: self.inserts.get(),
             evictions: self.evictions.get(),
-            entries: inner.entries.len(),
+            entries: inner.index.len(),
             bytes: inner.bytes,
         }
     }
@@ -221,13 +254,13 @@ mod tests {
     }
 
     #[test]
-    fn evicts_least_recently_used_within_budget() {
+    fn evicts_a_block_not_used_since_the_hand_passed() {
         let one = batch_memory_bytes(&batch(100));
         let cache = BlockCache::new(one * 3);
         for i in 0..3 {
             cache.insert(1, i, batch(100));
         }
-        assert!(cache.get(1, 0).is_some()); // 0 is now the most recent; 1 the oldest
+        assert!(cache.get(1, 0).is_some()); // 0 gets a second chance; 1 is the first unused
         cache.insert(1, 3, batch(100));
         assert!(cache.get(1, 1).is_none());
         assert!(cache.get(1, 0).is_some() && cache.get(1, 2).is_some() && cache.get(1, 3).is_some());
@@ -274,5 +307,43 @@ mod tests {
         assert_eq!(batch_memory_bytes(&b.slice(0, 10)), whole);
         // Separate allocations: Arrow's own count, up to the array structs.
         assert!(whole.abs_diff(b.get_array_memory_size()) < 512, "{whole} vs {}", b.get_array_memory_size());
+    }
+
+    proptest::proptest! {
+        /// Random inserts, hits and SST removals against a map of what was inserted last per
+        /// key: a hit returns exactly that block, the byte count is the sum of what is cached
+        /// and stays within the budget, and the counters add up.
+        #[test]
+        fn agrees_with_a_map_of_the_last_insert(
+            ops in proptest::collection::vec((0u8..3, 0u64..3, 0usize..6, 1i64..40), 1..200),
+            budget_blocks in 1usize..8,
+        ) {
+            let cache = BlockCache::new(budget_blocks * batch_memory_bytes(&batch(20)));
+            let mut last: std::collections::HashMap<BlockKey, Arc<RecordBatch>> = std::collections::HashMap::new();
+            for (op, sst, block, rows) in ops {
+                match op {
+                    0 => {
+                        let b = batch(rows);
+                        cache.insert(sst, block, Arc::clone(&b));
+                        last.insert((sst, block), b);
+                    }
+                    1 => {
+                        if let Some(found) = cache.get(sst, block) {
+                            proptest::prop_assert!(last.get(&(sst, block)).is_some_and(|b| Arc::ptr_eq(b, &found)));
+                        }
+                    }
+                    _ => {
+                        cache.remove_sst(sst);
+                        last.retain(|k, _| k.0 != sst);
+                    }
+                }
+                let stats = cache.stats();
+                let inner = cache.inner.borrow();
+                let charged: usize = inner.slots.iter().flatten().map(|s| s.bytes).sum();
+                proptest::prop_assert_eq!(stats.bytes, charged);
+                proptest::prop_assert!(stats.bytes <= cache.bytes_max());
+                proptest::prop_assert_eq!(stats.entries, inner.slots.iter().flatten().count());
+            }
+        }
     }
 }

@@ -82,6 +82,9 @@ pub struct Lsm<S: Storage> {
     pub(super) bucket: String,
     pub(super) schema: Arc<Schema>,
     pub(super) sst_schema: SchemaRef,
+    /// The SST schema without the system columns (table columns, all nullable: a tombstone
+    /// row holds nulls), built once.
+    table_arrow: SchemaRef,
     pub(super) config: LsmConfig,
     pub(super) cache: Rc<BlockCache>,
     memtable: RefCell<Memtable>,
@@ -137,6 +140,7 @@ impl<S: Storage + Clone> Lsm<S> {
         let covered = manifest.state.covers_log_offset;
         Ok(Self {
             sst_schema: sst_arrow_schema(&schema),
+            table_arrow: table_part(&sst_arrow_schema(&schema))?,
             memtable: RefCell::new(Memtable::new(schema.to_arrow())),
             storage,
             bucket: bucket.to_string(),
@@ -211,11 +215,19 @@ impl<S: Storage + Clone> Lsm<S> {
                     if row.is_tombstone() {
                         return Ok(None);
                     }
-                    return Ok(Some((table_rows(&row.block)?, row.row)));
+                    return Ok(Some((self.table_rows(&row.block)?, row.row)));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// The table columns of an SST block, under the table schema built once (what
+    /// [`table_rows`] does, without building a projected schema per call).
+    fn table_rows(&self, block: &RecordBatch) -> Result<RecordBatch> {
+        let columns = block.columns().get(SYSTEM_COLUMNS..).unwrap_or_default().to_vec();
+        RecordBatch::try_new(Arc::clone(&self.table_arrow), columns)
+            .map_err(|e| Error::arrow("table rows of an SST block", e))
     }
 
     /// `Some(answer)` when the memtables decide the key.
@@ -447,6 +459,12 @@ pub(super) fn entry_of(meta: &super::sst::SstMeta, level: u8) -> SstEntry {
 
 pub(super) fn clone_version<F: crate::log::StorageFile>(v: &Version<F>) -> Version<F> {
     Version { levels: v.levels.clone() }
+}
+
+/// The SST schema without `_key` and `_tombstone`.
+fn table_part(sst_schema: &SchemaRef) -> Result<SchemaRef> {
+    let keep: Vec<usize> = (SYSTEM_COLUMNS..sst_schema.fields().len()).collect();
+    sst_schema.project(&keep).map(Arc::new).map_err(|e| Error::arrow("projecting the SST schema", e))
 }
 
 /// The table columns of an SST-schema batch (drops `_key` and `_tombstone`).

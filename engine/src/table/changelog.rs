@@ -5,6 +5,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
 use arrow_select::interleave::interleave;
 
 use super::merge::{datums_to_batch, Datum};
@@ -71,10 +72,14 @@ pub fn final_rows(schema: &Schema, changes: &[ChangeRow]) -> Result<(Vec<Vec<u8>
 }
 
 /// Gathers found rows (from memtable chunks and SST blocks) into one table-schema batch.
-pub fn gather_rows(schema: &Schema, hits: &[RowRef]) -> Result<RecordBatch> {
-    let arrow = schema.to_arrow();
+pub fn gather_rows(arrow: &SchemaRef, hits: &[RowRef]) -> Result<RecordBatch> {
+    if let [(batch, row)] = hits {
+        // One row (a point lookup): zero-copy slices of the batch it lives in.
+        let columns = batch.slice(*row, 1).columns().to_vec();
+        return RecordBatch::try_new(Arc::clone(arrow), columns).map_err(|e| Error::arrow("a looked-up row", e));
+    }
     if hits.is_empty() {
-        return Ok(RecordBatch::new_empty(arrow));
+        return Ok(RecordBatch::new_empty(Arc::clone(arrow)));
     }
     let mut sources: Vec<&RecordBatch> = Vec::new();
     let mut picks = Vec::with_capacity(hits.len());
@@ -93,7 +98,7 @@ pub fn gather_rows(schema: &Schema, hits: &[RowRef]) -> Result<RecordBatch> {
         let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
         columns.push(interleave(&arrays, &picks).map_err(|e| Error::arrow("gathering looked-up rows", e))?);
     }
-    RecordBatch::try_new(Arc::clone(&arrow), columns).map_err(|e| Error::arrow("gathering looked-up rows", e))
+    RecordBatch::try_new(Arc::clone(arrow), columns).map_err(|e| Error::arrow("gathering looked-up rows", e))
 }
 
 fn same_batch(a: &RecordBatch, b: &RecordBatch) -> bool {

@@ -94,6 +94,8 @@ struct PreWrite {
 pub struct PkTable<S: Storage + Clone> {
     desc: TableDescriptor,
     schema: Arc<Schema>,
+    /// `schema` as Arrow, built once (lookups answer in it).
+    arrow: arrow_schema::SchemaRef,
     key_columns: Vec<usize>,
     merge: MergeEngine,
     image: ChangelogImage,
@@ -131,6 +133,7 @@ impl<S: Storage + Clone> PkTable<S> {
         let lsm = Lsm::open(storage, &log.config().bucket.clone(), Arc::clone(&schema), config.lsm, cache).await?;
         let table = Self {
             desc,
+            arrow: schema.to_arrow(),
             schema,
             key_columns,
             merge,
@@ -405,13 +408,13 @@ impl<S: Storage + Clone> PkTable<S> {
                 None => found.push(false),
             }
         }
-        Ok(LookupResult { rows: super::changelog::gather_rows(&self.schema, &hits)?, found })
+        Ok(LookupResult { rows: super::changelog::gather_rows(&self.arrow, &hits)?, found })
     }
 
     /// Rows whose key starts with `prefix` (a bucket-key prefix of the primary key), in key order.
     pub async fn prefix_lookup(&self, prefix: &[u8]) -> Result<RecordBatch> {
         let hits: Vec<RowRef> = self.lsm.prefix(prefix).await?.into_iter().map(|(_, r)| r).collect();
-        super::changelog::gather_rows(&self.schema, &hits)
+        super::changelog::gather_rows(&self.arrow, &hits)
     }
 
     /// A consistent snapshot of the bucket and the log offset to continue from.

@@ -31,6 +31,9 @@ pub struct SstReader<F: StorageFile> {
     name: String,
     meta: SstMeta,
     pub(super) blocks: Vec<BlockInfo>,
+    /// The first 8 bytes of each block's last key as a big-endian number, contiguous: the
+    /// block search runs over these and compares whole keys only among equal prefixes.
+    last_key_prefixes: Vec<u64>,
     bloom: Bloom,
     stats: Vec<BatchStats>,
     /// Arrow schema of the stored columns (named as the reader's schema names them).
@@ -64,6 +67,7 @@ impl<F: StorageFile> SstReader<F> {
                 file,
                 name,
                 meta: loaded.meta,
+                last_key_prefixes: loaded.blocks.iter().map(|b| key_prefix(&b.last_key)).collect(),
                 blocks: loaded.blocks,
                 bloom: loaded.bloom,
                 stats: loaded.stats,
@@ -137,7 +141,13 @@ impl<F: StorageFile> SstReader<F> {
 
     /// The block whose key range holds `key`, if any.
     pub fn block_for(&self, key: &[u8]) -> Option<usize> {
-        let i = self.blocks.partition_point(|b| b.last_key.as_slice() < key);
+        // Blocks are sorted by last key, so by its prefix too: those with a smaller prefix end
+        // below `key`, those with a larger one end above it; only equal prefixes need keys.
+        let prefix = key_prefix(key);
+        let from = self.last_key_prefixes.partition_point(|&p| p < prefix);
+        let to = from + self.last_key_prefixes[from..].partition_point(|&p| p == prefix);
+        let i = from + self.blocks[from..to].partition_point(|b| b.last_key.as_slice() < key);
+        debug_assert_eq!(i, self.blocks.partition_point(|b| b.last_key.as_slice() < key));
         self.blocks.get(i).filter(|b| b.first_key.as_slice() <= key).map(|_| i)
     }
 
@@ -260,6 +270,15 @@ impl<F: StorageFile> SstReader<F> {
     fn corrupt(&self, position: u64, reason: String) -> Error {
         corruption(&self.name, position, reason)
     }
+}
+
+/// The first 8 bytes of `key` as a big-endian number, zero padded: ordered like the keys
+/// (a smaller number means a smaller key; equal numbers decide nothing).
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut head = [0u8; 8];
+    let n = key.len().min(8);
+    head[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(head)
 }
 
 fn corruption(name: &str, position: u64, reason: String) -> Error {
