@@ -17,6 +17,7 @@ use rill_shard::{Error, Rill, RillConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+const DATABASE: &str = "gateway";
 const TABLE: &str = "gateway.users";
 
 fn schema() -> Schema {
@@ -89,12 +90,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = args.next().unwrap_or_else(|| "rill-gateway".into());
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:7878".into());
     let rill = Rill::open(RillConfig::new(&dir))?;
-    if rill.describe(TABLE).is_err() {
-        let mut table = TableDescriptor::log_table(TABLE, schema());
-        table.primary_key = vec!["id".into()];
-        table.bucket_count = 4;
-        rill.create_table_async(table).await?;
-    }
+    rill.create_database_async(DATABASE, true).await?;
+    let mut table = TableDescriptor::log_table(TABLE, schema());
+    table.primary_key = vec!["id".into()];
+    table.bucket_count = 4;
+    rill.create_table_if_not_exists_async(table).await?;
     let listener = TcpListener::bind(&addr).await?;
     println!("rill gateway on {} ({} shards, data in {dir}); Ctrl-C stops", listener.local_addr()?, rill.shards());
     loop {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// How to open a [`crate::Rill`]. Every limit has its unit in its name.
 #[derive(Clone, Debug)]
 pub struct RillConfig {
-    /// Root of all data: `catalog.json` and `tables/<table id>/b<bucket>/`.
+    /// Root of all data: `LOCK`, `catalog.json` and `tables/<table id>/b<bucket>/`.
     pub data_dir: PathBuf,
     /// Number of shards (executor threads). Pinned one per CPU when `shards <= nproc`,
     /// unbound otherwise (tests run 4 shards on 2 cores).

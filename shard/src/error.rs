@@ -16,6 +16,16 @@ pub enum Error {
     UnknownTable { name: String },
     /// A table with this name already exists.
     TableExists { name: String },
+    /// No database has this name.
+    UnknownDatabase { name: String },
+    /// A database with this name already exists.
+    DatabaseExists { name: String },
+    /// The database still holds these tables (drop them first, or drop with `cascade`).
+    DatabaseNotEmpty { name: String, tables: Vec<String> },
+    /// A database or table name breaks the naming rules.
+    InvalidName { name: String, reason: String },
+    /// Another open `Rill` (in this process or another) holds the data directory's lock.
+    DataDirLocked { dir: String },
     /// The table exists but has no such bucket.
     UnknownBucket { table: String, bucket: u32, bucket_count: u32 },
     /// A log-table operation was sent to a primary-key table.
@@ -57,6 +67,19 @@ impl fmt::Display for Error {
             Self::Engine(e) => write!(f, "{e}"),
             Self::UnknownTable { name } => write!(f, "unknown table '{name}'"),
             Self::TableExists { name } => write!(f, "table '{name}' already exists"),
+            Self::UnknownDatabase { name } => write!(f, "unknown database '{name}'"),
+            Self::DatabaseExists { name } => write!(f, "database '{name}' already exists"),
+            Self::DatabaseNotEmpty { name, tables } => write!(
+                f,
+                "database '{name}' is not empty: it holds {} table(s) ({}); drop them first or drop it with cascade",
+                tables.len(),
+                tables.join(", ")
+            ),
+            Self::InvalidName { name, reason } => write!(f, "invalid name '{name}': {reason}"),
+            Self::DataDirLocked { dir } => write!(
+                f,
+                "data directory {dir} is already in use: another open Rill (in this process or another) holds its LOCK file"
+            ),
             Self::UnknownBucket { table, bucket, bucket_count } => {
                 write!(f, "table '{table}' has no bucket {bucket} (it has {bucket_count})")
             }

@@ -3,12 +3,13 @@
 //!
 //! - [`route`]: which shard owns a bucket (`shard_of`), which bucket a key belongs to.
 //! - [`runtime`]: `N` glommio shards fed from any thread through bounded queues + wake-ups.
-//! - [`catalog`]: tables by name, persisted in `catalog.json`, published as snapshots.
+//! - [`catalog`]: databases and tables by name, persisted in `catalog.json`, published as
+//!   snapshots.
 //! - [`Rill`]: the cloneable handle with blocking and async methods: DDL (create / drop /
-//!   list / describe tables), append / scan / scan_iter / list_offsets on log tables, upsert /
+//!   list databases; create / drop / list / describe tables), append / scan / scan_iter / list_offsets on log tables, upsert /
 //!   delete / update_columns / lookup / prefix_lookup on primary-key tables.
 //!
-//! Not in this slice: databases, partitions and auto-partitioning, schema evolution, KV
+//! Not in this slice: partitions and auto-partitioning, schema evolution, KV
 //! snapshot scans, changelog subscriptions, memory budgets and write backpressure.
 //!
 //! ```no_run
@@ -23,6 +24,7 @@ mod api;
 mod bucket;
 pub mod catalog;
 pub mod config;
+pub mod dir_lock;
 pub mod error;
 mod keys;
 pub mod route;
@@ -30,7 +32,7 @@ pub mod runtime;
 mod scan;
 
 pub use api::{AppendInfo, Rill, ScanIter, WriteInfo, SCAN_ITER_BYTES_MAX};
-pub use catalog::{CatalogSnapshot, TableInfo, TableKind};
+pub use catalog::{CatalogSnapshot, DatabaseInfo, TableInfo, TableKind, DEFAULT_DATABASE};
 pub use config::RillConfig;
 pub use error::{Error, Result};
 pub use rill_engine::log::OffsetSpec;

@@ -7,6 +7,7 @@
 //! The handle keeps a copy of the newest catalog snapshot for routing (table id, bucket
 //! count); shards hold their own snapshots and never share mutable state with callers.
 
+mod database;
 mod ddl;
 mod log;
 mod pk;
@@ -15,7 +16,7 @@ mod scan_iter;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures_lite::future::block_on;
 
@@ -26,6 +27,7 @@ pub use scan_iter::{ScanIter, SCAN_ITER_BYTES_MAX};
 use crate::bucket::table_dir;
 use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};
 use crate::config::RillConfig;
+use crate::dir_lock::DirLock;
 use crate::error::{Error, Result};
 use crate::route::shard_of;
 use crate::runtime::Runtime;
@@ -42,14 +44,20 @@ struct Inner {
     data_dir: PathBuf,
     /// Next bucket for appends that do not name one.
     round_robin: AtomicU32,
+    /// The data directory's lock, released once the shards have stopped (declared after
+    /// `runtime`, so a drop stops the shards first).
+    lock: Mutex<Option<DirLock>>,
 }
 
 impl Rill {
-    /// Opens (creating) the data directory, recovers the catalog and opens every bucket on
-    /// its owning shard. Blocks until all shards are ready.
+    /// Opens (creating) the data directory, locks it, recovers the catalog and opens every
+    /// bucket on its owning shard. Blocks until all shards are ready. Fails with
+    /// `DataDirLocked` while another `Rill` (in this process or another) has the directory
+    /// open; the lock is released by [`Self::shutdown`] or when the last clone is dropped.
     pub fn open(config: RillConfig) -> Result<Self> {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let lock = DirLock::acquire(dir)?;
         let catalog = Catalog::open(dir)?;
         let snapshot = catalog.snapshot();
         remove_orphans(dir, &snapshot)?;
@@ -59,6 +67,7 @@ impl Rill {
             catalog: RwLock::new(snapshot),
             data_dir: config.data_dir.clone(),
             round_robin: AtomicU32::new(0),
+            lock: Mutex::new(Some(lock)),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -123,9 +132,17 @@ impl Rill {
     }
 
     /// Stops every shard: running requests finish, buckets are flushed and closed, threads
-    /// are joined. Later calls on any clone fail with `ShardGone`.
+    /// are joined, then the data directory's lock is released (it can be opened again). Later
+    /// calls on any clone fail with `ShardGone`.
     pub fn shutdown(&self) {
+        // Held across the join: a concurrent shutdown from another clone waits here instead
+        // of releasing the lock while shards still write.
+        let mut lock = match self.inner.lock.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         self.inner.runtime.shutdown();
+        lock.take();
     }
 }
 

@@ -3,12 +3,17 @@
 //!
 //! ```text
 //! { "format": 1, "version": 3, "next_table_id": 2,
+//!   "databases": [ { "name": "db", "created_ms": 1764000000000 } ],
 //!   "tables": [ { "id": 1, "name": "db.orders", "created_ms": 1764000000000,
 //!                 "schema_id": 0,
 //!                 "columns": [ { "name": "id", "type": "BIGINT", "nullable": false } ],
 //!                 "primary_key": ["id"], "bucket_key": null, "bucket_count": 4,
 //!                 "partition_keys": [], "properties": { "k": "v" } } ] }
 //! ```
+//!
+//! `databases` came after the first files: a file without it gets [`DEFAULT_DATABASE`] plus
+//! every database its tables name (created when their first table was), so old data dirs open
+//! unchanged. With it, a table in a database it does not list is a malformed file.
 //!
 //! Types are spelled as SQL (`DataType`'s `Display`, read back with `DataType::parse`).
 //! Fluss's own JSON shapes (for its metadata APIs) come with the protocol work.
@@ -21,7 +26,7 @@ use std::sync::Arc;
 use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
 use serde::{Deserialize, Serialize};
 
-use super::{CatalogSnapshot, TableInfo};
+use super::{database_of, CatalogSnapshot, DatabaseInfo, TableInfo, DEFAULT_DATABASE};
 use crate::error::{Error, Result};
 
 /// File name of the catalog inside the data directory.
@@ -34,7 +39,16 @@ struct FileCatalog {
     format: u32,
     version: u64,
     next_table_id: u64,
+    /// Absent in files written before databases existed.
+    #[serde(default)]
+    databases: Option<Vec<FileDatabase>>,
     tables: Vec<FileTable>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileDatabase {
+    name: String,
+    created_ms: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,10 +101,27 @@ fn to_file(snapshot: &CatalogSnapshot) -> FileCatalog {
             }
         })
         .collect();
-    FileCatalog { format: FORMAT, version: snapshot.version, next_table_id: snapshot.next_table_id, tables }
+    let databases =
+        snapshot.databases().map(|d| FileDatabase { name: d.name.clone(), created_ms: d.created_ms }).collect();
+    FileCatalog {
+        format: FORMAT,
+        version: snapshot.version,
+        next_table_id: snapshot.next_table_id,
+        databases: Some(databases),
+        tables,
+    }
 }
 
-fn from_file(file: FileCatalog) -> Result<CatalogSnapshot> {
+fn from_file(file: FileCatalog, path: &Path) -> Result<CatalogSnapshot> {
+    let listed = file.databases.is_some();
+    // An older file gets the default database, as old as its oldest table.
+    let oldest_ms = file.tables.iter().map(|t| t.created_ms).min().unwrap_or(0);
+    let mut databases: BTreeMap<String, Arc<DatabaseInfo>> = file
+        .databases
+        .unwrap_or_else(|| vec![FileDatabase { name: DEFAULT_DATABASE.into(), created_ms: oldest_ms }])
+        .into_iter()
+        .map(|d| (d.name.clone(), Arc::new(DatabaseInfo { name: d.name, created_ms: d.created_ms })))
+        .collect();
     let mut tables = BTreeMap::new();
     for t in file.tables {
         let columns = t
@@ -108,26 +139,40 @@ fn from_file(file: FileCatalog) -> Result<CatalogSnapshot> {
             properties: t.properties,
         };
         descriptor.validate()?;
+        let database = database_of(&t.name);
+        if listed && !databases.contains_key(database) {
+            return Err(Error::Catalog {
+                path: path.display().to_string(),
+                reason: format!("table '{}' is in database '{database}', which the file does not list", t.name),
+            });
+        }
+        if !listed {
+            // An older file: the database was created with its first table.
+            let info = databases
+                .entry(database.to_string())
+                .or_insert_with(|| Arc::new(DatabaseInfo { name: database.to_string(), created_ms: t.created_ms }));
+            if info.created_ms > t.created_ms {
+                *info = Arc::new(DatabaseInfo { name: database.to_string(), created_ms: t.created_ms });
+            }
+        }
         tables.insert(t.name, Arc::new(TableInfo { id: t.id, descriptor, created_ms: t.created_ms }));
     }
-    Ok(CatalogSnapshot { version: file.version, next_table_id: file.next_table_id.max(1), tables })
+    Ok(CatalogSnapshot { version: file.version, next_table_id: file.next_table_id.max(1), databases, tables })
 }
 
-/// Reads the catalog at `path`; a missing file is an empty catalog.
-pub fn load(path: &Path) -> Result<CatalogSnapshot> {
+/// Reads the catalog at `path`; `None` if there is no file.
+pub fn load(path: &Path) -> Result<Option<CatalogSnapshot>> {
     let bad = |reason: String| Error::Catalog { path: path.display().to_string(), reason };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(CatalogSnapshot { next_table_id: 1, ..CatalogSnapshot::default() })
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
     };
     let file: FileCatalog = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     if file.format != FORMAT {
         return Err(bad(format!("format {} is not the supported format {FORMAT}", file.format)));
     }
-    from_file(file)
+    from_file(file, path).map(Some)
 }
 
 /// Writes `snapshot` to `path` atomically and durably.
@@ -165,15 +210,57 @@ mod tests {
         pk.primary_key = vec!["id".into()];
         pk.bucket_count = 3;
         pk.properties.insert("table.merge-engine".into(), "first_row".into());
-        catalog.create_table(pk, 5).unwrap();
-        catalog.create_table(TableDescriptor::log_table("db.log", schema), 6).unwrap();
+        catalog.create_database("db", false, 4).unwrap();
+        catalog.create_table(pk, false, 5).unwrap();
+        catalog.create_table(TableDescriptor::log_table("db.log", schema), false, 6).unwrap();
         let saved = catalog.snapshot();
-        let loaded = load(&dir.path().join(CATALOG_FILE)).unwrap();
-        assert_eq!(loaded.version, 2);
+        let loaded = load(&dir.path().join(CATALOG_FILE)).unwrap().unwrap();
+        assert_eq!(loaded.version, 3);
         assert_eq!(loaded.next_table_id, 3);
         let a: Vec<_> = saved.tables().cloned().collect();
         let b: Vec<_> = loaded.tables().cloned().collect();
         assert_eq!(a, b);
+        let a: Vec<_> = saved.databases().cloned().collect();
+        let b: Vec<_> = loaded.databases().cloned().collect();
+        assert_eq!(a, b);
+        assert_eq!(b.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["db", DEFAULT_DATABASE]);
+    }
+
+    fn old_file(tables: &[(&str, i64)], databases: &str) -> String {
+        let tables: Vec<String> = tables
+            .iter()
+            .map(|(name, ms)| {
+                format!(
+                    r#"{{ "id": {ms}, "name": "{name}", "created_ms": {ms}, "schema_id": 0,
+                    "columns": [ {{ "name": "id", "type": "BIGINT", "nullable": false }} ],
+                    "primary_key": [], "bucket_key": null, "bucket_count": 1,
+                    "partition_keys": [], "properties": {{}} }}"#
+                )
+            })
+            .collect();
+        format!(r#"{{ "format": 1, "version": 7, "next_table_id": 9, {databases} "tables": [{}] }}"#, tables.join(","))
+    }
+
+    #[test]
+    fn a_file_from_before_databases_gets_them_from_its_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CATALOG_FILE);
+        std::fs::write(&path, old_file(&[("db.b", 30), ("db.a", 20), ("t", 50), ("x.y", 40)], "")).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        let databases: Vec<_> = loaded.databases().map(|d| (d.name.as_str(), d.created_ms)).collect();
+        assert_eq!(databases, [("db", 20), (DEFAULT_DATABASE, 20), ("x", 40)]);
+        assert_eq!(loaded.tables_in(DEFAULT_DATABASE).map(|t| t.name()).collect::<Vec<_>>(), ["t"]);
+        assert_eq!(loaded.tables().count(), 4);
+    }
+
+    #[test]
+    fn rejects_a_table_in_an_unlisted_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CATALOG_FILE);
+        let listed = r#""databases": [ { "name": "db", "created_ms": 1 } ],"#;
+        std::fs::write(&path, old_file(&[("db.a", 2), ("gone.b", 3)], listed)).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("'gone.b' is in database 'gone'"), "{err}");
     }
 
     #[test]

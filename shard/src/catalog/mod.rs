@@ -1,10 +1,11 @@
-//! The catalog (first slice): tables by name, with their id, descriptor and kind.
+//! The catalog (first slice): databases, and tables by name with their id, descriptor and kind.
 //!
 //! Shard 0 owns the mutable [`Catalog`]; it persists every change to `catalog.json` (see
 //! [`file`]) before publishing a new immutable [`CatalogSnapshot`] that every shard installs.
-//! Not in this slice: databases, partitions, auto-partitioning, schema evolution, table
-//! property changes.
+//! Every table belongs to a database ([`database`]). Not in this slice: partitions,
+//! auto-partitioning, schema evolution, table and database property changes.
 
+pub mod database;
 pub mod file;
 
 use std::collections::BTreeMap;
@@ -13,7 +14,14 @@ use std::sync::Arc;
 
 use rill_engine::schema::TableDescriptor;
 
+pub use database::{database_of, DatabaseInfo, DEFAULT_DATABASE};
+
 use crate::error::{Error, Result};
+
+/// Now, epoch ms (0 if the clock is before 1970).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
 
 /// What a table stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +57,11 @@ impl TableInfo {
     pub fn name(&self) -> &str {
         &self.descriptor.name
     }
+
+    /// The database the table belongs to.
+    pub fn database(&self) -> &str {
+        database_of(self.name())
+    }
 }
 
 /// An immutable view of the catalog; shards swap in a new one on every change.
@@ -58,6 +71,7 @@ pub struct CatalogSnapshot {
     pub version: u64,
     /// The id the next created table gets.
     pub next_table_id: u64,
+    databases: BTreeMap<String, Arc<DatabaseInfo>>,
     tables: BTreeMap<String, Arc<TableInfo>>,
 }
 
@@ -76,6 +90,30 @@ impl CatalogSnapshot {
     pub fn tables(&self) -> impl Iterator<Item = &Arc<TableInfo>> {
         self.tables.values()
     }
+
+    /// A database by name.
+    pub fn database(&self, name: &str) -> Result<&Arc<DatabaseInfo>> {
+        self.databases.get(name).ok_or_else(|| Error::UnknownDatabase { name: name.to_string() })
+    }
+
+    /// All databases, by name.
+    pub fn databases(&self) -> impl Iterator<Item = &Arc<DatabaseInfo>> {
+        self.databases.values()
+    }
+
+    /// The tables of one database, by name (none for an unknown database).
+    pub fn tables_in<'a>(&'a self, database: &'a str) -> impl Iterator<Item = &'a Arc<TableInfo>> + 'a {
+        self.tables.values().filter(move |t| t.database() == database)
+    }
+}
+
+impl CatalogSnapshot {
+    /// A new catalog at version 0 holding only [`DEFAULT_DATABASE`].
+    fn fresh(now_ms: i64) -> Self {
+        let default = DatabaseInfo { name: DEFAULT_DATABASE.to_string(), created_ms: now_ms };
+        let databases = BTreeMap::from([(default.name.clone(), Arc::new(default))]);
+        Self { version: 0, next_table_id: 1, databases, tables: BTreeMap::new() }
+    }
 }
 
 /// The mutable catalog, owned by shard 0: every change is persisted before it is published.
@@ -86,11 +124,19 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads `catalog.json` from `data_dir` (an empty catalog if there is none).
+    /// Loads `catalog.json` from `data_dir`. Without one, starts (and saves) a catalog holding
+    /// only [`DEFAULT_DATABASE`].
     pub fn open(data_dir: &Path) -> Result<Self> {
         let path = data_dir.join(file::CATALOG_FILE);
-        let current = Arc::new(file::load(&path)?);
-        Ok(Self { path, current })
+        let current = match file::load(&path)? {
+            Some(snapshot) => snapshot,
+            None => {
+                let fresh = CatalogSnapshot::fresh(now_ms());
+                file::save(&path, &fresh)?;
+                fresh
+            }
+        };
+        Ok(Self { path, current: Arc::new(current) })
     }
 
     /// The current snapshot.
@@ -98,14 +144,25 @@ impl Catalog {
         Arc::clone(&self.current)
     }
 
-    /// Creates a table; fails if the name is taken or the descriptor is invalid.
-    pub fn create_table(&mut self, descriptor: TableDescriptor, now_ms: i64) -> Result<Arc<CatalogSnapshot>> {
+    /// Creates a table in its database, which must exist. Fails if the descriptor is invalid
+    /// or the name is taken (with `if_not_exists`, a taken name returns the unchanged snapshot).
+    pub fn create_table(
+        &mut self,
+        descriptor: TableDescriptor,
+        if_not_exists: bool,
+        now_ms: i64,
+    ) -> Result<Arc<CatalogSnapshot>> {
         descriptor.validate()?;
+        database::validate_table_name(&descriptor.name)?;
         if !descriptor.partition_keys.is_empty() {
             return Err(Error::Unsupported { what: "partitioned tables".into() });
         }
+        self.current.database(database_of(&descriptor.name))?;
         if self.current.tables.contains_key(&descriptor.name) {
-            return Err(Error::TableExists { name: descriptor.name });
+            return match if_not_exists {
+                true => Ok(self.snapshot()),
+                false => Err(Error::TableExists { name: descriptor.name }),
+            };
         }
         let mut next = (*self.current).clone();
         let info = TableInfo { id: next.next_table_id, descriptor, created_ms: now_ms };

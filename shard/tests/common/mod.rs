@@ -13,7 +13,10 @@ pub fn open(dir: &Path, shards: usize) -> Rill {
     config.block_cache_bytes_per_shard = 1 << 20;
     config.memtable_bytes_max = 64 << 10;
     config.queue_depth_max = 1024;
-    Rill::open(config).unwrap()
+    let rill = Rill::open(config).unwrap();
+    // The tests name their tables `db.<table>`.
+    rill.create_database("db", true).unwrap();
+    rill
 }
 
 pub fn event_schema() -> Schema {
