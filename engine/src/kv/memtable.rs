@@ -15,6 +15,7 @@ use arrow_array::{new_null_array, Array, ArrayRef, BinaryArray, BooleanArray, Re
 use arrow_schema::SchemaRef;
 use arrow_select::interleave::interleave;
 
+use super::memkey::MemKey;
 use crate::error::{Error, Result};
 
 /// Consolidate the chunks when there are more than this many (many tiny writes).
@@ -40,7 +41,7 @@ pub enum MemValue<'a> {
 pub struct Memtable {
     schema: SchemaRef,
     chunks: Vec<RecordBatch>,
-    index: BTreeMap<Vec<u8>, Slot>,
+    index: BTreeMap<MemKey, Slot>,
     chunk_bytes: usize,
     key_bytes: usize,
 }
@@ -85,7 +86,7 @@ impl Memtable {
         for (i, key) in keys.iter().enumerate() {
             let slot = if deleted[i] { Slot::Tombstone } else { Slot::Row { chunk, row: i as u32 } };
             any_row |= !deleted[i];
-            if self.index.insert(key.clone(), slot).is_none() {
+            if self.index.insert(MemKey::new(key), slot).is_none() {
                 self.key_bytes += key.len();
             }
         }
@@ -118,7 +119,7 @@ impl Memtable {
     pub fn prefix<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a [u8], MemValue<'a>)> + 'a {
         self.index
             .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(move |(k, _)| k.starts_with(prefix))
+            .take_while(move |(k, _)| k.as_slice().starts_with(prefix))
             .map(|(k, slot)| (k.as_slice(), self.value(*slot)))
     }
 
@@ -161,7 +162,7 @@ impl Memtable {
                 Slot::Row { chunk, row } => Slot::Row { chunk: chunk + base, row },
                 Slot::Tombstone => Slot::Tombstone,
             };
-            let len = key.len();
+            let len = key.as_slice().len();
             if self.index.insert(key, slot).is_none() {
                 self.key_bytes += len;
             }
@@ -170,7 +171,7 @@ impl Memtable {
 
     /// Rewrites the live rows into one chunk (after many small writes).
     fn consolidate(&mut self) -> Result<()> {
-        let live: Vec<(Vec<u8>, usize, usize)> = self
+        let live: Vec<(MemKey, usize, usize)> = self
             .index
             .iter()
             .filter_map(|(k, s)| match s {
