@@ -100,7 +100,8 @@ pub struct LatencyUs {
 }
 
 impl LatencyUs {
-    fn of(hist: &Histogram<u64>) -> Self {
+    /// The percentiles of a histogram of nanoseconds.
+    pub fn of(hist: &Histogram<u64>) -> Self {
         let us = |ns: u64| ns as f64 / 1000.0;
         Self {
             p50: us(hist.value_at_quantile(0.50)),
@@ -375,12 +376,12 @@ async fn reopen_and_warm<S: KvStore>(config: &KvConfig, cache_bytes: u64) -> Res
     Ok((store, warm))
 }
 
-fn histogram() -> Result<Histogram<u64>> {
+pub(crate) fn histogram() -> Result<Histogram<u64>> {
     // Nanoseconds, 3 significant digits, up to a minute.
     Histogram::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| format!("histogram: {e}"))
 }
 
-fn elapsed_ns(since: Instant) -> u64 {
+pub(crate) fn elapsed_ns(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 

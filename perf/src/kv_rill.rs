@@ -202,7 +202,7 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
     let lsm = lsm_config(config);
     vec![
         format!(
-            "PkTable `id BIGINT NOT NULL` PK + `v BYTES`, default merge engine, table.changelog.image {}, changelog ZSTD, validate_payload on",
+            "PkTable `id BIGINT NOT NULL` PK + `v BYTES`, default merge engine, table.changelog.image {}, changelog ZSTD, validate_payload off (the default)",
             config.changelog_image.as_deref().unwrap_or("FULL (default)")
         ),
         format!(

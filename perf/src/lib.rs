@@ -9,9 +9,14 @@
 //! - [`kv_bench`]: the KV workloads (load, point gets, durable upserts) of rill and RocksDB,
 //!   with [`kv_cli`] (options), [`kv_data`], [`kv_proc`], [`kv_rill`], `rocks_peer` (feature `rocksdb`)
 //!   and [`kv_report`]
+//! - [`embedded_bench`]: the workloads through the embedding API (`rill_shard::Rill`) beside the
+//!   same work in-engine ([`embedded_peer`]), with [`embedded_report`]
 
 pub mod criterion_summary;
 pub mod data;
+pub mod embedded_bench;
+pub mod embedded_peer;
+pub mod embedded_report;
 pub mod fio;
 pub mod kv_bench;
 pub mod kv_cli;

@@ -48,6 +48,9 @@ enum Command {
     /// KV workloads (kv-load, kv-get, kv-upsert) of a rill primary-key table, with
     /// `--peer rocksdb[,rocksdb-direct]` beside it (cargo feature `rocksdb`).
     Kv(Box<rill_perf::kv_cli::KvArgs>),
+    /// The workloads through the embedding API (`Rill`: lookup, upsert, append) beside the
+    /// same work done in-engine on the same buckets (the cost of routing).
+    Embedded(Box<rill_perf::embedded_bench::EmbeddedArgs>),
     /// One system of `kv`, in its own process (started by `kv`).
     #[command(hide = true)]
     KvChild(rill_perf::kv_cli::KvChildArgs),
@@ -108,6 +111,7 @@ fn main() {
         }
         Command::Kv(args) => rill_perf::kv_cli::kv_command(&args),
         Command::KvChild(args) => rill_perf::kv_cli::child_command(&args),
+        Command::Embedded(args) => rill_perf::embedded_bench::embedded_command(&args),
     };
     if let Err(e) = outcome {
         eprintln!("rill-bench: {e}");
