@@ -274,7 +274,9 @@ async fn check_evolution<S: Storage>(storage: &S) {
     let v0 = all_types();
     let v1 = evolved(&v0);
     let ids = ids(3_000);
-    write(storage, 1, &v0, &ids, SstOptions::default()).await;
+    // Blocks large enough that every block has a non-null value in column 0 (checked below).
+    let options = SstOptions { block_bytes_target: 16 << 10, ..SstOptions::default() };
+    write(storage, 1, &v0, &ids, options).await;
     let reader = SstReader::open(storage, 1, &v1).await.unwrap();
     assert_eq!(reader.meta().schema_id, v0.id);
     assert_eq!(reader.arrow_schema(), &sst_arrow_schema(&v1));

@@ -5,7 +5,7 @@
 //! table's columns, all nullable. The file, byte by byte, is described in `docs/format-sst.md`:
 //!
 //! ```text
-//! data blocks (Arrow IPC RecordBatch messages, ~16 KiB each, 64-byte aligned)
+//! data blocks (Arrow IPC RecordBatch messages, ~4 KiB each, 64-byte aligned)
 //! block index (per block: offset, length, rows, tombstones, CRC32C, first and last key)
 //! bloom filter (over every key, tombstones included)
 //! block statistics (Fluss statistics encoding, one blob per block)
@@ -88,7 +88,7 @@ pub struct SstOptions {
 
 impl Default for SstOptions {
     fn default() -> Self {
-        Self { block_bytes_target: 16 << 10, bloom_bits_per_key: 10, compression: Compression::None }
+        Self { block_bytes_target: 4 << 10, bloom_bits_per_key: 10, compression: Compression::None }
     }
 }
 
