@@ -100,6 +100,8 @@ pub struct Lsm<S: Storage> {
     /// A flush is running (flushes run one at a time, beside compaction).
     flush_busy: Cell<bool>,
     flush_done: Notify,
+    /// The next SST id to hand out (persisted with each manifest edit).
+    next_sst_id: Cell<u64>,
     /// A compaction step is running (one at a time).
     pub(super) compaction_busy: Cell<bool>,
     /// The manifest is being appended to (flush and compaction take turns).
@@ -138,6 +140,7 @@ impl<S: Storage + Clone> Lsm<S> {
             }
         }
         let covered = manifest.state.covers_log_offset;
+        let next_sst_id = manifest.state.next_sst_id;
         Ok(Self {
             sst_schema: sst_arrow_schema(&schema),
             table_arrow: table_part(&sst_arrow_schema(&schema))?,
@@ -155,6 +158,7 @@ impl<S: Storage + Clone> Lsm<S> {
             covered_offset: Cell::new(covered),
             flush_busy: Cell::new(false),
             flush_done: Notify::default(),
+            next_sst_id: Cell::new(next_sst_id),
             compaction_busy: Cell::new(false),
             manifest_busy: Cell::new(false),
             manifest_free: Notify::default(),
@@ -346,15 +350,15 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// Allocates an SST id (persisted with the next manifest edit).
     pub(super) fn next_sst_id(&self) -> u64 {
-        let mut manifest = self.manifest.borrow_mut();
-        let state = &mut manifest.as_mut().expect("invariant: the manifest is open").state;
-        let id = state.next_sst_id;
-        state.next_sst_id += 1;
+        // Kept beside the manifest, not in its state: the manifest is taken out of its cell
+        // while an edit is being appended, and a flush and a compaction step run side by side.
+        let id = self.next_sst_id.get();
+        self.next_sst_id.set(id + 1);
         id
     }
 
     pub(super) fn peek_next_sst_id(&self) -> u64 {
-        self.manifest.borrow().as_ref().map_or(0, |m| m.state.next_sst_id)
+        self.next_sst_id.get()
     }
 
     /// Appends an edit to the manifest (taken out of its cell across the await).
