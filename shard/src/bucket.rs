@@ -2,6 +2,7 @@
 //! in its own directory `tables/<table id>/b<bucket>/` (independent of the shard, so a
 //! restart with another shard count just opens it elsewhere).
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use rill_engine::kv::tree::LsmConfig;
 use rill_engine::log::{system_clock, Log, LogConfig, UringStorage};
 use rill_engine::table::{PkConfig, PkTable};
 
+use crate::bucket_lsm::{LsmTurn, ENGINE_MEMTABLE_BYTES_MAX};
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
 
@@ -34,7 +36,15 @@ pub(crate) enum Store {
 /// An open bucket with the table it belongs to.
 pub(crate) struct OpenBucket {
     pub(crate) table: Arc<TableInfo>,
+    /// The bucket number.
+    pub(crate) bucket: u32,
     pub(crate) store: Store,
+    /// Flush beyond this many memtable bytes (the shard schedules it, see [`crate::bucket_lsm`]).
+    pub(crate) memtable_bytes_max: usize,
+    /// Flushes and compaction steps of a primary-key bucket take turns.
+    pub(crate) lsm_turn: LsmTurn,
+    /// A flush task for this bucket is queued or running.
+    pub(crate) flush_queued: Cell<bool>,
 }
 
 /// Settings shared by the buckets of one shard.
@@ -56,13 +66,22 @@ impl OpenBucket {
         let store = match table.kind() {
             TableKind::Log => Store::Log(Log::open(storage, log, system_clock()).await?),
             TableKind::PrimaryKey => {
-                let lsm = LsmConfig { memtable_bytes_max: settings.memtable_bytes_max, ..LsmConfig::default() };
+                // The shard flushes (the engine's own flush on the write path could meet a
+                // compaction step: see `bucket_lsm`).
+                let lsm = LsmConfig { memtable_bytes_max: ENGINE_MEMTABLE_BYTES_MAX, ..LsmConfig::default() };
                 let config = PkConfig { log, lsm };
                 let cache = Rc::clone(&settings.block_cache);
                 Store::Pk(PkTable::open(storage, desc.clone(), config, cache, system_clock()).await?)
             }
         };
-        Ok(Self { table, store })
+        Ok(Self {
+            table,
+            bucket,
+            store,
+            memtable_bytes_max: settings.memtable_bytes_max,
+            lsm_turn: LsmTurn::default(),
+            flush_queued: Cell::new(false),
+        })
     }
 
     /// Flushes and closes.

@@ -14,10 +14,27 @@ pub struct RillConfig {
     pub queue_depth_max: usize,
     /// The block cache of each shard, shared by all its primary-key buckets.
     pub block_cache_bytes_per_shard: usize,
-    /// Memtable size per primary-key bucket before it is flushed.
+    /// Memtable size per primary-key bucket beyond which the shard queues a flush (the
+    /// writer does not wait for it; `memtable_bytes_max_per_shard` bounds the total).
     pub memtable_bytes_max: usize,
     /// Memory glommio registers with io_uring per shard.
     pub io_memory_bytes: usize,
+    /// Sum of the memtables of one shard's primary-key buckets. A write that finds the shard
+    /// over it first has the largest memtables flushed (it waits, bounded by
+    /// `write_stall_ms_max`); a write under it never waits.
+    pub memtable_bytes_max_per_shard: usize,
+    /// Longest a write waits for the shard to get back under `memtable_bytes_max_per_shard`;
+    /// beyond it the write fails with `Error::WriteStalled` (nothing is written).
+    pub write_stall_ms_max: u64,
+    /// Pause between two rounds of background maintenance (flush, compaction, garbage
+    /// collection) on each shard.
+    pub maintenance_interval_ms: u64,
+    /// A non-empty memtable that received no write for this long is flushed in the
+    /// background (so recovery has little to replay).
+    pub memtable_idle_flush_ms: u64,
+    /// How often each shard enforces log retention on every bucket it owns (log tables and
+    /// the changelogs of primary-key tables).
+    pub retention_check_interval_ms: u64,
 }
 
 impl RillConfig {
@@ -30,6 +47,11 @@ impl RillConfig {
             block_cache_bytes_per_shard: 64 << 20,
             memtable_bytes_max: 16 << 20,
             io_memory_bytes: 2 << 20,
+            memtable_bytes_max_per_shard: 256 << 20,
+            write_stall_ms_max: 10_000,
+            maintenance_interval_ms: 100,
+            memtable_idle_flush_ms: 60_000,
+            retention_check_interval_ms: 300_000,
         }
     }
 

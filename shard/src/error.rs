@@ -40,6 +40,16 @@ pub enum Error {
     ShardGone { shard: usize },
     /// The shard's request queue is full (`queue_depth_max`): retry later.
     QueueFull { shard: usize },
+    /// The shard's memtables stayed over `memtable_bytes_max_per_shard` for
+    /// `write_stall_ms_max` (flushing cannot keep up, or fails: `flush_error`); the write was
+    /// not executed.
+    WriteStalled {
+        shard: usize,
+        memtable_bytes: usize,
+        budget_bytes: usize,
+        waited_ms: u64,
+        flush_error: Option<String>,
+    },
     /// The catalog file is unreadable or malformed.
     Catalog { path: String, reason: String },
     /// A file-system operation outside the engine failed.
@@ -93,6 +103,18 @@ impl fmt::Display for Error {
             Self::Unsupported { what } => write!(f, "{what} are not supported yet"),
             Self::ShardGone { shard } => write!(f, "shard {shard} has shut down"),
             Self::QueueFull { shard } => write!(f, "the request queue of shard {shard} is full; retry later"),
+            Self::WriteStalled { shard, memtable_bytes, budget_bytes, waited_ms, flush_error } => {
+                write!(
+                    f,
+                    "write stalled on shard {shard}: its memtables hold {memtable_bytes} bytes, over the \
+                     {budget_bytes}-byte budget (memtable_bytes_max_per_shard), after waiting {waited_ms} ms \
+                     for flushes"
+                )?;
+                match flush_error {
+                    Some(e) => write!(f, "; the last flush failed: {e}"),
+                    None => write!(f, "; flushing is not keeping up, retry later"),
+                }
+            }
             Self::Catalog { path, reason } => write!(f, "catalog {path}: {reason}"),
             Self::Io { context, source } => write!(f, "I/O error while {context}: {source}"),
             Self::Runtime { reason } => write!(f, "runtime: {reason}"),

@@ -7,10 +7,13 @@
 //!   snapshots.
 //! - [`Rill`]: the cloneable handle with blocking and async methods: DDL (create / drop /
 //!   list databases; create / drop / list / describe tables), append / scan / scan_iter / list_offsets on log tables, upsert /
-//!   delete / update_columns / lookup / prefix_lookup on primary-key tables.
+//!   delete / update_columns / lookup / prefix_lookup on primary-key tables; `bucket_stats`.
+//! - Background maintenance per shard (flush, compaction, garbage collection, log retention)
+//!   in the background task queue, and a memtable budget per shard: writes over it wait for
+//!   flushes (bounded by `write_stall_ms_max`, then `Error::WriteStalled`).
 //!
 //! Not in this slice: partitions and auto-partitioning, schema evolution, KV
-//! snapshot scans, changelog subscriptions, memory budgets and write backpressure.
+//! snapshot scans, changelog subscriptions, a block-cache budget beyond its fixed size.
 //!
 //! ```no_run
 //! use rill_shard::{Rill, RillConfig};
@@ -22,6 +25,7 @@
 
 mod api;
 mod bucket;
+mod bucket_lsm;
 pub mod catalog;
 pub mod config;
 pub mod dir_lock;
@@ -31,7 +35,7 @@ pub mod route;
 pub mod runtime;
 mod scan;
 
-pub use api::{AppendInfo, Rill, ScanIter, WriteInfo, SCAN_ITER_BYTES_MAX};
+pub use api::{AppendInfo, BucketStats, Rill, ScanIter, WriteInfo, SCAN_ITER_BYTES_MAX};
 pub use catalog::{CatalogSnapshot, DatabaseInfo, TableInfo, TableKind, DEFAULT_DATABASE};
 pub use config::RillConfig;
 pub use error::{Error, Result};

@@ -13,6 +13,7 @@ mod log;
 mod pk;
 mod prefix;
 mod scan_iter;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
@@ -23,6 +24,7 @@ use futures_lite::future::block_on;
 pub use log::AppendInfo;
 pub use pk::WriteInfo;
 pub use scan_iter::{ScanIter, SCAN_ITER_BYTES_MAX};
+pub use stats::BucketStats;
 
 use crate::bucket::table_dir;
 use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};

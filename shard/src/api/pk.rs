@@ -107,7 +107,13 @@ impl Rill {
             let info = std::sync::Arc::clone(info);
             calls.push(self.inner.runtime.call(shard, move |ctx| async move {
                 let open = ctx.bucket(&info, bucket)?;
-                Ok(open.pk()?.write(write).await?)
+                let table = open.pk()?;
+                ctx.admit_write().await?;
+                let written = table.write(write).await?;
+                if open.needs_flush() {
+                    crate::bucket_lsm::queue_flush(ctx.index(), &open);
+                }
+                Ok(written)
             }));
         }
         let mut total = WriteInfo::default();

@@ -11,6 +11,7 @@ use glommio::sync::Semaphore;
 use glommio::TaskQueueHandle;
 use tracing::warn;
 
+use super::budget::MemtableBudget;
 use crate::bucket::{BucketSettings, OpenBucket};
 use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};
 use crate::error::{Error, Result};
@@ -35,6 +36,7 @@ pub struct ShardContext {
     installing: Semaphore,
     in_flight: Cell<usize>,
     background: TaskQueueHandle,
+    budget: MemtableBudget,
 }
 
 impl ShardContext {
@@ -42,6 +44,7 @@ impl ShardContext {
         index: usize,
         shards: usize,
         settings: BucketSettings,
+        budget: MemtableBudget,
         owner: Option<Catalog>,
         background: TaskQueueHandle,
     ) -> Self {
@@ -55,6 +58,7 @@ impl ShardContext {
             installing: Semaphore::new(1),
             in_flight: Cell::new(0),
             background,
+            budget,
         }
     }
 
@@ -71,6 +75,29 @@ impl ShardContext {
     /// The background task queue (flush, close, drop).
     pub(crate) fn background(&self) -> TaskQueueHandle {
         self.background
+    }
+
+    /// The shard's memtable budget.
+    pub(crate) fn budget(&self) -> &MemtableBudget {
+        &self.budget
+    }
+
+    /// The open buckets with their ids, sorted by id (a copy: hold the `Rc`s only as long as
+    /// needed, a bucket being dropped waits for them).
+    pub(crate) fn bucket_handles(&self) -> Vec<(BucketId, Rc<OpenBucket>)> {
+        let mut all: Vec<_> = self.buckets.borrow().iter().map(|(id, b)| (*id, Rc::clone(b))).collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
+    }
+
+    /// One open bucket by id, if it is still open.
+    pub(crate) fn bucket_by_id(&self, id: BucketId) -> Option<Rc<OpenBucket>> {
+        self.buckets.borrow().get(&id).map(Rc::clone)
+    }
+
+    /// The sum of `f` over the open buckets (no copy; `f` cannot await).
+    pub(crate) fn sum_over_buckets(&self, f: impl Fn(&OpenBucket) -> usize) -> usize {
+        self.buckets.borrow().values().map(|b| f(b)).sum()
     }
 
     /// The mutable catalog (shard 0 only).

@@ -3,8 +3,10 @@
 //! Replies come back on a `futures_channel::oneshot`, so callers can block or await from any
 //! async runtime (tokio included).
 
+mod budget;
 pub mod context;
 mod mailbox;
+mod maintenance;
 pub mod memlock;
 mod shard;
 
@@ -92,9 +94,7 @@ impl Runtime {
             wake,
             snapshot: Arc::clone(snapshot),
             owner,
-            data_dir: config.data_dir.clone(),
-            memtable_bytes_max: config.memtable_bytes_max,
-            block_cache_bytes_per_shard: config.block_cache_bytes_per_shard,
+            config: config.clone(),
             ready,
         };
         let handle = LocalExecutorBuilder::new(placement)

@@ -10,16 +10,19 @@ use futures_lite::AsyncReadExt;
 use glommio::{Latency, Shares, TaskQueueHandle};
 use tracing::warn;
 
+use super::budget::MemtableBudget;
 use super::context::ShardContext;
 use super::mailbox::Mailbox;
+use super::maintenance::{Maintenance, MaintenanceConfig};
 use crate::bucket::BucketSettings;
 use crate::catalog::{Catalog, CatalogSnapshot};
+use crate::config::RillConfig;
 use crate::error::Result;
 
 /// Shares of the foreground queue (produce, fetch, lookup, DDL).
 pub const FOREGROUND_SHARES: usize = 1000;
-/// Shares of the background queue (closing and dropping buckets; later flush, compaction,
-/// retention).
+/// Shares of the background queue (maintenance: flush, compaction, garbage collection,
+/// retention; closing and dropping buckets).
 pub const BACKGROUND_SHARES: usize = 100;
 
 /// Everything a shard thread starts from (all `Send`).
@@ -32,9 +35,7 @@ pub(crate) struct ShardSetup {
     pub(crate) snapshot: Arc<CatalogSnapshot>,
     /// The mutable catalog, for shard 0.
     pub(crate) owner: Option<Catalog>,
-    pub(crate) data_dir: std::path::PathBuf,
-    pub(crate) memtable_bytes_max: usize,
-    pub(crate) block_cache_bytes_per_shard: usize,
+    pub(crate) config: RillConfig,
     /// Told whether the shard opened its buckets.
     pub(crate) ready: oneshot::Sender<Result<()>>,
 }
@@ -46,12 +47,17 @@ pub(crate) async fn run(setup: ShardSetup) {
         executor.create_task_queue(Shares::Static(FOREGROUND_SHARES), Latency::NotImportant, "rill-foreground");
     let background =
         executor.create_task_queue(Shares::Static(BACKGROUND_SHARES), Latency::NotImportant, "rill-background");
+    let config = &setup.config;
     let settings = BucketSettings {
-        data_dir: setup.data_dir,
-        memtable_bytes_max: setup.memtable_bytes_max,
-        block_cache: Rc::new(rill_engine::kv::cache::BlockCache::new(setup.block_cache_bytes_per_shard)),
+        data_dir: config.data_dir.clone(),
+        memtable_bytes_max: config.memtable_bytes_max,
+        block_cache: Rc::new(rill_engine::kv::cache::BlockCache::new(config.block_cache_bytes_per_shard)),
     };
-    let ctx = Rc::new(ShardContext::new(setup.index, setup.shards, settings, setup.owner, background));
+    let budget = MemtableBudget::new(
+        config.memtable_bytes_max_per_shard,
+        std::time::Duration::from_millis(config.write_stall_ms_max),
+    );
+    let ctx = Rc::new(ShardContext::new(setup.index, setup.shards, settings, budget, setup.owner, background));
     let opened = ctx.install(setup.snapshot).await;
     let serving = opened.is_ok();
     let _ = setup.ready.send(opened);
@@ -59,7 +65,9 @@ pub(crate) async fn run(setup: ShardSetup) {
         // SAFETY: `into_raw_fd` hands over sole ownership of a valid, open socket descriptor;
         // glommio's stream becomes its only owner and closes it on drop.
         let socket = unsafe { glommio::net::UnixStream::from_raw_fd(setup.wake.into_raw_fd()) };
+        let maintenance = Maintenance::start(&ctx, MaintenanceConfig::from_config(config));
         serve(&ctx, &setup.mailbox, socket, foreground).await;
+        maintenance.stop().await;
     }
     setup.mailbox.close();
     setup.mailbox.drain();

@@ -9,10 +9,20 @@ use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
 use rill_shard::{Rill, RillConfig};
 
 pub fn open(dir: &Path, shards: usize) -> Rill {
+    open_with(config(dir, shards))
+}
+
+/// The configuration `open` uses: small caches and memtables.
+pub fn config(dir: &Path, shards: usize) -> RillConfig {
     let mut config = RillConfig::new(dir).with_shards(shards);
     config.block_cache_bytes_per_shard = 1 << 20;
     config.memtable_bytes_max = 64 << 10;
     config.queue_depth_max = 1024;
+    config
+}
+
+/// Opens with `config` and creates database `db`.
+pub fn open_with(config: RillConfig) -> Rill {
     let rill = Rill::open(config).unwrap();
     // The tests name their tables `db.<table>`.
     rill.create_database("db", true).unwrap();
@@ -109,6 +119,20 @@ pub fn lookup_scores(rill: &Rill, table: &str, ids: &[i64]) -> (Vec<(i64, i64)>,
     let score = rows.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
     assert_eq!(rows.num_rows(), found.iter().filter(|f| **f).count());
     ((0..rows.num_rows()).map(|i| (id.value(i), score.value(i))).collect(), found)
+}
+
+/// Polls `check` every 10 ms until it returns `Some`, for at most `timeout`.
+pub fn wait_for<T>(timeout: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        if started.elapsed() >= timeout {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 pub fn is_null_free(batch: &RecordBatch) -> bool {

@@ -1,0 +1,80 @@
+//! Storage statistics of one bucket, for operators and tests: memtable bytes, SSTs per level,
+//! log offsets, and the memtable total of the owning shard (against its budget).
+
+use futures_lite::future::block_on;
+use rill_engine::log::OffsetSpec;
+
+use super::Rill;
+use crate::bucket::Store;
+use crate::error::Result;
+
+/// What one bucket holds, as its shard sees it at the moment of the call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BucketStats {
+    /// The shard that owns the bucket.
+    pub shard: usize,
+    /// Bytes in the bucket's memtable (0 for a log table).
+    pub memtable_bytes: usize,
+    /// Bytes in the memtables of all primary-key buckets of the owning shard.
+    pub shard_memtable_bytes: usize,
+    /// The owning shard's `memtable_bytes_max_per_shard`.
+    pub shard_memtable_bytes_max: usize,
+    /// Number of SSTs per level, L0 first (empty for a log table).
+    pub sst_counts: Vec<usize>,
+    /// SST file bytes per level, L0 first (empty for a log table).
+    pub sst_bytes: Vec<u64>,
+    /// The log offset below which every change is in SSTs: recovery replays the changelog
+    /// from here (`None` for a log table).
+    pub covered_offset: Option<i64>,
+    /// First offset still in the log (the table's log, or a primary-key table's changelog).
+    pub log_start_offset: i64,
+    /// High watermark: the offset after the last durable batch.
+    pub log_end_offset: i64,
+    /// Number of log segments.
+    pub log_segments: usize,
+}
+
+impl BucketStats {
+    /// SSTs in level 0 (flushed memtables not yet compacted).
+    pub fn l0_ssts(&self) -> usize {
+        self.sst_counts.first().copied().unwrap_or(0)
+    }
+}
+
+impl Rill {
+    /// Statistics of `bucket` of `table` (either kind), read on its owning shard.
+    pub async fn bucket_stats_async(&self, table: &str, bucket: u32) -> Result<BucketStats> {
+        let info = self.table(table)?;
+        let shard = self.owner(&info, bucket)?;
+        self.inner
+            .runtime
+            .call(shard, move |ctx| async move {
+                let open = ctx.bucket(&info, bucket)?;
+                let log = open.any_log();
+                let mut stats = BucketStats {
+                    shard: ctx.index(),
+                    shard_memtable_bytes: ctx.memtable_bytes(),
+                    shard_memtable_bytes_max: ctx.budget().bytes_max(),
+                    log_start_offset: log.list_offset(OffsetSpec::Earliest),
+                    log_end_offset: log.list_offset(OffsetSpec::Latest),
+                    log_segments: log.segment_count(),
+                    ..BucketStats::default()
+                };
+                if let Store::Pk(table) = &open.store {
+                    let lsm = table.lsm();
+                    stats.memtable_bytes = open.memtable_bytes();
+                    stats.sst_counts = lsm.level_sizes();
+                    stats.sst_bytes = lsm.level_bytes();
+                    stats.covered_offset = Some(lsm.covered_offset());
+                }
+                Ok(stats)
+            })
+            .await
+    }
+
+    /// Blocking [`Self::bucket_stats_async`].
+    pub fn bucket_stats(&self, table: &str, bucket: u32) -> Result<BucketStats> {
+        block_on(self.bucket_stats_async(table, bucket))
+    }
+}
