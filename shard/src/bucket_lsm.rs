@@ -1,14 +1,11 @@
-//! The LSM work of a primary-key bucket, scheduled by its shard: flushes and compaction steps
-//! take turns per bucket.
+//! The LSM work of a primary-key bucket, scheduled by its shard.
 //!
-//! Why the shard and not the engine flushes: `Lsm::flush` and `Lsm::compact_once` must not run
-//! at the same time on one LSM today. Each allocates SST ids from the manifest state, which the
-//! other takes out of its cell while appending its edit (`Lsm::append_edit`), and
-//! `Lsm::next_sst_id` then panics ("invariant: the manifest is open"). So the engine's flush on
-//! the write path is switched off (`ENGINE_MEMTABLE_BYTES_MAX`), a write that fills its
-//! memtable queues a flush task instead, and every flush and compaction step holds the
-//! bucket's [`LsmTurn`]. Writers never wait for a compaction step; the shard's memtable budget
-//! bounds what memtables grow to meanwhile.
+//! The engine's flush on the write path is switched off (`ENGINE_MEMTABLE_BYTES_MAX`): a write
+//! that fills its memtable queues a flush task instead, so a writer never waits for a flush,
+//! and the shard's memtable budget bounds what memtables grow to meanwhile. Compaction steps
+//! take turns per bucket ([`LsmTurn`]); a flush runs beside a compaction step (the engine
+//! supports that since it hands out SST ids outside the manifest cell), so a long compaction
+//! step never holds the memtable over its budget.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -23,16 +20,18 @@ use crate::error::{Error, Result};
 /// the write path (kept well below `usize::MAX / 2`: the engine doubles it).
 pub(crate) const ENGINE_MEMTABLE_BYTES_MAX: usize = usize::MAX / 8;
 
-/// One flush or compaction step at a time on a bucket's LSM.
+/// One compaction step at a time on a bucket's LSM, and the bytes of a flush in progress.
 pub(crate) struct LsmTurn {
     turn: Semaphore,
+    /// One flush at a time (so `flushing_bytes` names the one in progress).
+    flush: Semaphore,
     /// Bytes of the memtable being flushed (frozen: no longer in `Lsm::memtable_bytes`).
     flushing_bytes: Cell<usize>,
 }
 
 impl Default for LsmTurn {
     fn default() -> Self {
-        Self { turn: Semaphore::new(1), flushing_bytes: Cell::new(0) }
+        Self { turn: Semaphore::new(1), flush: Semaphore::new(1), flushing_bytes: Cell::new(0) }
     }
 }
 
@@ -46,7 +45,7 @@ impl OpenBucket {
         self.pk().map_or(0, |t| t.lsm().memtable_bytes() + self.lsm_turn.flushing_bytes.get())
     }
 
-    /// True when no flush or compaction step holds the LSM.
+    /// True when no compaction step holds the LSM.
     pub(crate) fn lsm_idle(&self) -> bool {
         self.lsm_turn.turn.available() > 0
     }
@@ -56,12 +55,12 @@ impl OpenBucket {
         self.pk().is_ok_and(|t| t.lsm().memtable_bytes() > self.memtable_bytes_max)
     }
 
-    /// Flushes the memtable in its turn. Never cancel it half-way: the frozen memtable's rows
-    /// would be unreadable until the next restart (run it in its own task when the caller
-    /// may be dropped).
+    /// Flushes the memtable (beside any compaction step; the engine runs one flush at a
+    /// time). Never cancel it half-way: the frozen memtable's rows would be unreadable until
+    /// the next restart (run it in its own task when the caller may be dropped).
     pub(crate) async fn flush_in_turn(&self) -> Result<()> {
         let table = self.pk()?;
-        let _turn = self.lsm_turn.turn.acquire_permit(1).await.map_err(|e| turn_error(self, e))?;
+        let _flush = self.lsm_turn.flush.acquire_permit(1).await.map_err(|e| turn_error(self, e))?;
         let frozen = table.lsm().memtable_bytes();
         self.lsm_turn.flushing_bytes.set(frozen);
         let flushed = table.flush().await;
