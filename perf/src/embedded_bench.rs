@@ -585,14 +585,9 @@ pub fn embedded_command(args: &EmbeddedArgs) -> Result<()> {
     let markdown = embedded_report::markdown(&report);
     println!("{markdown}");
     if !args.no_record {
-        std::fs::create_dir_all(&args.out_dir).map_err(|e| format!("creating {}: {e}", args.out_dir.display()))?;
         let suffix = args.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));
         let stem = args.out_dir.join(format!("embedded-{date}{suffix}"));
-        report::write_json(&stem.with_extension("json"), &report)?;
-        std::fs::write(stem.with_extension("md"), &markdown)
-            .map_err(|e| format!("writing {}.md: {e}", stem.display()))?;
-        report::append_summary(&args.out_dir.join("summary.json"), &report.comparisons)?;
-        eprintln!("wrote {}.{{json,md}} and {} summary entries", stem.display(), report.comparisons.len());
+        report::record(&stem, &report, &markdown, &report.comparisons)?;
     }
     Ok(())
 }

@@ -81,15 +81,7 @@ pub fn markdown(report: &EmbeddedReport) -> String {
     let m = &report.machine;
     let c = &report.config;
     let mut s = String::new();
-    let _ = writeln!(s, "# {} — {}\n", report.workload, report.timestamp);
-    let _ = writeln!(s, "Command: `{}`\n", report.command);
-    let _ = writeln!(s, "Source: {}\n", report.source);
-    let _ = writeln!(s, "Machine: {} CPU ({}), {:.1} GiB, Linux {}", m.nproc, m.cpu_model, m.memory_gib, m.kernel);
-    let _ = writeln!(
-        s,
-        "Directory: `{}`: {} on {} ({}, write cache: {}, scheduler: {})\n",
-        m.dir, m.filesystem, m.device, m.disk_driver, m.disk_write_cache, m.disk_scheduler
-    );
+    crate::report::markdown_header(&mut s, (&report.workload, &report.timestamp), &report.command, &report.source, m);
     let _ = writeln!(
         s,
         "Load average before the run {}, after {} (per workload below).\n",

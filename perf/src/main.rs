@@ -184,12 +184,7 @@ fn log_append_command(args: &LogAppendArgs) -> Result<()> {
     let markdown = report::markdown(&report);
     println!("{markdown}");
     if !args.no_record {
-        let stem = stem("log-append");
-        report::write_json(&stem.with_extension("json"), &report)?;
-        std::fs::write(stem.with_extension("md"), &markdown)
-            .map_err(|e| format!("writing {}.md: {e}", stem.display()))?;
-        report::append_summary(&args.out_dir.join("summary.json"), &report.comparisons)?;
-        eprintln!("wrote {}.{{json,md}} and {} summary entries", stem.display(), report.comparisons.len());
+        report::record(&stem("log-append"), &report, &markdown, &report.comparisons)?;
     }
     Ok(())
 }

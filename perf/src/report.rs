@@ -148,6 +148,31 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     std::fs::write(path, text + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
+/// Records a run: `<stem>.json`, `<stem>.md`, and its comparisons appended to `summary.json`
+/// in the same directory (created when missing).
+pub fn record<T: Serialize>(stem: &Path, report: &T, markdown: &str, comparisons: &[SummaryEntry]) -> Result<()> {
+    let dir = stem.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    write_json(&stem.with_extension("json"), report)?;
+    std::fs::write(stem.with_extension("md"), markdown).map_err(|e| format!("writing {}.md: {e}", stem.display()))?;
+    append_summary(&dir.join("summary.json"), comparisons)?;
+    eprintln!("wrote {}.{{json,md}} and {} summary entries", stem.display(), comparisons.len());
+    Ok(())
+}
+
+/// The lines every result file starts with: title, command, source, machine and directory.
+pub fn markdown_header(s: &mut String, title: (&str, &str), command: &str, source: &str, m: &Machine) {
+    let _ = writeln!(s, "# {} — {}\n", title.0, title.1);
+    let _ = writeln!(s, "Command: `{command}`\n");
+    let _ = writeln!(s, "Source: {source}\n");
+    let _ = writeln!(s, "Machine: {} CPU ({}), {:.1} GiB, Linux {}", m.nproc, m.cpu_model, m.memory_gib, m.kernel);
+    let _ = writeln!(
+        s,
+        "Directory: `{}`: {} on {} ({}, write cache: {}, scheduler: {})\n",
+        m.dir, m.filesystem, m.device, m.disk_driver, m.disk_write_cache, m.disk_scheduler
+    );
+}
+
 /// Appends `entries` to the JSON array in `path` (created when missing; existing entries kept).
 pub fn append_summary(path: &Path, entries: &[SummaryEntry]) -> Result<()> {
     let mut all: Vec<Value> = match std::fs::read_to_string(path) {
@@ -165,15 +190,7 @@ pub fn append_summary(path: &Path, entries: &[SummaryEntry]) -> Result<()> {
 pub fn markdown(report: &LogAppendReport) -> String {
     let m = &report.machine;
     let mut s = String::new();
-    let _ = writeln!(s, "# {} — {}\n", report.workload, report.timestamp);
-    let _ = writeln!(s, "Command: `{}`\n", report.command);
-    let _ = writeln!(s, "Source: {}\n", report.source);
-    let _ = writeln!(s, "Machine: {} CPU ({}), {:.1} GiB, Linux {}", m.nproc, m.cpu_model, m.memory_gib, m.kernel);
-    let _ = writeln!(
-        s,
-        "Directory: `{}`: {} on {} ({}, write cache: {}, scheduler: {})\n",
-        m.dir, m.filesystem, m.device, m.disk_driver, m.disk_write_cache, m.disk_scheduler
-    );
+    markdown_header(&mut s, (&report.workload, &report.timestamp), &report.command, &report.source, m);
     let _ = writeln!(s, "## rill: durable appends (each ack after write + fdatasync, group commit)\n");
     s.push_str(&results_table(&report.results));
     if let Some(fio) = &report.fio {
