@@ -37,7 +37,6 @@ use crate::embedded_peer::{self, check_value};
 use crate::embedded_report::{self, EmbeddedReport};
 use crate::kv_bench::{elapsed_ns, histogram, LatencyUs};
 use crate::kv_data::{self, Distribution, KeyChooser};
-use crate::machine::Machine;
 use crate::{data, kv_proc, report, Result};
 
 /// Lookups between two checks of a found value.
@@ -547,14 +546,7 @@ pub fn embedded_command(args: &EmbeddedArgs) -> Result<()> {
     if let Some(bad) = config.workloads.iter().find(|w| !["lookup", "upsert", "append"].contains(&w.as_str())) {
         return Err(format!("unknown workload '{bad}' (lookup, upsert, append)"));
     }
-    std::fs::create_dir_all(&args.dir).map_err(|e| format!("creating {}: {e}", args.dir.display()))?;
-    let machine = Machine::probe(&args.dir);
-    if machine.filesystem == "tmpfs" {
-        eprintln!(
-            "warning: {} is on tmpfs: fdatasync and O_DIRECT numbers will not describe a disk",
-            args.dir.display()
-        );
-    }
+    let machine = report::prepare_dir(&args.dir)?;
     let (date, timestamp) = report::now();
     let command = report::command_line();
     let loadavg_before = kv_proc::loadavg();

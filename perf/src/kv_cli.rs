@@ -8,7 +8,6 @@ use clap::Args;
 use crate::kv_bench::{self, KvConfig, SystemRun};
 use crate::kv_data::Distribution;
 use crate::kv_report::{self, KvReport};
-use crate::machine::Machine;
 use crate::{report, Result};
 
 /// Options of `rill-bench kv`.
@@ -144,14 +143,7 @@ pub fn child_command(args: &KvChildArgs) -> Result<()> {
 
 /// `rill-bench kv`.
 pub fn kv_command(args: &KvArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.dir).map_err(|e| format!("creating {}: {e}", args.dir.display()))?;
-    let machine = Machine::probe(&args.dir);
-    if machine.filesystem == "tmpfs" {
-        eprintln!(
-            "warning: {} is on tmpfs: fdatasync and O_DIRECT numbers will not describe a disk",
-            args.dir.display()
-        );
-    }
+    let machine = report::prepare_dir(&args.dir)?;
     let (date, timestamp) = report::now();
     let command = report::command_line();
     let mut systems = Vec::new();

@@ -120,14 +120,7 @@ fn main() {
 }
 
 fn log_append_command(args: &LogAppendArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.dir).map_err(|e| format!("creating {}: {e}", args.dir.display()))?;
-    let machine = Machine::probe(&args.dir);
-    if machine.filesystem == "tmpfs" {
-        eprintln!(
-            "warning: {} is on tmpfs: O_DIRECT and fdatasync numbers will not describe a disk",
-            args.dir.display()
-        );
-    }
+    let machine = report::prepare_dir(&args.dir)?;
     let (date, timestamp) = report::now();
     let command = report::command_line();
     let suffix = args.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));

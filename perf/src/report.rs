@@ -148,6 +148,17 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     std::fs::write(path, text + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
+/// Creates a benchmark's working directory and describes the machine and disk under it,
+/// warning when it is tmpfs (fdatasync and O_DIRECT numbers would not describe a disk).
+pub fn prepare_dir(dir: &Path) -> Result<Machine> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let machine = Machine::probe(dir);
+    if machine.filesystem == "tmpfs" {
+        eprintln!("warning: {} is on tmpfs: fdatasync and O_DIRECT numbers will not describe a disk", dir.display());
+    }
+    Ok(machine)
+}
+
 /// Records a run: `<stem>.json`, `<stem>.md`, and its comparisons appended to `summary.json`
 /// in the same directory (created when missing).
 pub fn record<T: Serialize>(stem: &Path, report: &T, markdown: &str, comparisons: &[SummaryEntry]) -> Result<()> {
