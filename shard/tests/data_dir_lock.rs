@@ -12,6 +12,15 @@ use rill_shard::{Error, Rill, RillConfig};
 /// Set in the child process `another_process_cannot_open` starts.
 const CHILD_DIR_ENV: &str = "RILL_TEST_LOCKED_DIR";
 
+/// The tests of this file run one at a time: a child process forked by one test inherits every
+/// open file of this process until it execs, the other tests' LOCK files included, so their
+/// "reopen after shutdown" could meet a lock still held by that child for an instant.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn try_open(dir: &Path) -> Result<Rill, Error> {
     Rill::open(RillConfig::new(dir).with_shards(1))
 }
@@ -30,6 +39,7 @@ fn assert_locked(dir: &Path) {
 
 #[test]
 fn a_second_open_fails_until_shutdown() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let rill = common::open(dir.path(), 2);
     rill.create_table(common::log_table("db.events", 2)).unwrap();
@@ -51,6 +61,7 @@ fn a_second_open_fails_until_shutdown() {
 
 #[test]
 fn the_last_dropped_clone_releases_the_lock() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let rill = common::open(dir.path(), 1);
     let clone = rill.clone();
@@ -65,6 +76,7 @@ fn the_last_dropped_clone_releases_the_lock() {
 
 #[test]
 fn a_locked_dir_does_not_block_other_dirs() {
+    let _serial = serial();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let first = common::open(a.path(), 1);
     let second = common::open(b.path(), 1);
@@ -76,6 +88,7 @@ fn a_locked_dir_does_not_block_other_dirs() {
 
 #[test]
 fn another_process_cannot_open() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let rill = common::open(dir.path(), 1);
     let child = |dir: &Path| {
@@ -99,6 +112,7 @@ fn another_process_cannot_open() {
 /// Run by `another_process_cannot_open` in a child process; does nothing otherwise.
 #[test]
 fn child_tries_the_locked_dir() {
+    let _serial = serial();
     let Some(dir) = std::env::var_os(CHILD_DIR_ENV) else { return };
     match try_open(Path::new(&dir)) {
         Err(Error::DataDirLocked { .. }) => println!("child saw: locked"),
