@@ -101,6 +101,14 @@ pub struct EmbeddedArgs {
     pub workloads: Vec<String>,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// `RillConfig::shard_spin_us` of the embedded run: how long an idle shard polls before
+    /// it parks.
+    #[arg(long, default_value_t = 200)]
+    pub shard_spin_us: u64,
+    /// CPU the caller thread is pinned to (default: the first CPU no shard is pinned to, if
+    /// any; none = unpinned).
+    #[arg(long)]
+    pub caller_cpu: Option<usize>,
     /// Keep the data directory.
     #[arg(long)]
     pub keep: bool,
@@ -136,6 +144,8 @@ pub struct EmbeddedConfig {
     pub append_writes: Option<u64>,
     pub workloads: Vec<String>,
     pub seed: u64,
+    pub shard_spin_us: u64,
+    pub caller_cpu: Option<usize>,
 }
 
 impl EmbeddedConfig {
@@ -160,12 +170,15 @@ impl EmbeddedConfig {
             append_writes: args.append_writes,
             workloads: args.workloads.clone(),
             seed: args.seed,
+            shard_spin_us: args.shard_spin_us,
+            caller_cpu: args.caller_cpu.or_else(|| free_cpu(args.shards.max(1))),
         }
     }
 
     fn rill_config(&self) -> RillConfig {
         let mut c = RillConfig::new(&self.data_dir).with_shards(self.shards);
         c.block_cache_bytes_per_shard = self.cache_bytes;
+        c.shard_spin_us = self.shard_spin_us;
         c
     }
 
@@ -177,10 +190,12 @@ impl EmbeddedConfig {
     pub fn setup(&self) -> Vec<String> {
         vec![
             format!(
-                "embedded: `Rill::open` with {} shard(s) (pinned CPU i when shards <= nproc), RillConfig defaults but block_cache_bytes_per_shard = {:.1} MiB (memtable {} MiB, maintenance every 100 ms); blocking calls from one unpinned caller thread, one at a time",
+                "embedded: `Rill::open` with {} shard(s) (pinned CPU i when shards <= nproc), RillConfig defaults but block_cache_bytes_per_shard = {:.1} MiB and shard_spin_us = {} (memtable {} MiB, maintenance every 100 ms); blocking calls from one caller thread ({}), one at a time",
                 self.shards,
                 self.cache_bytes as f64 / (1 << 20) as f64,
-                self.memtable_bytes_max >> 20
+                self.shard_spin_us,
+                self.memtable_bytes_max >> 20,
+                self.caller_cpu.map_or("unpinned".to_string(), |c| format!("pinned to CPU {c}, where no shard runs")),
             ),
             format!(
                 "in-engine: the same bucket directories opened as `PkTable` (LsmConfig::default() with memtable {} MiB, one block cache of {:.1} MiB) / a `Log`, on one glommio executor pinned to CPU 0 (where shard 0 runs), no background task; the `Rill` is shut down meanwhile",
@@ -500,6 +515,9 @@ fn print(r: &PhaseResult) {
 /// Runs the selected workloads on both systems.
 fn run(config: &EmbeddedConfig) -> Result<(Option<LoadResult>, Vec<PhaseResult>)> {
     kv_proc::remove_dir(&config.data_dir)?;
+    if let Some(cpu) = config.caller_cpu {
+        pin_current_thread(cpu)?;
+    }
     let mut results = Vec::new();
     let mut loaded = None;
     if config.runs("lookup") || config.runs("upsert") {
@@ -580,6 +598,27 @@ pub fn embedded_command(args: &EmbeddedArgs) -> Result<()> {
         let suffix = args.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));
         let stem = args.out_dir.join(format!("embedded-{date}{suffix}"));
         report::record(&stem, &report, &markdown, &report.comparisons)?;
+    }
+    Ok(())
+}
+
+/// The first CPU that none of `shards` pinned shards uses (shards are pinned to CPUs
+/// 0..shards when shards <= nproc).
+fn free_cpu(shards: usize) -> Option<usize> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (shards < cpus).then_some(shards)
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin_current_thread(cpu: usize) -> Result<()> {
+    // SAFETY: `cpu_set_t` is plain data; an all-zero value is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of `set`, which lives for the whole call.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        return Err(format!("pinning the caller thread to CPU {cpu}: {}", std::io::Error::last_os_error()));
     }
     Ok(())
 }

@@ -66,6 +66,41 @@ pub(crate) fn widen_keys(desc: &TableDescriptor, keys: &RecordBatch) -> Result<R
     Ok(widen(desc, keys)?.0)
 }
 
+/// The columns of a key batch (the primary-key columns by name, in key order) spread to their
+/// table positions, for [`group_by_bucket`] without building a full-width batch: the other
+/// positions repeat the first key column, which key encoding never reads (the primary key and
+/// the bucket key, a subset of it, name only key columns).
+pub(crate) fn spread_keys(desc: &TableDescriptor, keys: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    let expected = physical_key(desc)?;
+    let key_schema = keys.schema();
+    let names: Vec<&str> = key_schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let wanted: Vec<&str> =
+        expected.iter().filter_map(|&i| desc.schema.columns.get(i)).map(|c| c.name.as_str()).collect();
+    if names != wanted {
+        return Err(invalid(desc, format!("key columns must be {wanted:?}, got {names:?}")));
+    }
+    for (&at, field) in expected.iter().zip(key_schema.fields().iter()) {
+        let expected_type = desc.schema.columns.get(at).map(|c| c.data_type.to_arrow());
+        if expected_type.as_ref() != Some(field.data_type()) {
+            let expected_type = expected_type.map_or_else(|| "?".to_string(), |t| t.to_string());
+            return Err(invalid(
+                desc,
+                format!("column '{}' is {}, expected {expected_type}", field.name(), field.data_type()),
+            ));
+        }
+    }
+    let Some(first) = keys.columns().first() else {
+        return Err(invalid(desc, "the table has no primary key".into()));
+    };
+    let mut columns = vec![Arc::clone(first); desc.schema.columns.len()];
+    for (&at, column) in expected.iter().zip(keys.columns()) {
+        if let Some(slot) = columns.get_mut(at) {
+            *slot = Arc::clone(column);
+        }
+    }
+    Ok(columns)
+}
+
 /// Widens a batch holding some of the table's columns (by name, any order, each at most once)
 /// to the full width: missing columns are null and every field is nullable. Also returns the
 /// table positions of the given columns, in table order.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use futures_lite::future::block_on;
+use crate::runtime::block_on;
 
 use super::Rill;
 use crate::catalog::{now_ms, DatabaseInfo, TableInfo};

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use futures_lite::future::block_on;
+use crate::runtime::block_on;
 use rill_engine::schema::TableDescriptor;
 
 use super::Rill;

@@ -2,8 +2,8 @@
 
 use std::sync::atomic::Ordering;
 
+use crate::runtime::block_on;
 use arrow_array::RecordBatch;
-use futures_lite::future::block_on;
 use rill_engine::batch::{build, BuildOptions, Compression};
 use rill_engine::log::OffsetSpec;
 

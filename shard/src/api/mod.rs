@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, RwLock};
 
-use futures_lite::future::block_on;
+use crate::runtime::block_on;
 
 pub use log::AppendInfo;
 pub use pk::WriteInfo;

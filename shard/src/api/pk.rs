@@ -5,15 +5,15 @@
 
 use std::collections::BTreeMap;
 
+use crate::runtime::block_on;
 use arrow_array::RecordBatch;
-use futures_lite::future::block_on;
 use rill_engine::batch::builder::check_schema;
 use rill_engine::table::{KvWrite, LookupResult};
 
 use super::Rill;
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
-use crate::keys::{group_by_bucket, take_rows, widen, widen_keys, BucketRows};
+use crate::keys::{group_by_bucket, spread_keys, take_rows, widen, widen_keys, BucketRows};
 
 /// What an upsert or delete did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,8 +137,8 @@ impl Rill {
     pub async fn lookup_async(&self, table: &str, keys: RecordBatch) -> Result<(RecordBatch, Vec<bool>)> {
         let info = self.table(table)?;
         pk_table(&info)?;
-        let wide = widen_keys(&info.descriptor, &keys)?;
-        let groups = group_by_bucket(&info.descriptor, wide.columns())?;
+        let spread = spread_keys(&info.descriptor, &keys)?;
+        let groups = group_by_bucket(&info.descriptor, &spread)?;
         let mut calls = Vec::with_capacity(groups.len());
         let mut positions: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for (bucket, BucketRows { rows, keys }) in groups {
@@ -168,8 +168,14 @@ fn merge_lookups(
     info: &TableInfo,
     requested: usize,
     positions: Vec<Vec<u32>>,
-    results: Vec<LookupResult>,
+    mut results: Vec<LookupResult>,
 ) -> Result<(RecordBatch, Vec<bool>)> {
+    if results.len() == 1 && positions.first().is_some_and(|p| p.len() == requested) {
+        // One bucket holds every key, in request order: its answer is the answer.
+        if let Some(only) = results.pop() {
+            return Ok((only.rows, only.found));
+        }
+    }
     // For each request position: (result index, row within that result's rows) if found.
     let mut slots: Vec<Option<(usize, usize)>> = vec![None; requested];
     for (r, (rows, result)) in positions.iter().zip(&results).enumerate() {

@@ -2,8 +2,8 @@
 //! bucket key, when the bucket key is a leading part of the primary key (then all such rows
 //! live in one bucket and their keys share a byte prefix).
 
+use crate::runtime::block_on;
 use arrow_array::RecordBatch;
-use futures_lite::future::block_on;
 use rill_engine::row::encode_key;
 use rill_engine::table::pk::physical_key;
 

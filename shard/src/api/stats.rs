@@ -1,7 +1,7 @@
 //! Storage statistics of one bucket, for operators and tests: memtable bytes, SSTs per level,
 //! log offsets, and the memtable total of the owning shard (against its budget).
 
-use futures_lite::future::block_on;
+use crate::runtime::block_on;
 use rill_engine::log::OffsetSpec;
 
 use super::Rill;

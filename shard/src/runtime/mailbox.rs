@@ -1,15 +1,21 @@
 //! The way into a shard from any thread: a bounded lock-free queue plus a wake-up.
 //!
-//! glommio has no API to wake an executor from a foreign thread, so each shard owns one end
-//! of a Unix socket pair and awaits it through glommio; a sender pushes its request and then
-//! writes one byte to the other end. Wakes coalesce: a sender writes only when no wake is
-//! pending; the shard clears the flag before it re-checks the queue and sleeps, so a request
-//! pushed after that check always writes its byte (both sides use SeqCst).
+//! The shard's serving task parks on the mailbox with its own glommio `Waker` registered in
+//! an `AtomicWaker`; a sender pushes its request and wakes that waker. Waking a glommio task
+//! from a foreign thread is handled by glommio itself: the waker goes onto the executor's
+//! foreign-wake channel, and an eventfd is written only if the executor sleeps. While the
+//! executor spins before parking (`RillConfig::shard_spin_us`) it sees the wake without any
+//! system call on either side.
+//!
+//! Wakes coalesce: a sender wakes only when no wake is pending; the shard clears the flag
+//! before it re-checks the queue and parks, so a request pushed after that check always wakes
+//! it (both sides use SeqCst).
 
-use std::io::Write;
-use std::os::unix::net::UnixStream;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
+use atomic_waker::AtomicWaker;
 use crossbeam_queue::ArrayQueue;
 
 use super::Request;
@@ -21,18 +27,18 @@ pub(crate) struct Mailbox {
     queue: ArrayQueue<Request>,
     wake_pending: AtomicBool,
     closed: AtomicBool,
-    waker: UnixStream,
+    waker: AtomicWaker,
 }
 
 impl Mailbox {
-    /// A mailbox of `depth` requests; `waker` is the caller end of the socket pair.
-    pub(crate) fn new(shard: usize, depth: usize, waker: UnixStream) -> Self {
+    /// A mailbox of `depth` requests.
+    pub(crate) fn new(shard: usize, depth: usize) -> Self {
         Self {
             shard,
             queue: ArrayQueue::new(depth.max(1)),
             wake_pending: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            waker,
+            waker: AtomicWaker::new(),
         }
     }
 
@@ -59,8 +65,7 @@ impl Mailbox {
 
     fn wake(&self) {
         if !self.wake_pending.swap(true, Ordering::SeqCst) {
-            // WouldBlock means the socket already holds unread wake bytes: the shard will wake.
-            let _ = (&self.waker).write(&[1]);
+            self.waker.wake();
         }
     }
 
@@ -69,35 +74,48 @@ impl Mailbox {
         self.queue.pop()
     }
 
-    /// Shard side, before sleeping: clears the wake flag; true if the queue is still empty
-    /// (then the shard may sleep: any later push writes a wake byte).
+    /// Shard side, before parking: clears the wake flag; true if the queue is still empty
+    /// (then the shard may park: any later push wakes it).
     pub(crate) fn prepare_sleep(&self) -> bool {
         self.wake_pending.store(false, Ordering::SeqCst);
         std::sync::atomic::fence(Ordering::SeqCst);
         self.queue.is_empty()
     }
 
+    /// Shard side: resolves once a request is queued or the mailbox is closed. Call after
+    /// [`Self::prepare_sleep`] returned true.
+    pub(crate) async fn wait(&self) {
+        poll_fn(|cx| {
+            self.waker.register(cx.waker());
+            if !self.queue.is_empty() || self.is_closed() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
     /// Refuses further requests and wakes the shard so it sees the shutdown.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        self.wake();
+        self.wake_pending.store(true, Ordering::SeqCst);
+        self.waker.wake();
     }
 
     /// True once closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
-
-    /// The shard this mailbox feeds.
-    pub(crate) fn shard(&self) -> usize {
-        self.shard
-    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::io::Read;
+    use std::future::Future;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
 
     use super::*;
 
@@ -105,30 +123,47 @@ mod tests {
         Box::new(|_ctx| Box::pin(async {}))
     }
 
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Registers `counter` as the shard's waker, as the serving task does before parking.
+    fn park(mailbox: &Mailbox, counter: &Arc<CountingWaker>) -> bool {
+        let waker = Waker::from(Arc::clone(counter));
+        let mut cx = Context::from_waker(&waker);
+        let mut wait = std::pin::pin!(mailbox.wait());
+        wait.as_mut().poll(&mut cx).is_ready()
+    }
+
     #[test]
     fn full_queue_refuses_and_wakes_coalesce() {
-        let (caller, mut shard) = UnixStream::pair().unwrap();
-        caller.set_nonblocking(true).unwrap();
-        shard.set_nonblocking(true).unwrap();
-        let mailbox = Mailbox::new(3, 2, caller);
+        let counter = Arc::new(CountingWaker::default());
+        let mailbox = Mailbox::new(3, 2);
+        assert!(mailbox.prepare_sleep());
+        assert!(!park(&mailbox, &counter), "nothing queued: the shard parks");
         mailbox.push(request()).unwrap();
         mailbox.push(request()).unwrap();
         assert!(matches!(mailbox.push(request()), Err(Error::QueueFull { shard: 3 })));
-        let mut buf = [0u8; 16];
-        assert_eq!(shard.read(&mut buf).unwrap(), 1, "two pushes, one wake byte");
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "two pushes, one wake");
         assert!(mailbox.pop().is_some());
         assert!(!mailbox.prepare_sleep(), "one request is still queued");
         assert!(mailbox.pop().is_some());
         assert!(mailbox.prepare_sleep());
+        assert!(!park(&mailbox, &counter));
         mailbox.push(request()).unwrap();
-        assert_eq!(shard.read(&mut buf).unwrap(), 1, "a push after prepare_sleep wakes again");
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2, "a push after prepare_sleep wakes again");
+        assert!(park(&mailbox, &counter), "a queued request ends the wait");
     }
 
     #[test]
-    fn closed_mailbox_refuses_and_drops_queued_requests() {
-        let (caller, _shard) = UnixStream::pair().unwrap();
-        caller.set_nonblocking(true).unwrap();
-        let mailbox = Mailbox::new(0, 4, caller);
+    fn closed_mailbox_refuses_wakes_and_drops_queued_requests() {
+        let counter = Arc::new(CountingWaker::default());
+        let mailbox = Mailbox::new(0, 4);
         let (tx, mut rx) = futures_channel::oneshot::channel::<()>();
         mailbox
             .push(Box::new(move |_ctx| {
@@ -137,9 +172,13 @@ mod tests {
                 })
             }))
             .unwrap();
-        mailbox.close();
-        assert!(matches!(mailbox.push(request()), Err(Error::ShardGone { shard: 0 })));
         mailbox.drain();
+        assert!(mailbox.prepare_sleep());
+        assert!(!park(&mailbox, &counter));
+        mailbox.close();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "closing wakes the parked shard");
+        assert!(park(&mailbox, &counter), "a closed mailbox ends the wait");
+        assert!(matches!(mailbox.push(request()), Err(Error::ShardGone { shard: 0 })));
         assert!(rx.try_recv().is_err(), "the dropped request's caller sees a cancelled reply");
     }
 }

@@ -9,19 +9,20 @@ mod mailbox;
 mod maintenance;
 pub mod memlock;
 mod shard;
+mod wait;
 
 use std::future::Future;
-use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use futures_channel::oneshot;
-use futures_lite::future::{block_on, BoxedLocal};
+use futures_lite::future::BoxedLocal;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 pub use context::ShardContext;
 use mailbox::Mailbox;
 pub use shard::{BACKGROUND_SHARES, FOREGROUND_SHARES};
+pub use wait::{block_on, REPLY_SPIN_US};
 
 use crate::catalog::{Catalog, CatalogSnapshot};
 use crate::config::RillConfig;
@@ -82,16 +83,12 @@ impl Runtime {
         snapshot: &Arc<CatalogSnapshot>,
         owner: Option<Catalog>,
     ) -> Result<oneshot::Receiver<Result<()>>> {
-        let (caller, wake) = UnixStream::pair().map_err(|e| Error::io("creating a wake-up socket pair", e))?;
-        caller.set_nonblocking(true).map_err(|e| Error::io("configuring the wake-up socket", e))?;
-        wake.set_nonblocking(true).map_err(|e| Error::io("configuring the wake-up socket", e))?;
-        let mailbox = Arc::new(Mailbox::new(index, config.queue_depth_max, caller));
+        let mailbox = Arc::new(Mailbox::new(index, config.queue_depth_max));
         let (ready, ready_rx) = oneshot::channel();
         let setup = shard::ShardSetup {
             index,
             shards,
             mailbox: Arc::clone(&mailbox),
-            wake,
             snapshot: Arc::clone(snapshot),
             owner,
             config: config.clone(),
@@ -100,6 +97,7 @@ impl Runtime {
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("rill-shard-{index}"))
             .io_memory(config.io_memory_bytes)
+            .spin_before_park(std::time::Duration::from_micros(config.shard_spin_us))
             .spawn(move || shard::run(setup))
             .map_err(|e| runtime_err(&format!("starting shard {index}"), e))?;
         self.mailboxes.push(mailbox);

@@ -1,12 +1,10 @@
 //! The life of one shard thread: set up task queues and buckets, serve requests from the
 //! mailbox until shutdown, then finish running requests and close every bucket.
 
-use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use futures_channel::oneshot;
-use futures_lite::AsyncReadExt;
 use glommio::{Latency, Shares, TaskQueueHandle};
 use tracing::warn;
 
@@ -30,8 +28,6 @@ pub(crate) struct ShardSetup {
     pub(crate) index: usize,
     pub(crate) shards: usize,
     pub(crate) mailbox: Arc<Mailbox>,
-    /// The shard end of the wake-up socket pair (non-blocking).
-    pub(crate) wake: std::os::unix::net::UnixStream,
     pub(crate) snapshot: Arc<CatalogSnapshot>,
     /// The mutable catalog, for shard 0.
     pub(crate) owner: Option<Catalog>,
@@ -62,11 +58,8 @@ pub(crate) async fn run(setup: ShardSetup) {
     let serving = opened.is_ok();
     let _ = setup.ready.send(opened);
     if serving {
-        // SAFETY: `into_raw_fd` hands over sole ownership of a valid, open socket descriptor;
-        // glommio's stream becomes its only owner and closes it on drop.
-        let socket = unsafe { glommio::net::UnixStream::from_raw_fd(setup.wake.into_raw_fd()) };
         let maintenance = Maintenance::start(&ctx, MaintenanceConfig::from_config(config));
-        serve(&ctx, &setup.mailbox, socket, foreground).await;
+        serve(&ctx, &setup.mailbox, foreground).await;
         maintenance.stop().await;
     }
     setup.mailbox.close();
@@ -83,8 +76,7 @@ pub(crate) async fn run(setup: ShardSetup) {
 }
 
 /// Runs requests as foreground tasks until the mailbox is closed.
-async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, mut socket: glommio::net::UnixStream, fg: TaskQueueHandle) {
-    let mut buf = [0u8; 256];
+async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, fg: TaskQueueHandle) {
     loop {
         while let Some(job) = mailbox.pop() {
             let guard = ctx.begin();
@@ -107,17 +99,8 @@ async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, mut socket: glommio::n
         if mailbox.is_closed() {
             return;
         }
-        if !mailbox.prepare_sleep() || mailbox.is_closed() {
-            continue;
-        }
-        match socket.read(&mut buf).await {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted || e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => {
-                warn!(shard = mailbox.shard(), error = %e, "wake-up socket failed; shard stops");
-                return;
-            }
+        if mailbox.prepare_sleep() {
+            mailbox.wait().await;
         }
     }
 }
