@@ -10,7 +10,7 @@ use tracing::warn;
 
 use super::entry::{encode_index, BatchEntry};
 use super::segment::{index_name, log_name, Segment};
-use super::state::Staged;
+use super::state::{PendingStats, Staged};
 use super::storage::{Storage, StorageFile, WRITE_ALIGNMENT};
 use super::writers::{BatchRange, SequenceCheck};
 use super::{AppendInfo, Log};
@@ -333,10 +333,27 @@ impl<S: Storage> Log<S> {
         parts.push(&tail);
         parts.extend(batches.iter().map(Buffer::as_slice));
         parts.push(&ZERO_PAGE[..padding]);
-        // The write is submitted when first polled; the statistics of batches that came
-        // without them are computed meanwhile, off the appenders' path.
-        let fill_stats = async { self.fill_statistics(&mut entries, &batches) };
+        // Batches without statistics are queued for `fill_pending_stats` once published; past
+        // the queue's limit they are computed now, while the write (submitted when first
+        // polled) is in flight.
+        let missing: usize =
+            entries.iter().zip(&batches).filter(|(e, _)| e.stats.is_none()).map(|(_, b)| b.len()).sum();
+        let defer = {
+            let state = self.state.borrow();
+            state.stats_backlog_bytes + missing <= self.config.stats_backlog_bytes_max
+        };
+        let fill_stats = async {
+            if !defer {
+                self.fill_statistics(&mut entries, &batches);
+            }
+        };
         let (written, ()) = futures_lite::future::zip(file.write_vectored_at(start, &parts), fill_stats).await;
+        let pending: Vec<PendingStats> = entries
+            .iter()
+            .zip(&batches)
+            .filter(|(e, _)| e.stats.is_none() && defer)
+            .map(|(e, b)| PendingStats { base_offset: e.base_offset, bytes: b.clone() })
+            .collect();
         let keep_from = end / WRITE_ALIGNMENT as u64 * WRITE_ALIGNMENT as u64;
         let next_tail = last_bytes(&parts[..parts.len() - 1], (end - keep_from) as usize);
         debug_assert_eq!(entries.last().map(BatchEntry::end), Some(end), "the group ends the data");
@@ -348,7 +365,7 @@ impl<S: Storage> Log<S> {
         state.tail = next_tail;
         state.tail_start = keep_from;
         state.unpublished_groups += 1;
-        Ok(Written { file, entries })
+        Ok(Written { file, entries, pending })
     }
 
     /// Computes the statistics of batches that arrived without them (so a predicate can skip
@@ -356,21 +373,27 @@ impl<S: Storage> Log<S> {
     /// leaves its batch without statistics: it was accepted as Fluss accepts it.
     fn fill_statistics(&self, entries: &mut [BatchEntry], batches: &[Buffer]) {
         for (entry, bytes) in entries.iter_mut().zip(batches) {
-            if entry.stats.is_some() {
-                continue;
+            if entry.stats.is_none() {
+                entry.stats = self.compute_stats(entry.schema_id, entry.base_offset, bytes);
             }
-            let Some(schema) = self.config.schemas.get(&entry.schema_id) else { continue };
-            let computed = BatchView::parse(bytes).and_then(|view| {
-                let at = view.ipc_bytes().as_ptr() as usize - bytes.as_ptr() as usize;
-                let message = bytes.slice_with_length(at, view.ipc_bytes().len());
-                let batch = decode_message(&message, &view, schema)?;
-                stats::compute(schema, &batch)
-            });
-            match computed {
-                Ok(stats) => entry.stats = Some(Arc::new(stats)),
-                Err(e) => {
-                    warn!(bucket = %self.config.bucket, offset = entry.base_offset, error = %e, "no statistics for a batch whose payload does not decode");
-                }
+        }
+    }
+
+    /// The statistics of one stored batch, computed from its payload; `None` (logged) when
+    /// the payload does not decode or its schema is unknown.
+    fn compute_stats(&self, schema_id: i16, base_offset: i64, bytes: &Buffer) -> Option<Arc<stats::BatchStats>> {
+        let schema = self.config.schemas.get(&schema_id)?;
+        let computed = BatchView::parse(bytes).and_then(|view| {
+            let at = view.ipc_bytes().as_ptr() as usize - bytes.as_ptr() as usize;
+            let message = bytes.slice_with_length(at, view.ipc_bytes().len());
+            let batch = decode_message(&message, &view, schema)?;
+            stats::compute(schema, &batch)
+        });
+        match computed {
+            Ok(stats) => Some(Arc::new(stats)),
+            Err(e) => {
+                warn!(bucket = %self.config.bucket, offset = base_offset, error = %e, "no statistics for a batch whose payload does not decode");
+                None
             }
         }
     }
@@ -387,11 +410,50 @@ impl<S: Storage> Log<S> {
         active.size = pending.last().map_or(active.size, BatchEntry::end);
         active.entries.extend(pending);
         state.durable_offset = durable;
+        state.stats_backlog_bytes += written.pending.iter().map(|p| p.bytes.len()).sum::<usize>();
+        state.stats_backlog.extend(written.pending);
         drop_state_and_notify(state, &self.committed);
+    }
+
+    /// Computes queued statistics (see `LogConfig::stats_backlog_bytes_max`), oldest first,
+    /// until about `bytes_max` bytes of batches were looked at or the queue is empty. Returns
+    /// the bytes looked at (0 = nothing was queued). Meant for the owner's background work;
+    /// synchronous, so keep `bytes_max` small (~1 MiB costs well under a millisecond).
+    pub fn fill_pending_stats(&self, bytes_max: usize) -> usize {
+        let mut done = 0;
+        while done < bytes_max {
+            let item = {
+                let mut state = self.state.borrow_mut();
+                let Some(item) = state.stats_backlog.pop_front() else { break };
+                state.stats_backlog_bytes -= item.bytes.len();
+                item
+            };
+            done += item.bytes.len();
+            // Retention may have removed the batch meanwhile: then there is nothing to fill.
+            let Some(schema_id) = self.with_entry(item.base_offset, |e| e.schema_id) else { continue };
+            let stats = self.compute_stats(schema_id, item.base_offset, &item.bytes);
+            self.with_entry(item.base_offset, |e| e.stats = stats);
+        }
+        done
+    }
+
+    /// Runs `f` on the index entry of the batch at `base_offset`, if it is still stored.
+    fn with_entry<T>(&self, base_offset: i64, f: impl FnOnce(&mut BatchEntry) -> T) -> Option<T> {
+        let mut state = self.state.borrow_mut();
+        let segment = state.segments.iter_mut().rev().find(|s| s.base_offset <= base_offset)?;
+        let at = segment.entries.binary_search_by_key(&base_offset, |e| e.base_offset).ok()?;
+        segment.entries.get_mut(at).map(f)
+    }
+
+    /// Bytes of batches whose statistics are queued.
+    pub fn pending_stats_bytes(&self) -> usize {
+        self.state.borrow().stats_backlog_bytes
     }
 
     /// Seals the active segment (writes its index) and starts a new one at the next offset.
     async fn roll(&self) -> Result<()> {
+        // The sealed index keeps statistics for good: compute every queued one first.
+        self.fill_pending_stats(usize::MAX);
         let (base, size, index) = {
             let state = self.state.borrow();
             let active = state.active();
@@ -468,6 +530,8 @@ const LEAD_EXTRA_GROUPS: usize = 4;
 struct Written<F> {
     file: Rc<F>,
     entries: Vec<BatchEntry>,
+    /// Batches of `entries` whose statistics are queued for `fill_pending_stats`.
+    pending: Vec<PendingStats>,
 }
 
 /// What the writer and syncer loops of one flush share.

@@ -29,9 +29,16 @@ pub struct LogConfig {
     /// Fully decode each appended Arrow payload before accepting it (UTF-8, offsets, lengths),
     /// on the appender's path. Off by default, as in Fluss, whose server checks the batch
     /// header, CRC and layout but not the Arrow values; the structure (field nodes and buffers
-    /// against the schema) is always checked, and statistics missing from a batch are computed
-    /// by the writer while the batch's write is in flight.
+    /// against the schema) is always checked; statistics missing from a batch are computed
+    /// later (see `stats_backlog_bytes_max`).
     pub validate_payload: bool,
+    /// Statistics missing from appended batches (Fluss V0 batches) are computed off the append
+    /// path: the batch is acknowledged first and queued, and `Log::fill_pending_stats` (called
+    /// by the owner's background work) computes them; until then a read cannot skip that
+    /// batch. Past this many queued bytes the writer computes them itself while the group's
+    /// write is in flight (so the queue never grows without bound), and a segment is never
+    /// sealed with statistics missing.
+    pub stats_backlog_bytes_max: usize,
 }
 
 impl LogConfig {
@@ -50,6 +57,7 @@ impl LogConfig {
             writer_idle_expiry_ms: 7 * 24 * 3600 * 1000,
             writers_max: 10_000,
             validate_payload: false,
+            stats_backlog_bytes_max: 64 << 20,
         }
     }
 }

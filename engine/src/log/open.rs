@@ -99,6 +99,8 @@ impl<S: Storage> Log<S> {
             tail_start,
             allocated_end: 0,
             unpublished_groups: 0,
+            stats_backlog: VecDeque::new(),
+            stats_backlog_bytes: 0,
         };
         Self {
             storage,

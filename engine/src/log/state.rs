@@ -12,6 +12,12 @@ pub struct Staged {
     pub entry: BatchEntry,
 }
 
+/// A durable batch of the active segment whose statistics are still to be computed.
+pub struct PendingStats {
+    pub base_offset: i64,
+    pub bytes: arrow_buffer::Buffer,
+}
+
 /// Everything that changes while the log is open.
 pub struct State<F> {
     /// Sorted by base offset; the last one is active (takes appends).
@@ -36,6 +42,10 @@ pub struct State<F> {
     pub allocated_end: u64,
     /// Groups written by the running flush and not yet synced and published.
     pub unpublished_groups: usize,
+    /// Published batches that arrived without statistics, oldest first (see
+    /// `LogConfig::stats_backlog_bytes_max`), and their total bytes.
+    pub stats_backlog: VecDeque<PendingStats>,
+    pub stats_backlog_bytes: usize,
 }
 
 impl<F> State<F> {

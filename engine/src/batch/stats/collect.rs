@@ -167,29 +167,62 @@ fn string_bounds(array: &dyn Array) -> Option<(Scalar, Scalar)> {
         let (min, max) = (min.bytes, max.bytes);
         (std::str::from_utf8(min).ok()?, std::str::from_utf8(max).ok()?)
     } else {
-        fold_bounds(array.iter().flatten(), |a, b| a.as_bytes().cmp(b.as_bytes()))?
+        let values = array.iter().flatten().map(|s| PrefixedBytes::new(s.as_bytes()));
+        let (min, max) = fold_bounds(values, PrefixedBytes::cmp)?;
+        (std::str::from_utf8(min.bytes).ok()?, std::str::from_utf8(max.bytes).ok()?)
     };
     Some((Scalar::Str(min.to_owned()), Scalar::Str(max.to_owned())))
 }
 
 /// A byte string with its first 8 bytes as a big-endian number (zero padded): comparing the
-/// numbers orders most strings without a call to `memcmp`; equal prefixes fall back to it.
+/// numbers orders most strings at once; equal prefixes go on 8 bytes at a time the same way
+/// (no `memcmp` call, which costs more than the compare for short strings).
 #[derive(Clone, Copy)]
 struct PrefixedBytes<'a> {
     prefix: u64,
     bytes: &'a [u8],
 }
 
+/// Bytes `at..at + 8` of `bytes` as a big-endian number, zero padded past the end.
+#[inline]
+fn chunk_at(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
+        Some(eight) => {
+            let mut head = [0u8; 8];
+            head.copy_from_slice(eight);
+            u64::from_be_bytes(head)
+        }
+        // Byte by byte: a copy of a variable length would be a `memcpy` call.
+        None => bytes
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .fold(0, |v, (i, &b)| v | u64::from(b) << (56 - 8 * i)),
+    }
+}
+
 impl<'a> PrefixedBytes<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        let mut head = [0u8; 8];
-        let n = bytes.len().min(8);
-        head[..n].copy_from_slice(&bytes[..n]);
-        Self { prefix: u64::from_be_bytes(head), bytes }
+        Self { prefix: chunk_at(bytes, 0), bytes }
     }
 
+    /// Lexicographic byte order: zero-padded big-endian chunks compare as the bytes do, and
+    /// when every chunk ties the shorter string (a prefix of the other, or equal to it padded
+    /// with zero bytes) is the smaller one.
     fn cmp(a: &Self, b: &Self) -> Ordering {
-        a.prefix.cmp(&b.prefix).then_with(|| a.bytes.cmp(b.bytes))
+        if a.prefix != b.prefix {
+            return a.prefix.cmp(&b.prefix);
+        }
+        let mut at = 8;
+        while at < a.bytes.len() && at < b.bytes.len() {
+            let (x, y) = (chunk_at(a.bytes, at), chunk_at(b.bytes, at));
+            if x != y {
+                return x.cmp(&y);
+            }
+            at += 8;
+        }
+        a.bytes.len().cmp(&b.bytes.len())
     }
 }
 
@@ -294,7 +327,7 @@ mod tests {
         /// without nulls.
         #[test]
         fn string_bounds_match_a_byte_order_oracle(
-            values in proptest::collection::vec(proptest::option::weighted(0.9, "[a\\x00\\u{e9}\\u{1F600}]{0,12}"), 1..40)
+            values in proptest::collection::vec(proptest::option::weighted(0.9, "[a\\x00\\u{e9}\\u{1F600}]{0,20}"), 1..40)
         ) {
             let array: ArrayRef = Arc::new(StringArray::from(values.clone()));
             let present: Vec<&String> = values.iter().flatten().collect();
