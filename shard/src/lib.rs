@@ -27,17 +27,21 @@ mod api;
 mod bucket;
 mod bucket_lsm;
 pub mod catalog;
+mod civil;
 pub mod config;
 pub mod dir_lock;
 pub mod error;
 mod keys;
+pub mod partition_key;
 pub mod route;
 pub mod runtime;
 mod scan;
 
-pub use api::{AppendInfo, BucketStats, Rill, ScanIter, WriteInfo, SCAN_ITER_BYTES_MAX};
-pub use catalog::{CatalogSnapshot, DatabaseInfo, TableInfo, TableKind, DEFAULT_DATABASE};
-pub use config::RillConfig;
+pub use api::{AppendInfo, BucketStats, PartitionAppend, Rill, ScanIter, TableScan, WriteInfo, SCAN_ITER_BYTES_MAX};
+pub use catalog::{
+    AutoPartitionChanges, CatalogSnapshot, DatabaseInfo, PartitionInfo, TableInfo, TableKind, DEFAULT_DATABASE,
+};
+pub use config::{Clock, RillConfig};
 pub use error::{Error, Result};
 pub use rill_engine::log::OffsetSpec;
 pub use route::{bucket_for_key, shard_of};

@@ -8,8 +8,14 @@
 //!                 "schema_id": 0,
 //!                 "columns": [ { "name": "id", "type": "BIGINT", "nullable": false } ],
 //!                 "primary_key": ["id"], "bucket_key": null, "bucket_count": 4,
-//!                 "partition_keys": [], "properties": { "k": "v" } } ] }
+//!                 "partition_keys": [], "properties": { "k": "v" } } ],
+//!   "next_partition_id": 3,
+//!   "partitions": [ { "id": 2, "table_id": 1, "name": "20241111", "values": ["20241111"],
+//!                     "created_ms": 1764000000000 } ] }
 //! ```
+//!
+//! `next_partition_id` and `partitions` came with partitioned tables: a file without them has
+//! no partitions (and the next partition id is 1).
 //!
 //! `databases` came after the first files: a file without it gets [`DEFAULT_DATABASE`] plus
 //! every database its tables name (created when their first table was), so old data dirs open
@@ -26,8 +32,9 @@ use std::sync::Arc;
 use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
 use serde::{Deserialize, Serialize};
 
-use super::{database_of, CatalogSnapshot, DatabaseInfo, TableInfo, DEFAULT_DATABASE};
+use super::{database_of, CatalogSnapshot, DatabaseInfo, PartitionInfo, TableInfo, DEFAULT_DATABASE};
 use crate::error::{Error, Result};
+use crate::partition_key::partition_name;
 
 /// File name of the catalog inside the data directory.
 pub const CATALOG_FILE: &str = "catalog.json";
@@ -43,6 +50,20 @@ struct FileCatalog {
     #[serde(default)]
     databases: Option<Vec<FileDatabase>>,
     tables: Vec<FileTable>,
+    /// Absent in files written before partitions existed.
+    #[serde(default)]
+    next_partition_id: Option<u64>,
+    #[serde(default)]
+    partitions: Vec<FilePartition>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FilePartition {
+    id: u64,
+    table_id: u64,
+    name: String,
+    values: Vec<String>,
+    created_ms: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -109,6 +130,18 @@ fn to_file(snapshot: &CatalogSnapshot) -> FileCatalog {
         next_table_id: snapshot.next_table_id,
         databases: Some(databases),
         tables,
+        next_partition_id: Some(snapshot.next_partition_id),
+        partitions: snapshot
+            .tables()
+            .flat_map(|t| snapshot.partitions_of(t.id))
+            .map(|p| FilePartition {
+                id: p.id,
+                table_id: p.table_id,
+                name: p.name.clone(),
+                values: p.values.clone(),
+                created_ms: p.created_ms,
+            })
+            .collect(),
     }
 }
 
@@ -157,7 +190,39 @@ fn from_file(file: FileCatalog, path: &Path) -> Result<CatalogSnapshot> {
         }
         tables.insert(t.name, Arc::new(TableInfo { id: t.id, descriptor, created_ms: t.created_ms }));
     }
-    Ok(CatalogSnapshot { version: file.version, next_table_id: file.next_table_id.max(1), databases, tables })
+    let partitions = partitions_from_file(file.partitions, &tables, path)?;
+    let highest = partitions.values().flat_map(|p| p.values()).map(|p| p.id).max().unwrap_or(0);
+    Ok(CatalogSnapshot {
+        version: file.version,
+        next_table_id: file.next_table_id.max(1),
+        next_partition_id: file.next_partition_id.unwrap_or(1).max(highest + 1),
+        databases,
+        tables,
+        partitions,
+    })
+}
+
+/// The partitions of a file by table id, checked against their tables.
+fn partitions_from_file(
+    file: Vec<FilePartition>,
+    tables: &BTreeMap<String, Arc<TableInfo>>,
+    path: &Path,
+) -> Result<BTreeMap<u64, BTreeMap<String, Arc<PartitionInfo>>>> {
+    let bad = |reason: String| Error::Catalog { path: path.display().to_string(), reason };
+    let mut out: BTreeMap<u64, BTreeMap<String, Arc<PartitionInfo>>> = BTreeMap::new();
+    for p in file {
+        let table = tables.values().find(|t| t.id == p.table_id);
+        let Some(table) = table.filter(|t| t.descriptor.partition_keys.len() == p.values.len()) else {
+            return Err(bad(format!("partition '{}' (id {}) names no partitioned table {}", p.name, p.id, p.table_id)));
+        };
+        if partition_name(&p.values) != p.name {
+            return Err(bad(format!("partition '{}' of '{}' has values {:?}", p.name, table.name(), p.values)));
+        }
+        let info =
+            PartitionInfo { id: p.id, table_id: p.table_id, name: p.name, values: p.values, created_ms: p.created_ms };
+        out.entry(p.table_id).or_default().insert(info.name.clone(), Arc::new(info));
+    }
+    Ok(out)
 }
 
 /// Reads the catalog at `path`; `None` if there is no file.
