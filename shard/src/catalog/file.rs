@@ -336,4 +336,49 @@ mod tests {
         let err = load(&path).unwrap_err().to_string();
         assert!(err.contains("catalog"), "{err}");
     }
+
+    #[test]
+    fn round_trips_partitions_and_their_next_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = Catalog::open(dir.path()).unwrap();
+        let mut t = TableDescriptor::log_table(
+            "events",
+            Schema::new(vec![Column::not_null("id", DataType::BigInt), Column::not_null("dt", DataType::String)]),
+        );
+        t.partition_keys = vec!["dt".into()];
+        catalog.create_table(t, false, 1).unwrap();
+        let spec = |v: &str| vec![("dt".to_string(), v.to_string())];
+        catalog.create_partition("events", &spec("a"), false, 2).unwrap();
+        catalog.create_partition("events", &spec("b"), false, 3).unwrap();
+        catalog.drop_partition("events", &spec("b"), false).unwrap();
+        let saved = catalog.snapshot();
+        let loaded = load(&dir.path().join(CATALOG_FILE)).unwrap().unwrap();
+        assert_eq!(loaded.next_partition_id, 3, "the dropped partition's id is not handed out again");
+        let table = loaded.table("events").unwrap();
+        let a: Vec<_> = saved.partitions_of(table.id).cloned().collect();
+        let b: Vec<_> = loaded.partitions_of(table.id).cloned().collect();
+        assert_eq!(a, b);
+        assert_eq!((b[0].name.as_str(), b[0].id, b[0].created_ms), ("a", 1, 2));
+    }
+
+    #[test]
+    fn a_file_from_before_partitions_loads_without_any() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CATALOG_FILE);
+        std::fs::write(&path, old_file(&[("db.a", 2)], "")).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        assert_eq!(loaded.next_partition_id, 1);
+        assert_eq!(loaded.partitions_of(2).count(), 0);
+    }
+
+    #[test]
+    fn rejects_a_partition_of_an_unknown_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CATALOG_FILE);
+        let text = old_file(&[("db.a", 2)], "").trim_end().trim_end_matches('}').to_string()
+            + r#", "partitions": [ { "id": 1, "table_id": 9, "name": "x", "values": ["x"], "created_ms": 0 } ] }"#;
+        std::fs::write(&path, text).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("partition 'x'"), "{err}");
+    }
 }
