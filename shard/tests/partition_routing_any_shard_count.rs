@@ -73,11 +73,27 @@ fn run(shards: usize) -> (Vec<Rows>, Rows) {
     let scan = rill.scan_table("db.events", None, Some("dt = '20250101'".into()), 64 << 20).unwrap();
     assert_eq!((scan.partitions_pruned, scan.batches.len()), (3, 0));
 
+    // Bucket statistics per partition: the 40 + 2 rows of 20240102 are in its buckets.
+    let ends: i64 =
+        (0..3).map(|b| rill.bucket_stats_partition("db.events", Some("20240102"), b).unwrap().log_end_offset).sum();
+    assert_eq!(ends, 42);
+
     // The unpartitioned calls say a partition is needed.
     let e = rill.scan("db.events", 0, 0, 1 << 20, None, None).unwrap_err();
     assert!(matches!(e, Error::PartitionRequired { .. }), "{e}");
     let e = rill.list_offsets("db.events", 0, rill_shard::OffsetSpec::Latest).unwrap_err();
     assert!(matches!(e, Error::PartitionRequired { .. }), "{e}");
+    let e = rill.bucket_stats("db.events", 0).unwrap_err();
+    assert!(matches!(e, Error::PartitionRequired { .. }), "{e}");
+    let e = rill.scan_iter("db.events", 0, rill_shard::OffsetSpec::Earliest, None, None).err().unwrap();
+    assert!(matches!(e, Error::PartitionRequired { .. }), "{e}");
+    let iterated: usize = rill
+        .scan_iter_partition("db.events", Some("20240103"), 1, rill_shard::OffsetSpec::Earliest, None, None)
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    let in_bucket_1 = rill.bucket_stats_partition("db.events", Some("20240103"), 1).unwrap().log_end_offset;
+    assert_eq!(iterated as i64, in_bucket_1);
     // Appending rows of several partitions through the plain append is refused.
     let e = rill.append("db.events", None, dated(&[(1, "20240101"), (2, "20240102")])).unwrap_err();
     assert!(e.to_string().contains("append_partitioned"), "{e}");

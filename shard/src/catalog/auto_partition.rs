@@ -6,7 +6,7 @@
 //! | property | default | meaning |
 //! |---|---|---|
 //! | `table.auto-partition.enabled` | `false` | |
-//! | `table.auto-partition.time-unit` | `DAY` | `HOUR` (`yyyyMMddHH`), `DAY` (`yyyyMMdd`), `MONTH` (`yyyyMM`), `YEAR` (`yyyy`) |
+//! | `table.auto-partition.time-unit` | `DAY` | `HOUR` (`yyyyMMddHH`), `DAY` (`yyyyMMdd`), `MONTH` (`yyyyMM`), `QUARTER` (`yyyyQ`), `YEAR` (`yyyy`) |
 //! | `table.auto-partition.num-precreate` | `2` | partitions created from the current one on (current included) |
 //! | `table.auto-partition.num-retention` | `7` | past partitions kept; older ones are dropped; negative keeps all |
 //! | `table.auto-partition.key` | the only partition key | the time key when there are several |
@@ -15,7 +15,9 @@
 //! As in Fluss, the auto-partition key must be a STRING column, and a table with several
 //! partition keys gets no pre-created partitions (the other keys' values are unknown): only
 //! retention applies to it, on the value of its time key. A partition whose time value does
-//! not parse in the table's format is never dropped. Fluss's `QUARTER` unit is not supported.
+//! not parse in the table's format is never dropped. The formats are Fluss's
+//! (`ConfigOptions.TABLE_AUTO_PARTITION_TIME_UNIT`); its newer `time-format` override is not
+//! supported.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +40,7 @@ pub enum TimeUnit {
     Hour,
     Day,
     Month,
+    Quarter,
     Year,
 }
 
@@ -75,8 +78,9 @@ pub fn settings(desc: &TableDescriptor) -> Result<Option<AutoPartition>> {
         "HOUR" => TimeUnit::Hour,
         "DAY" => TimeUnit::Day,
         "MONTH" => TimeUnit::Month,
+        "QUARTER" => TimeUnit::Quarter,
         "YEAR" => TimeUnit::Year,
-        other => return Err(bad(unit_key, format!("'{other}' is not HOUR, DAY, MONTH or YEAR"))),
+        other => return Err(bad(unit_key, format!("'{other}' is not HOUR, DAY, MONTH, QUARTER or YEAR"))),
     };
     let pre_key = "table.auto-partition.num-precreate";
     let num_precreate = match prop(pre_key) {
@@ -143,7 +147,8 @@ fn parse_offset(tz: &str) -> Option<i64> {
 }
 
 impl AutoPartition {
-    /// The number of the unit holding `now_ms` (hours, days or months since 1970, or the year).
+    /// The number of the unit holding `now_ms` (hours, days, months or quarters since year 0 /
+    /// 1970, or the year).
     pub fn unit_of(&self, now_ms: i64) -> i64 {
         let local_ms = now_ms + self.offset_minutes * 60_000;
         let days = local_ms.div_euclid(MS_PER_DAY);
@@ -153,6 +158,10 @@ impl AutoPartition {
             TimeUnit::Month => {
                 let (y, m, _) = civil::civil_from_days(days);
                 y * 12 + i64::from(m) - 1
+            }
+            TimeUnit::Quarter => {
+                let (y, m, _) = civil::civil_from_days(days);
+                y * 4 + i64::from(m - 1) / 3
             }
             TimeUnit::Year => civil::civil_from_days(days).0,
         }
@@ -170,6 +179,7 @@ impl AutoPartition {
                 format!("{y:04}{m:02}{d:02}")
             }
             TimeUnit::Month => format!("{:04}{:02}", unit.div_euclid(12), unit.rem_euclid(12) + 1),
+            TimeUnit::Quarter => format!("{:04}{}", unit.div_euclid(4), unit.rem_euclid(4) + 1),
             TimeUnit::Year => format!("{unit:04}"),
         }
     }
@@ -188,6 +198,10 @@ impl AutoPartition {
             (TimeUnit::Month, 6) => {
                 let m = month(4).filter(|m| (1..=12).contains(m))?;
                 Some(field(0..4)? * 12 + i64::from(m) - 1)
+            }
+            (TimeUnit::Quarter, 5) => {
+                let q = field(4..5).filter(|q| (1..=4).contains(q))?;
+                Some(field(0..4)? * 4 + q - 1)
             }
             (TimeUnit::Year, 4) => field(0..4),
             _ => None,
@@ -254,6 +268,7 @@ mod tests {
             (TimeUnit::Hour, "2024111110"),
             (TimeUnit::Day, "20241111"),
             (TimeUnit::Month, "202411"),
+            (TimeUnit::Quarter, "20244"),
             (TimeUnit::Year, "2024"),
         ] {
             s.time_unit = unit;
@@ -265,6 +280,9 @@ mod tests {
         assert_eq!(s.format(s.unit_of(NOW_MS) + 14), "2024111200");
         s.time_unit = TimeUnit::Month;
         assert_eq!(s.format(s.unit_of(NOW_MS) + 2), "202501");
+        s.time_unit = TimeUnit::Quarter;
+        assert_eq!(s.format(s.unit_of(NOW_MS) + 1), "20251");
+        assert_eq!(s.parse("20245"), None);
         s.time_unit = TimeUnit::Day;
         s.offset_minutes = 14 * 60;
         assert_eq!(s.format(s.unit_of(NOW_MS)), "20241112");
