@@ -1,5 +1,6 @@
 //! One bucket as a shard holds it: a log table's `Log` or a primary-key table's `PkTable`,
-//! in its own directory `tables/<table id>/b<bucket>/` (independent of the shard, so a
+//! in its own directory `tables/<table id>/b<bucket>/`, or for a partition of a partitioned
+//! table `tables/<table id>/p<partition id>/b<bucket>/` (independent of the shard, so a
 //! restart with another shard count just opens it elsewhere).
 
 use std::cell::Cell;
@@ -21,9 +22,17 @@ pub fn table_dir(data_dir: &Path, table_id: u64) -> PathBuf {
     data_dir.join("tables").join(table_id.to_string())
 }
 
-/// Directory of one bucket.
-pub fn bucket_dir(data_dir: &Path, table_id: u64, bucket: u32) -> PathBuf {
-    table_dir(data_dir, table_id).join(format!("b{bucket}"))
+/// Directory holding every bucket of one partition.
+pub fn partition_dir(data_dir: &Path, table_id: u64, partition_id: u64) -> PathBuf {
+    table_dir(data_dir, table_id).join(format!("p{partition_id}"))
+}
+
+/// Directory of one bucket (of a partition when `partition_id` is given).
+pub fn bucket_dir(data_dir: &Path, table_id: u64, partition_id: Option<u64>, bucket: u32) -> PathBuf {
+    match partition_id {
+        Some(p) => partition_dir(data_dir, table_id, p).join(format!("b{bucket}")),
+        None => table_dir(data_dir, table_id).join(format!("b{bucket}")),
+    }
 }
 
 /// The storage of one bucket.
@@ -36,6 +45,8 @@ pub(crate) enum Store {
 /// An open bucket with the table it belongs to.
 pub(crate) struct OpenBucket {
     pub(crate) table: Arc<TableInfo>,
+    /// The partition id, for a partitioned table.
+    pub(crate) partition: Option<u64>,
     /// The bucket number.
     pub(crate) bucket: u32,
     pub(crate) store: Store,
@@ -57,12 +68,22 @@ pub(crate) struct BucketSettings {
 }
 
 impl OpenBucket {
-    /// Opens (creating or recovering) bucket `bucket` of `table`.
-    pub(crate) async fn open(settings: &BucketSettings, table: Arc<TableInfo>, bucket: u32) -> Result<Self> {
-        let dir = bucket_dir(&settings.data_dir, table.id, bucket);
+    /// Opens (creating or recovering) bucket `bucket` of `table` (of its partition
+    /// `partition`, for a partitioned table).
+    pub(crate) async fn open(
+        settings: &BucketSettings,
+        table: Arc<TableInfo>,
+        partition: Option<u64>,
+        bucket: u32,
+    ) -> Result<Self> {
+        let dir = bucket_dir(&settings.data_dir, table.id, partition, bucket);
         let storage = UringStorage::open(&dir).await?;
         let desc = &table.descriptor;
-        let log = LogConfig::new(format!("{}/b{bucket}", desc.name), desc.schema.clone());
+        let label = match partition {
+            Some(p) => format!("{}/p{p}/b{bucket}", desc.name),
+            None => format!("{}/b{bucket}", desc.name),
+        };
+        let log = LogConfig::new(label, desc.schema.clone());
         let store = match table.kind() {
             TableKind::Log => Store::Log(Log::open(storage, log, system_clock()).await?),
             TableKind::PrimaryKey => {
@@ -76,6 +97,7 @@ impl OpenBucket {
         };
         Ok(Self {
             table,
+            partition,
             bucket,
             store,
             memtable_bytes_max: settings.memtable_bytes_max,

@@ -1,11 +1,42 @@
 //! Configuration of an embedded rill.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The wall clock rill reads for catalog times (created times, auto-partitioning), epoch ms.
+/// Tests swap in a controllable one.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// A clock reading `now_ms`.
+    pub fn new(now_ms: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now_ms))
+    }
+
+    /// The system clock.
+    pub fn system() -> Self {
+        Self::new(crate::catalog::now_ms)
+    }
+
+    /// Now, epoch ms.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Clock(now_ms = {})", self.now_ms())
+    }
+}
 
 /// How to open a [`crate::Rill`]. Every limit has its unit in its name.
 #[derive(Clone, Debug)]
 pub struct RillConfig {
-    /// Root of all data: `LOCK`, `catalog.json` and `tables/<table id>/b<bucket>/`.
+    /// Root of all data: `LOCK`, `catalog.json`, `tables/<table id>/b<bucket>/` and, for
+    /// partitioned tables, `tables/<table id>/p<partition id>/b<bucket>/`.
     pub data_dir: PathBuf,
     /// Number of shards (executor threads). Pinned one per CPU when `shards <= nproc`,
     /// unbound otherwise (tests run 4 shards on 2 cores).
@@ -43,6 +74,14 @@ pub struct RillConfig {
     /// give way to other threads on its core: set it only when callers run on cores no shard
     /// is pinned to (e.g. `shards` = nproc - 1 and the callers on the last core).
     pub shard_spin_us: u64,
+    /// How often shard 0 runs a round of auto-partitioning (pre-create the coming partitions,
+    /// drop expired ones) for tables with `table.auto-partition.enabled`.
+    pub auto_partition_check_interval_ms: u64,
+    /// Most partitions one table may have (Fluss's `max.partition.num`); creating one more is
+    /// `Error::TooManyPartitions`.
+    pub partitions_per_table_max: usize,
+    /// The clock for created times and auto-partitioning (default: system time).
+    pub clock: Clock,
 }
 
 impl RillConfig {
@@ -61,12 +100,21 @@ impl RillConfig {
             memtable_idle_flush_ms: 60_000,
             retention_check_interval_ms: 300_000,
             shard_spin_us: 0,
+            auto_partition_check_interval_ms: 60_000,
+            partitions_per_table_max: 1000,
+            clock: Clock::system(),
         }
     }
 
     /// The same with `shards` shards.
     pub fn with_shards(mut self, shards: usize) -> Self {
         self.shards = shards;
+        self
+    }
+
+    /// The same with `clock` for created times and auto-partitioning.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 }

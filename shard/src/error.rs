@@ -50,6 +50,23 @@ pub enum Error {
         waited_ms: u64,
         flush_error: Option<String>,
     },
+    /// The partitioned table has no partition with this name (Fluss error 36,
+    /// PartitionNotExists).
+    UnknownPartition { table: String, partition: String },
+    /// A partition with this name already exists (Fluss error 42, PartitionAlreadyExists).
+    PartitionExists { table: String, partition: String },
+    /// A partition spec or value does not fit the table's partition keys (Fluss error 43,
+    /// PartitionSpecInvalid).
+    InvalidPartitionSpec { table: String, reason: String },
+    /// Creating the partitions would take the table over its cap (Fluss error 45,
+    /// PartitionMaxNum).
+    TooManyPartitions { table: String, partitions: usize, partitions_max: usize },
+    /// The operation needs a partition (or a partitioned variant of the call) on a partitioned
+    /// table.
+    PartitionRequired { table: String, operation: String },
+    /// A partition was named for a table that is not partitioned (Fluss error 37,
+    /// TableNotPartitioned).
+    NotPartitioned { table: String },
     /// The catalog file is unreadable or malformed.
     Catalog { path: String, reason: String },
     /// A file-system operation outside the engine failed.
@@ -115,6 +132,25 @@ impl fmt::Display for Error {
                     None => write!(f, "; flushing is not keeping up, retry later"),
                 }
             }
+            Self::UnknownPartition { table, partition } => {
+                write!(f, "table '{table}' has no partition '{partition}'")
+            }
+            Self::PartitionExists { table, partition } => {
+                write!(f, "partition '{partition}' of table '{table}' already exists")
+            }
+            Self::InvalidPartitionSpec { table, reason } => {
+                write!(f, "invalid partition spec for table '{table}': {reason}")
+            }
+            Self::TooManyPartitions { table, partitions, partitions_max } => write!(
+                f,
+                "table '{table}' would have {partitions} partitions, over its cap of {partitions_max} \
+                 (partitions_per_table_max)"
+            ),
+            Self::PartitionRequired { table, operation } => write!(
+                f,
+                "table '{table}' is partitioned: {operation} needs a partition (use the *_partition variant)"
+            ),
+            Self::NotPartitioned { table } => write!(f, "table '{table}' is not partitioned: name no partition"),
             Self::Catalog { path, reason } => write!(f, "catalog {path}: {reason}"),
             Self::Io { context, source } => write!(f, "I/O error while {context}: {source}"),
             Self::Runtime { reason } => write!(f, "runtime: {reason}"),

@@ -52,14 +52,13 @@ pub(crate) fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch
         .map_err(|e| rill_engine::Error::arrow("selecting the rows of a bucket", e).into())
 }
 
-/// Widens a batch holding the primary-key columns (by name, in key order) to the table's full
-/// width, other columns null and every field nullable (the shape deletes and key encoding take).
+/// Widens a batch holding the primary-key columns (by name, in key order; partition keys
+/// included, they pick the partition) to the table's full width, other columns null and every
+/// field nullable (the shape deletes and key encoding take).
 pub(crate) fn widen_keys(desc: &TableDescriptor, keys: &RecordBatch) -> Result<RecordBatch> {
-    let expected = physical_key(desc)?;
     let key_schema = keys.schema();
     let names: Vec<&str> = key_schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let wanted: Vec<&str> =
-        expected.iter().filter_map(|&i| desc.schema.columns.get(i)).map(|c| c.name.as_str()).collect();
+    let wanted: Vec<&str> = desc.primary_key.iter().map(String::as_str).collect();
     if names != wanted {
         return Err(invalid(desc, format!("key columns must be {wanted:?}, got {names:?}")));
     }

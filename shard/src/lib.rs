@@ -3,8 +3,10 @@
 //!
 //! - [`route`]: which shard owns a bucket (`shard_of`), which bucket a key belongs to.
 //! - [`runtime`]: `N` glommio shards fed from any thread through bounded queues + wake-ups.
-//! - [`catalog`]: databases and tables by name, persisted in `catalog.json`, published as
-//!   snapshots.
+//! - [`catalog`]: databases, tables by name and the partitions of partitioned tables,
+//!   persisted in `catalog.json`, published as snapshots; auto-partitioning by time unit.
+//! - [`partition_key`]: which types can be partition keys and how their values are written
+//!   (Fluss's partition names: values in key order joined by `$`).
 //! - [`Rill`]: the cloneable handle with blocking and async methods: DDL (create / drop /
 //!   list databases; create / drop / list / describe tables), append / scan / scan_iter / list_offsets on log tables, upsert /
 //!   delete / update_columns / lookup / prefix_lookup on primary-key tables; `bucket_stats`.
@@ -12,8 +14,14 @@
 //!   in the background task queue, and a memtable budget per shard: writes over it wait for
 //!   flushes (bounded by `write_stall_ms_max`, then `Error::WriteStalled`).
 //!
-//! Not in this slice: partitions and auto-partitioning, schema evolution, KV
-//! snapshot scans, changelog subscriptions, a block-cache budget beyond its fixed size.
+//! - Partitioned tables: each partition has its own buckets (`tables/<table id>/p<partition
+//!   id>/b<bucket>/`, owned by `shard_of(table, Some(partition), bucket, n)`); writes and lookups
+//!   find each row's partition from its values; `*_partition` reads name one; `scan_table`
+//!   prunes partitions with a predicate; `run_auto_partitioning` runs a round now at
+//!   `RillConfig::clock`'s time (shard 0 also runs one every `auto_partition_check_interval_ms`).
+//!
+//! Not in this slice: schema evolution, KV snapshot scans, changelog subscriptions, a
+//! block-cache budget beyond its fixed size.
 //!
 //! ```no_run
 //! use rill_shard::{Rill, RillConfig};
@@ -27,17 +35,21 @@ mod api;
 mod bucket;
 mod bucket_lsm;
 pub mod catalog;
+mod civil;
 pub mod config;
 pub mod dir_lock;
 pub mod error;
 mod keys;
+pub mod partition_key;
 pub mod route;
 pub mod runtime;
 mod scan;
 
-pub use api::{AppendInfo, BucketStats, Rill, ScanIter, WriteInfo, SCAN_ITER_BYTES_MAX};
-pub use catalog::{CatalogSnapshot, DatabaseInfo, TableInfo, TableKind, DEFAULT_DATABASE};
-pub use config::RillConfig;
+pub use api::{AppendInfo, BucketStats, PartitionAppend, Rill, ScanIter, TableScan, WriteInfo, SCAN_ITER_BYTES_MAX};
+pub use catalog::{
+    AutoPartitionChanges, CatalogSnapshot, DatabaseInfo, PartitionInfo, TableInfo, TableKind, DEFAULT_DATABASE,
+};
+pub use config::{Clock, RillConfig};
 pub use error::{Error, Result};
 pub use rill_engine::log::OffsetSpec;
 pub use route::{bucket_for_key, shard_of};

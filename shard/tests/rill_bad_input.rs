@@ -55,7 +55,8 @@ fn bad_requests_are_refused_clearly() {
     assert!(message(&e).contains("out of range"), "{e}");
 
     let mut partitioned = common::pk_table("db.parts", 1);
-    partitioned.schema.columns.push(rill_engine::schema::Column::not_null("dt", rill_engine::schema::DataType::String));
+    // Partition keys of type DOUBLE are not supported yet (Fluss has them).
+    partitioned.schema.columns.push(rill_engine::schema::Column::not_null("dt", rill_engine::schema::DataType::Double));
     partitioned.primary_key.push("dt".into());
     partitioned.partition_keys = vec!["dt".into()];
     let e = rill.create_table(partitioned).unwrap_err();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::runtime::block_on;
 
 use super::Rill;
-use crate::catalog::{now_ms, DatabaseInfo, TableInfo};
+use crate::catalog::{DatabaseInfo, TableInfo};
 use crate::error::Result;
 
 impl Rill {
@@ -15,10 +15,11 @@ impl Rill {
     /// of `a-z A-Z 0-9 _ -`.
     pub async fn create_database_async(&self, name: &str, if_not_exists: bool) -> Result<Arc<DatabaseInfo>> {
         let owned = name.to_string();
+        let now_ms = self.now_ms();
         let snapshot = self
             .inner
             .runtime
-            .call(0, move |ctx| async move { ctx.with_owner(|c| c.create_database(&owned, if_not_exists, now_ms())) })
+            .call(0, move |ctx| async move { ctx.with_owner(|c| c.create_database(&owned, if_not_exists, now_ms)) })
             .await?;
         self.publish(&snapshot).await?;
         snapshot.database(name).cloned()

@@ -9,14 +9,15 @@ use rill_engine::schema::TableDescriptor;
 
 use super::Rill;
 use crate::bucket::table_dir;
-use crate::catalog::{now_ms, CatalogSnapshot, TableInfo};
+use crate::catalog::{CatalogSnapshot, TableInfo};
 use crate::error::{Error, Result};
 
 impl Rill {
     /// Creates a table (log table without primary key, or primary-key table) in the database
     /// its name starts with (`db.table`; a name without `.` is in `fluss`). Fails with
-    /// `UnknownDatabase` if that database does not exist, `TableExists` if the name is taken;
-    /// partitioned tables are not supported yet.
+    /// `UnknownDatabase` if that database does not exist, `TableExists` if the name is taken.
+    /// A partitioned table starts without partitions unless it is auto-partitioned (then its
+    /// first ones are created with it); see [`Self::create_partition`].
     pub async fn create_table_async(&self, descriptor: TableDescriptor) -> Result<Arc<TableInfo>> {
         self.create_table_with(descriptor, false).await
     }
@@ -39,10 +40,11 @@ impl Rill {
 
     async fn create_table_with(&self, descriptor: TableDescriptor, if_not_exists: bool) -> Result<Arc<TableInfo>> {
         let name = descriptor.name.clone();
+        let now_ms = self.now_ms();
         let snapshot = self
             .inner
             .runtime
-            .call(0, move |ctx| async move { ctx.with_owner(|c| c.create_table(descriptor, if_not_exists, now_ms())) })
+            .call(0, move |ctx| async move { ctx.with_owner(|c| c.create_table(descriptor, if_not_exists, now_ms)) })
             .await?;
         // Published even when nothing changed: the table may come from a concurrent create
         // whose snapshot not every shard has installed yet.

@@ -1,12 +1,14 @@
 //! Log tables: append Arrow batches, scan them back, list offsets.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crate::runtime::block_on;
 use arrow_array::RecordBatch;
 use rill_engine::batch::{build, BuildOptions, Compression};
 use rill_engine::log::OffsetSpec;
 
+use super::partition_route::{named, split};
 use super::Rill;
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
@@ -36,25 +38,51 @@ fn log_table(info: &TableInfo) -> Result<()> {
 
 impl Rill {
     /// Appends `batch` (the table's columns, in order) to `bucket`, or to the next bucket in
-    /// round-robin order when `None`. Resolves once the batch is durable.
+    /// round-robin order when `None`. Resolves once the batch is durable. On a partitioned
+    /// table every row must belong to one existing partition (by its partition-key values);
+    /// rows of several partitions go through [`Self::append_partitioned`].
     pub async fn append_async(&self, table: &str, bucket: Option<u32>, batch: RecordBatch) -> Result<AppendInfo> {
         let info = self.table(table)?;
         log_table(&info)?;
+        let mut slices = split(&self.catalog(), &info, &batch)?;
+        if slices.len() > 1 {
+            let names: Vec<&str> =
+                slices.iter().filter_map(|s| s.partition.as_deref()).map(|p| p.name.as_str()).collect();
+            return Err(Error::InvalidRequest {
+                table: table.to_string(),
+                reason: format!("the rows span partitions {names:?}: use append_partitioned"),
+            });
+        }
+        match slices.pop() {
+            Some(slice) => self.append_to(&info, slice.partition_id(), bucket, slice.rows).await,
+            None => self.append_to(&info, None, bucket, batch).await,
+        }
+    }
+
+    /// Appends `batch` to `bucket` (or round-robin) of `partition` of `info`.
+    pub(super) async fn append_to(
+        &self,
+        info: &Arc<TableInfo>,
+        partition: Option<u64>,
+        bucket: Option<u32>,
+        batch: RecordBatch,
+    ) -> Result<AppendInfo> {
         let bucket = match bucket {
             Some(b) => b,
             None => self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % info.descriptor.bucket_count.max(1),
         };
-        let shard = self.owner(&info, bucket)?;
+        let shard = self.owner_in(info, partition, bucket)?;
         let compression = match info.descriptor.properties.get("table.log.arrow.compression.type") {
             Some(v) => Compression::from_property(v)?,
             None => Compression::default(),
         };
         // Encoding happens on the calling thread: the shard only appends bytes.
         let bytes = build(&info.descriptor.schema, &batch, None, &BuildOptions { compression, ..Default::default() })?;
+        let info = Arc::clone(info);
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                let open = ctx.bucket(&info, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket)?;
                 let a = open.log()?.append(bytes).await?;
                 Ok(AppendInfo {
                     bucket,
@@ -75,6 +103,7 @@ impl Rill {
     /// Reads rows of `bucket` from `offset`, about `bytes_max` stored bytes (at least one
     /// batch). `projection` picks columns by position; `predicate` (rill's predicate syntax,
     /// e.g. `id >= 10 AND city = 'Oslo'`) prunes batches by statistics and filters rows.
+    /// Unpartitioned tables only (`PartitionRequired`): see [`Self::scan_partition_async`].
     pub async fn scan_async(
         &self,
         table: &str,
@@ -84,9 +113,26 @@ impl Rill {
         projection: Option<Vec<usize>>,
         predicate: Option<String>,
     ) -> Result<ScanResult> {
+        self.scan_partition_async(table, None, bucket, offset, bytes_max, projection, predicate).await
+    }
+
+    /// [`Self::scan_async`] on bucket `bucket` of partition `partition` (by name, e.g.
+    /// `2024-01-15$US`; `None` for an unpartitioned table).
+    #[expect(clippy::too_many_arguments, reason = "the scan call of Fluss's FetchLog, plus the partition")]
+    pub async fn scan_partition_async(
+        &self,
+        table: &str,
+        partition: Option<&str>,
+        bucket: u32,
+        offset: i64,
+        bytes_max: usize,
+        projection: Option<Vec<usize>>,
+        predicate: Option<String>,
+    ) -> Result<ScanResult> {
         let info = self.table(table)?;
         log_table(&info)?;
-        let shard = self.owner(&info, bucket)?;
+        let partition = named(&self.catalog(), &info, partition, "scan")?;
+        let shard = self.owner_in(&info, partition, bucket)?;
         let columns = info.descriptor.schema.columns.len();
         if let Some(bad) = projection.iter().flatten().find(|&&c| c >= columns) {
             return Err(Error::InvalidRequest {
@@ -98,10 +144,25 @@ impl Rill {
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                let open = ctx.bucket(&info, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket)?;
                 crate::scan::scan(open.log()?, &info.descriptor.schema, request).await
             })
             .await
+    }
+
+    /// Blocking [`Self::scan_partition_async`].
+    #[expect(clippy::too_many_arguments, reason = "the scan call of Fluss's FetchLog, plus the partition")]
+    pub fn scan_partition(
+        &self,
+        table: &str,
+        partition: Option<&str>,
+        bucket: u32,
+        offset: i64,
+        bytes_max: usize,
+        projection: Option<Vec<usize>>,
+        predicate: Option<String>,
+    ) -> Result<ScanResult> {
+        block_on(self.scan_partition_async(table, partition, bucket, offset, bytes_max, projection, predicate))
     }
 
     /// Blocking [`Self::scan_async`].
@@ -118,17 +179,42 @@ impl Rill {
     }
 
     /// The earliest, latest (high watermark) or first-at-a-time offset of a bucket (of a log
-    /// table, or of a primary-key table's changelog).
+    /// table, or of a primary-key table's changelog). Unpartitioned tables only: see
+    /// [`Self::list_offsets_partition_async`].
     pub async fn list_offsets_async(&self, table: &str, bucket: u32, spec: OffsetSpec) -> Result<i64> {
+        self.list_offsets_partition_async(table, None, bucket, spec).await
+    }
+
+    /// [`Self::list_offsets_async`] on a bucket of partition `partition` (`None` for an
+    /// unpartitioned table).
+    pub async fn list_offsets_partition_async(
+        &self,
+        table: &str,
+        partition: Option<&str>,
+        bucket: u32,
+        spec: OffsetSpec,
+    ) -> Result<i64> {
         let info = self.table(table)?;
-        let shard = self.owner(&info, bucket)?;
+        let partition = named(&self.catalog(), &info, partition, "list_offsets")?;
+        let shard = self.owner_in(&info, partition, bucket)?;
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                let open = ctx.bucket(&info, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket)?;
                 Ok(open.any_log().list_offset(spec))
             })
             .await
+    }
+
+    /// Blocking [`Self::list_offsets_partition_async`].
+    pub fn list_offsets_partition(
+        &self,
+        table: &str,
+        partition: Option<&str>,
+        bucket: u32,
+        spec: OffsetSpec,
+    ) -> Result<i64> {
+        block_on(self.list_offsets_partition_async(table, partition, bucket, spec))
     }
 
     /// Blocking [`Self::list_offsets_async`].

@@ -10,6 +10,9 @@
 mod database;
 mod ddl;
 mod log;
+mod partition;
+mod partition_route;
+mod partition_scan;
 mod pk;
 mod prefix;
 mod scan_iter;
@@ -22,16 +25,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::runtime::block_on;
 
 pub use log::AppendInfo;
+pub use partition_scan::{PartitionAppend, TableScan};
 pub use pk::WriteInfo;
 pub use scan_iter::{ScanIter, SCAN_ITER_BYTES_MAX};
 pub use stats::BucketStats;
 
-use crate::bucket::table_dir;
+use crate::bucket::{partition_dir, table_dir};
 use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};
-use crate::config::RillConfig;
+use crate::config::{Clock, RillConfig};
 use crate::dir_lock::DirLock;
 use crate::error::{Error, Result};
 use crate::route::shard_of;
+use crate::runtime::coordinator::{remember, Published};
 use crate::runtime::Runtime;
 
 /// An embedded rill: `N` shards owning the buckets of every table.
@@ -42,7 +47,9 @@ pub struct Rill {
 
 struct Inner {
     runtime: Runtime,
-    catalog: RwLock<Arc<CatalogSnapshot>>,
+    /// Shared with shard 0, which updates it when it changes the catalog on its own.
+    catalog: Published,
+    clock: Clock,
     data_dir: PathBuf,
     /// Next bucket for appends that do not name one.
     round_robin: AtomicU32,
@@ -60,18 +67,23 @@ impl Rill {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let lock = DirLock::acquire(dir)?;
-        let catalog = Catalog::open(dir)?;
+        let catalog = Catalog::open(dir)?.with_partitions_per_table_max(config.partitions_per_table_max);
         let snapshot = catalog.snapshot();
         remove_orphans(dir, &snapshot)?;
-        let runtime = Runtime::start(&config, catalog)?;
+        let published: Published = Arc::new(RwLock::new(snapshot));
+        let runtime = Runtime::start(&config, catalog, Arc::clone(&published))?;
         let inner = Inner {
             runtime,
-            catalog: RwLock::new(snapshot),
+            catalog: published,
+            clock: config.clock.clone(),
             data_dir: config.data_dir.clone(),
             round_robin: AtomicU32::new(0),
             lock: Mutex::new(Some(lock)),
         };
-        Ok(Self { inner: Arc::new(inner) })
+        let rill = Self { inner: Arc::new(inner) };
+        // Catch up on auto-partitioning missed while closed (then shard 0 keeps it going).
+        rill.run_auto_partitioning()?;
+        Ok(rill)
     }
 
     /// Number of shards.
@@ -93,13 +105,12 @@ impl Rill {
     }
 
     fn remember(&self, snapshot: &Arc<CatalogSnapshot>) {
-        let mut current = match self.inner.catalog.write() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if snapshot.version > current.version {
-            *current = Arc::clone(snapshot);
-        }
+        remember(&self.inner.catalog, snapshot);
+    }
+
+    /// Now, epoch ms, by the configured clock.
+    fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
     }
 
     fn table(&self, name: &str) -> Result<Arc<TableInfo>> {
@@ -107,11 +118,16 @@ impl Rill {
     }
 
     fn owner(&self, table: &TableInfo, bucket: u32) -> Result<usize> {
+        self.owner_in(table, None, bucket)
+    }
+
+    /// The shard owning `bucket` of `table` (of partition `partition` of a partitioned table).
+    fn owner_in(&self, table: &TableInfo, partition: Option<u64>, bucket: u32) -> Result<usize> {
         let count = table.descriptor.bucket_count;
         if bucket >= count {
             return Err(Error::UnknownBucket { table: table.name().to_string(), bucket, bucket_count: count });
         }
-        Ok(shard_of(table.id, None, bucket, self.shards()))
+        Ok(shard_of(table.id, partition, bucket, self.shards()))
     }
 
     /// Asks the shard that should own `bucket` of `table` to confirm it holds it open, and
@@ -148,8 +164,38 @@ impl Rill {
     }
 }
 
-/// Removes table directories the catalog does not know (a drop interrupted by a crash).
+/// Removes table and partition directories the catalog does not know (a drop interrupted by
+/// a crash).
 fn remove_orphans(data_dir: &Path, snapshot: &CatalogSnapshot) -> Result<()> {
+    remove_orphan_tables(data_dir, snapshot)?;
+    for table in snapshot.tables().filter(|t| t.is_partitioned()) {
+        remove_orphan_partitions(data_dir, snapshot, table)?;
+    }
+    Ok(())
+}
+
+/// Removes `p<id>` directories of `table` that name no partition of it.
+fn remove_orphan_partitions(data_dir: &Path, snapshot: &CatalogSnapshot, table: &TableInfo) -> Result<()> {
+    let dir = table_dir(data_dir, table.id);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let id = name.to_str().and_then(|n| n.strip_prefix('p')).and_then(|n| n.parse::<u64>().ok());
+        if let Some(id) = id.filter(|id| snapshot.partition_by_id(table.id, *id).is_none()) {
+            let orphan = partition_dir(data_dir, table.id, id);
+            tracing::info!(dir = %orphan.display(), "removing the data of a dropped partition");
+            std::fs::remove_dir_all(&orphan).map_err(|e| Error::io(format!("removing {}", orphan.display()), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes table directories the catalog does not know.
+fn remove_orphan_tables(data_dir: &Path, snapshot: &CatalogSnapshot) -> Result<()> {
     let tables = data_dir.join("tables");
     let entries = match std::fs::read_dir(&tables) {
         Ok(e) => e,

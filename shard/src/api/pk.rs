@@ -3,14 +3,13 @@
 //! the shards work in parallel. A write spanning several buckets is atomic per bucket only
 //! (as in Fluss): on error, some buckets may have applied their part.
 
-use std::collections::BTreeMap;
-
 use crate::runtime::block_on;
 use arrow_array::RecordBatch;
 use rill_engine::batch::builder::check_schema;
 use rill_engine::table::{KvWrite, LookupResult};
 
 use super::Rill;
+use crate::api::partition_route::{split, split_existing};
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
 use crate::keys::{group_by_bucket, spread_keys, take_rows, widen, widen_keys, BucketRows};
@@ -92,29 +91,13 @@ impl Rill {
         deleted: bool,
         target_columns: Option<Vec<usize>>,
     ) -> Result<WriteInfo> {
-        let groups = group_by_bucket(&info.descriptor, rows.columns())?;
-        let mut calls = Vec::with_capacity(groups.len());
-        for (bucket, group) in groups {
-            let shard = self.owner(info, bucket)?;
-            let write = KvWrite {
-                rows: take_rows(rows, &group.rows)?,
-                deleted: vec![deleted; group.keys.len()],
-                keys: group.keys,
-                target_columns: target_columns.clone(),
-                writer_id: NO_WRITER,
-                batch_sequence: NO_SEQUENCE,
-            };
-            let info = std::sync::Arc::clone(info);
-            calls.push(self.inner.runtime.call(shard, move |ctx| async move {
-                let open = ctx.bucket(&info, bucket)?;
-                let table = open.pk()?;
-                ctx.admit_write().await?;
-                let written = table.write(write).await?;
-                if open.needs_flush() {
-                    crate::bucket_lsm::queue_flush(ctx.index(), &open);
-                }
-                Ok(written)
-            }));
+        let slices = split(&self.catalog(), info, rows)?;
+        let mut calls = Vec::new();
+        for slice in slices {
+            let partition = slice.partition_id();
+            for (bucket, group) in group_by_bucket(&info.descriptor, slice.rows.columns())? {
+                calls.push(self.write_bucket(info, partition, bucket, &slice.rows, group, deleted, &target_columns)?);
+            }
         }
         let mut total = WriteInfo::default();
         let mut first_error = None;
@@ -132,21 +115,74 @@ impl Rill {
         first_error.map_or(Ok(total), Err)
     }
 
+    /// Sends the rows of one bucket to its shard.
+    #[expect(clippy::too_many_arguments, reason = "one bucket's share of a write, all of it needed")]
+    fn write_bucket(
+        &self,
+        info: &std::sync::Arc<TableInfo>,
+        partition: Option<u64>,
+        bucket: u32,
+        rows: &RecordBatch,
+        group: BucketRows,
+        deleted: bool,
+        target_columns: &Option<Vec<usize>>,
+    ) -> Result<impl std::future::Future<Output = Result<rill_engine::table::WriteResult>>> {
+        {
+            let shard = self.owner_in(info, partition, bucket)?;
+            let write = KvWrite {
+                rows: take_rows(rows, &group.rows)?,
+                deleted: vec![deleted; group.keys.len()],
+                keys: group.keys,
+                target_columns: target_columns.clone(),
+                writer_id: NO_WRITER,
+                batch_sequence: NO_SEQUENCE,
+            };
+            let info = std::sync::Arc::clone(info);
+            Ok(self.inner.runtime.call(shard, move |ctx| async move {
+                let open = ctx.bucket_in(&info, partition, bucket)?;
+                let table = open.pk()?;
+                ctx.admit_write().await?;
+                let written = table.write(write).await?;
+                if open.needs_flush() {
+                    crate::bucket_lsm::queue_flush(ctx.index(), &open);
+                }
+                Ok(written)
+            }))
+        }
+    }
+
     /// Looks up rows by key; `keys` holds the primary-key columns (by name, in key order).
     /// Returns the found rows in request order and, per key, whether it was found.
     pub async fn lookup_async(&self, table: &str, keys: RecordBatch) -> Result<(RecordBatch, Vec<bool>)> {
         let info = self.table(table)?;
         pk_table(&info)?;
-        let spread = spread_keys(&info.descriptor, &keys)?;
-        let groups = group_by_bucket(&info.descriptor, &spread)?;
-        let mut calls = Vec::with_capacity(groups.len());
-        let mut positions: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        for (bucket, BucketRows { rows, keys }) in groups {
-            let shard = self.owner(&info, bucket)?;
-            positions.insert(bucket, rows);
+        // (partition, bucket, encoded keys) per call, and where each key sits in the request.
+        let mut jobs: Vec<(Option<u64>, u32, Vec<Vec<u8>>)> = Vec::new();
+        let mut positions: Vec<Vec<u32>> = Vec::new();
+        if info.descriptor.partition_keys.is_empty() {
+            // No partitions: encode the keys straight from the key columns.
+            let spread = spread_keys(&info.descriptor, &keys)?;
+            for (bucket, BucketRows { rows, keys }) in group_by_bucket(&info.descriptor, &spread)? {
+                positions.push(rows);
+                jobs.push((None, bucket, keys));
+            }
+        } else {
+            let wide = widen_keys(&info.descriptor, &keys)?;
+            // Keys of partitions that do not exist are not found (as in Fluss).
+            for slice in split_existing(&self.catalog(), &info, &wide)? {
+                let partition = slice.partition_id();
+                for (bucket, BucketRows { rows, keys }) in group_by_bucket(&info.descriptor, slice.rows.columns())? {
+                    positions.push(rows.iter().filter_map(|&r| slice.positions.get(r as usize).copied()).collect());
+                    jobs.push((partition, bucket, keys));
+                }
+            }
+        }
+        let mut calls = Vec::with_capacity(jobs.len());
+        for (partition, bucket, keys) in jobs {
+            let shard = self.owner_in(&info, partition, bucket)?;
             let info = std::sync::Arc::clone(&info);
             calls.push(self.inner.runtime.call(shard, move |ctx| async move {
-                let open = ctx.bucket(&info, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket)?;
                 Ok(open.pk()?.lookup(&keys).await?)
             }));
         }
@@ -154,7 +190,7 @@ impl Rill {
         for call in calls {
             results.push(call.await?);
         }
-        merge_lookups(&info, keys.num_rows(), positions.into_values().collect(), results)
+        merge_lookups(&info, keys.num_rows(), positions, results)
     }
 
     /// Blocking [`Self::lookup_async`].
@@ -170,7 +206,8 @@ fn merge_lookups(
     positions: Vec<Vec<u32>>,
     mut results: Vec<LookupResult>,
 ) -> Result<(RecordBatch, Vec<bool>)> {
-    if results.len() == 1 && positions.first().is_some_and(|p| p.len() == requested) {
+    let in_order = |p: &Vec<u32>| p.len() == requested && p.iter().enumerate().all(|(i, &r)| r as usize == i);
+    if results.len() == 1 && positions.first().is_some_and(in_order) {
         // One bucket holds every key, in request order: its answer is the answer.
         if let Some(only) = results.pop() {
             return Ok((only.rows, only.found));

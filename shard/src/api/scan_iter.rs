@@ -17,6 +17,7 @@ pub const SCAN_ITER_BYTES_MAX: usize = 1 << 20;
 pub struct ScanIter {
     rill: Rill,
     table: String,
+    partition: Option<String>,
     bucket: u32,
     offset: i64,
     end: Option<i64>,
@@ -28,7 +29,8 @@ pub struct ScanIter {
 
 impl Rill {
     /// Iterates the rows of `bucket` from `from` to the current high watermark, with the same
-    /// projection and predicate as [`Rill::scan`].
+    /// projection and predicate as [`Rill::scan`] (unpartitioned tables; see
+    /// [`Rill::scan_iter_partition`]).
     pub fn scan_iter(
         &self,
         table: &str,
@@ -37,10 +39,25 @@ impl Rill {
         projection: Option<Vec<usize>>,
         predicate: Option<String>,
     ) -> Result<ScanIter> {
-        let offset = self.list_offsets(table, bucket, from)?;
+        self.scan_iter_partition(table, None, bucket, from, projection, predicate)
+    }
+
+    /// [`Rill::scan_iter`] on a bucket of partition `partition` (`None` for an unpartitioned
+    /// table).
+    pub fn scan_iter_partition(
+        &self,
+        table: &str,
+        partition: Option<&str>,
+        bucket: u32,
+        from: OffsetSpec,
+        projection: Option<Vec<usize>>,
+        predicate: Option<String>,
+    ) -> Result<ScanIter> {
+        let offset = self.list_offsets_partition(table, partition, bucket, from)?;
         Ok(ScanIter {
             rill: self.clone(),
             table: table.to_string(),
+            partition: partition.map(str::to_string),
             bucket,
             offset,
             end: None,
@@ -63,8 +80,9 @@ impl Iterator for ScanIter {
             if self.done || self.end.is_some_and(|end| self.offset >= end) {
                 return None;
             }
-            let read = self.rill.scan(
+            let read = self.rill.scan_partition(
                 &self.table,
+                self.partition.as_deref(),
                 self.bucket,
                 self.offset,
                 SCAN_ITER_BYTES_MAX,

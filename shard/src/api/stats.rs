@@ -4,6 +4,7 @@
 use crate::runtime::block_on;
 use rill_engine::log::OffsetSpec;
 
+use super::partition_route::named;
 use super::Rill;
 use crate::bucket::Store;
 use crate::error::Result;
@@ -43,14 +44,32 @@ impl BucketStats {
 }
 
 impl Rill {
-    /// Statistics of `bucket` of `table` (either kind), read on its owning shard.
+    /// Statistics of `bucket` of `table` (either kind), read on its owning shard
+    /// (unpartitioned tables; see [`Self::bucket_stats_partition_async`]).
     pub async fn bucket_stats_async(&self, table: &str, bucket: u32) -> Result<BucketStats> {
+        self.bucket_stats_partition_async(table, None, bucket).await
+    }
+
+    /// Blocking [`Self::bucket_stats_partition_async`].
+    pub fn bucket_stats_partition(&self, table: &str, partition: Option<&str>, bucket: u32) -> Result<BucketStats> {
+        block_on(self.bucket_stats_partition_async(table, partition, bucket))
+    }
+
+    /// [`Self::bucket_stats_async`] of a bucket of partition `partition` (`None` for an
+    /// unpartitioned table).
+    pub async fn bucket_stats_partition_async(
+        &self,
+        table: &str,
+        partition: Option<&str>,
+        bucket: u32,
+    ) -> Result<BucketStats> {
         let info = self.table(table)?;
-        let shard = self.owner(&info, bucket)?;
+        let partition = named(&self.catalog(), &info, partition, "bucket_stats")?;
+        let shard = self.owner_in(&info, partition, bucket)?;
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                let open = ctx.bucket(&info, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket)?;
                 let log = open.any_log();
                 let mut stats = BucketStats {
                     shard: ctx.index(),

@@ -98,6 +98,7 @@ impl Catalog {
         next.databases.remove(name);
         for table in &tables {
             next.tables.remove(table.name());
+            next.partitions.remove(&table.id);
         }
         Ok((self.commit(next)?, tables))
     }

@@ -8,8 +8,14 @@
 //!                 "schema_id": 0,
 //!                 "columns": [ { "name": "id", "type": "BIGINT", "nullable": false } ],
 //!                 "primary_key": ["id"], "bucket_key": null, "bucket_count": 4,
-//!                 "partition_keys": [], "properties": { "k": "v" } } ] }
+//!                 "partition_keys": [], "properties": { "k": "v" } } ],
+//!   "next_partition_id": 3,
+//!   "partitions": [ { "id": 2, "table_id": 1, "name": "20241111", "values": ["20241111"],
+//!                     "created_ms": 1764000000000 } ] }
 //! ```
+//!
+//! `next_partition_id` and `partitions` came with partitioned tables: a file without them has
+//! no partitions (and the next partition id is 1).
 //!
 //! `databases` came after the first files: a file without it gets [`DEFAULT_DATABASE`] plus
 //! every database its tables name (created when their first table was), so old data dirs open
@@ -26,8 +32,9 @@ use std::sync::Arc;
 use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
 use serde::{Deserialize, Serialize};
 
-use super::{database_of, CatalogSnapshot, DatabaseInfo, TableInfo, DEFAULT_DATABASE};
+use super::{database_of, CatalogSnapshot, DatabaseInfo, PartitionInfo, TableInfo, DEFAULT_DATABASE};
 use crate::error::{Error, Result};
+use crate::partition_key::partition_name;
 
 /// File name of the catalog inside the data directory.
 pub const CATALOG_FILE: &str = "catalog.json";
@@ -43,6 +50,20 @@ struct FileCatalog {
     #[serde(default)]
     databases: Option<Vec<FileDatabase>>,
     tables: Vec<FileTable>,
+    /// Absent in files written before partitions existed.
+    #[serde(default)]
+    next_partition_id: Option<u64>,
+    #[serde(default)]
+    partitions: Vec<FilePartition>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FilePartition {
+    id: u64,
+    table_id: u64,
+    name: String,
+    values: Vec<String>,
+    created_ms: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -109,6 +130,18 @@ fn to_file(snapshot: &CatalogSnapshot) -> FileCatalog {
         next_table_id: snapshot.next_table_id,
         databases: Some(databases),
         tables,
+        next_partition_id: Some(snapshot.next_partition_id),
+        partitions: snapshot
+            .tables()
+            .flat_map(|t| snapshot.partitions_of(t.id))
+            .map(|p| FilePartition {
+                id: p.id,
+                table_id: p.table_id,
+                name: p.name.clone(),
+                values: p.values.clone(),
+                created_ms: p.created_ms,
+            })
+            .collect(),
     }
 }
 
@@ -157,7 +190,39 @@ fn from_file(file: FileCatalog, path: &Path) -> Result<CatalogSnapshot> {
         }
         tables.insert(t.name, Arc::new(TableInfo { id: t.id, descriptor, created_ms: t.created_ms }));
     }
-    Ok(CatalogSnapshot { version: file.version, next_table_id: file.next_table_id.max(1), databases, tables })
+    let partitions = partitions_from_file(file.partitions, &tables, path)?;
+    let highest = partitions.values().flat_map(|p| p.values()).map(|p| p.id).max().unwrap_or(0);
+    Ok(CatalogSnapshot {
+        version: file.version,
+        next_table_id: file.next_table_id.max(1),
+        next_partition_id: file.next_partition_id.unwrap_or(1).max(highest + 1),
+        databases,
+        tables,
+        partitions,
+    })
+}
+
+/// The partitions of a file by table id, checked against their tables.
+fn partitions_from_file(
+    file: Vec<FilePartition>,
+    tables: &BTreeMap<String, Arc<TableInfo>>,
+    path: &Path,
+) -> Result<BTreeMap<u64, BTreeMap<String, Arc<PartitionInfo>>>> {
+    let bad = |reason: String| Error::Catalog { path: path.display().to_string(), reason };
+    let mut out: BTreeMap<u64, BTreeMap<String, Arc<PartitionInfo>>> = BTreeMap::new();
+    for p in file {
+        let table = tables.values().find(|t| t.id == p.table_id);
+        let Some(table) = table.filter(|t| t.descriptor.partition_keys.len() == p.values.len()) else {
+            return Err(bad(format!("partition '{}' (id {}) names no partitioned table {}", p.name, p.id, p.table_id)));
+        };
+        if partition_name(&p.values) != p.name {
+            return Err(bad(format!("partition '{}' of '{}' has values {:?}", p.name, table.name(), p.values)));
+        }
+        let info =
+            PartitionInfo { id: p.id, table_id: p.table_id, name: p.name, values: p.values, created_ms: p.created_ms };
+        out.entry(p.table_id).or_default().insert(info.name.clone(), Arc::new(info));
+    }
+    Ok(out)
 }
 
 /// Reads the catalog at `path`; `None` if there is no file.
@@ -270,5 +335,50 @@ mod tests {
         std::fs::write(&path, b"{not json").unwrap();
         let err = load(&path).unwrap_err().to_string();
         assert!(err.contains("catalog"), "{err}");
+    }
+
+    #[test]
+    fn round_trips_partitions_and_their_next_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = Catalog::open(dir.path()).unwrap();
+        let mut t = TableDescriptor::log_table(
+            "events",
+            Schema::new(vec![Column::not_null("id", DataType::BigInt), Column::not_null("dt", DataType::String)]),
+        );
+        t.partition_keys = vec!["dt".into()];
+        catalog.create_table(t, false, 1).unwrap();
+        let spec = |v: &str| vec![("dt".to_string(), v.to_string())];
+        catalog.create_partition("events", &spec("a"), false, 2).unwrap();
+        catalog.create_partition("events", &spec("b"), false, 3).unwrap();
+        catalog.drop_partition("events", &spec("b"), false).unwrap();
+        let saved = catalog.snapshot();
+        let loaded = load(&dir.path().join(CATALOG_FILE)).unwrap().unwrap();
+        assert_eq!(loaded.next_partition_id, 3, "the dropped partition's id is not handed out again");
+        let table = loaded.table("events").unwrap();
+        let a: Vec<_> = saved.partitions_of(table.id).cloned().collect();
+        let b: Vec<_> = loaded.partitions_of(table.id).cloned().collect();
+        assert_eq!(a, b);
+        assert_eq!((b[0].name.as_str(), b[0].id, b[0].created_ms), ("a", 1, 2));
+    }
+
+    #[test]
+    fn a_file_from_before_partitions_loads_without_any() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CATALOG_FILE);
+        std::fs::write(&path, old_file(&[("db.a", 2)], "")).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        assert_eq!(loaded.next_partition_id, 1);
+        assert_eq!(loaded.partitions_of(2).count(), 0);
+    }
+
+    #[test]
+    fn rejects_a_partition_of_an_unknown_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CATALOG_FILE);
+        let text = old_file(&[("db.a", 2)], "").trim_end().trim_end_matches('}').to_string()
+            + r#", "partitions": [ { "id": 1, "table_id": 9, "name": "x", "values": ["x"], "created_ms": 0 } ] }"#;
+        std::fs::write(&path, text).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("partition 'x'"), "{err}");
     }
 }

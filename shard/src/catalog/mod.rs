@@ -1,12 +1,16 @@
-//! The catalog (first slice): databases, and tables by name with their id, descriptor and kind.
+//! The catalog: databases, tables by name with their id, descriptor and kind, and the
+//! partitions of partitioned tables.
 //!
 //! Shard 0 owns the mutable [`Catalog`]; it persists every change to `catalog.json` (see
 //! [`file`]) before publishing a new immutable [`CatalogSnapshot`] that every shard installs.
-//! Every table belongs to a database ([`database`]). Not in this slice: partitions,
-//! auto-partitioning, schema evolution, table and database property changes.
+//! Every table belongs to a database ([`database`]); a partitioned table has partitions
+//! ([`partition`]), created explicitly or by auto-partitioning ([`auto_partition`]). Not yet:
+//! schema evolution, table and database property changes.
 
+pub mod auto_partition;
 pub mod database;
 pub mod file;
+pub mod partition;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +19,7 @@ use std::sync::Arc;
 use rill_engine::schema::TableDescriptor;
 
 pub use database::{database_of, DatabaseInfo, DEFAULT_DATABASE};
+pub use partition::{AutoPartitionChanges, PartitionInfo};
 
 use crate::error::{Error, Result};
 
@@ -22,6 +27,9 @@ use crate::error::{Error, Result};
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
+
+/// Default cap on partitions per table (Fluss's `max.partition.num` default).
+pub const DEFAULT_PARTITIONS_PER_TABLE_MAX: usize = 1000;
 
 /// What a table stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +70,11 @@ impl TableInfo {
     pub fn database(&self) -> &str {
         database_of(self.name())
     }
+
+    /// True when the table has partition keys.
+    pub fn is_partitioned(&self) -> bool {
+        !self.descriptor.partition_keys.is_empty()
+    }
 }
 
 /// An immutable view of the catalog; shards swap in a new one on every change.
@@ -71,8 +84,12 @@ pub struct CatalogSnapshot {
     pub version: u64,
     /// The id the next created table gets.
     pub next_table_id: u64,
+    /// The id the next created partition gets (of any table).
+    pub next_partition_id: u64,
     databases: BTreeMap<String, Arc<DatabaseInfo>>,
     tables: BTreeMap<String, Arc<TableInfo>>,
+    /// Partitions by table id, then by name.
+    partitions: BTreeMap<u64, partition::TablePartitions>,
 }
 
 impl CatalogSnapshot {
@@ -112,7 +129,14 @@ impl CatalogSnapshot {
     fn fresh(now_ms: i64) -> Self {
         let default = DatabaseInfo { name: DEFAULT_DATABASE.to_string(), created_ms: now_ms };
         let databases = BTreeMap::from([(default.name.clone(), Arc::new(default))]);
-        Self { version: 0, next_table_id: 1, databases, tables: BTreeMap::new() }
+        Self {
+            version: 0,
+            next_table_id: 1,
+            next_partition_id: 1,
+            databases,
+            tables: BTreeMap::new(),
+            partitions: BTreeMap::new(),
+        }
     }
 }
 
@@ -121,6 +145,8 @@ impl CatalogSnapshot {
 pub struct Catalog {
     path: PathBuf,
     current: Arc<CatalogSnapshot>,
+    /// Most partitions per table.
+    partitions_per_table_max: usize,
 }
 
 impl Catalog {
@@ -136,7 +162,13 @@ impl Catalog {
                 fresh
             }
         };
-        Ok(Self { path, current: Arc::new(current) })
+        Ok(Self { path, current: Arc::new(current), partitions_per_table_max: DEFAULT_PARTITIONS_PER_TABLE_MAX })
+    }
+
+    /// Sets the cap on partitions per table (`RillConfig::partitions_per_table_max`).
+    pub fn with_partitions_per_table_max(mut self, partitions_max: usize) -> Self {
+        self.partitions_per_table_max = partitions_max;
+        self
     }
 
     /// The current snapshot.
@@ -146,17 +178,16 @@ impl Catalog {
 
     /// Creates a table in its database, which must exist. Fails if the descriptor is invalid
     /// or the name is taken (with `if_not_exists`, a taken name returns the unchanged snapshot).
+    /// An auto-partitioned table gets its first partitions in the same change.
     pub fn create_table(
         &mut self,
         descriptor: TableDescriptor,
         if_not_exists: bool,
         now_ms: i64,
     ) -> Result<Arc<CatalogSnapshot>> {
+        validate_partitioning(&descriptor)?;
         descriptor.validate()?;
         database::validate_table_name(&descriptor.name)?;
-        if !descriptor.partition_keys.is_empty() {
-            return Err(Error::Unsupported { what: "partitioned tables".into() });
-        }
         self.current.database(database_of(&descriptor.name))?;
         if self.current.tables.contains_key(&descriptor.name) {
             return match if_not_exists {
@@ -165,9 +196,10 @@ impl Catalog {
             };
         }
         let mut next = (*self.current).clone();
-        let info = TableInfo { id: next.next_table_id, descriptor, created_ms: now_ms };
+        let info = Arc::new(TableInfo { id: next.next_table_id, descriptor, created_ms: now_ms });
         next.next_table_id += 1;
-        next.tables.insert(info.descriptor.name.clone(), Arc::new(info));
+        next.tables.insert(info.descriptor.name.clone(), Arc::clone(&info));
+        self.auto_partition_table(&mut next, &info, now_ms, &mut AutoPartitionChanges::default())?;
         self.commit(next)
     }
 
@@ -175,6 +207,7 @@ impl Catalog {
     pub fn drop_table(&mut self, name: &str) -> Result<(Arc<CatalogSnapshot>, Arc<TableInfo>)> {
         let mut next = (*self.current).clone();
         let dropped = next.tables.remove(name).ok_or_else(|| Error::UnknownTable { name: name.to_string() })?;
+        next.partitions.remove(&dropped.id);
         Ok((self.commit(next)?, dropped))
     }
 
@@ -184,4 +217,29 @@ impl Catalog {
         self.current = Arc::new(next);
         Ok(Arc::clone(&self.current))
     }
+}
+
+/// The partitioning rules Fluss applies at table creation (the descriptor's own validation
+/// covers "partition keys are columns" and "a primary key includes the partition keys").
+fn validate_partitioning(desc: &TableDescriptor) -> Result<()> {
+    if desc.partition_keys.is_empty() {
+        // Fails when auto-partitioning is enabled: it needs partition keys.
+        auto_partition::settings(desc)?;
+        return Ok(());
+    }
+    let invalid = |reason: String| Error::InvalidPartitionSpec { table: desc.name.clone(), reason };
+    if let Some(p) = desc.partition_keys.iter().find(|p| desc.schema.index_of(p).is_none()) {
+        return Err(invalid(format!("partition key '{p}' is not a column")));
+    }
+    if desc.has_primary_key() {
+        if let Some(p) = desc.partition_keys.iter().find(|p| !desc.primary_key.contains(p)) {
+            return Err(invalid(format!("partition key '{p}' must be part of the primary key {:?}", desc.primary_key)));
+        }
+    }
+    if let Some(k) = desc.bucket_key.iter().flatten().find(|k| desc.partition_keys.contains(k)) {
+        return Err(invalid(format!("bucket key column '{k}' is a partition key")));
+    }
+    crate::partition_key::check_key_types(desc)?;
+    auto_partition::settings(desc)?;
+    Ok(())
 }

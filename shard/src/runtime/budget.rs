@@ -124,7 +124,7 @@ impl ShardContext {
                     budget.last_error.borrow_mut().take();
                 }
                 Err(e) => {
-                    warn!(shard = self.index(), table = %bucket.table.name(), bucket = id.1, error = %e,
+                    warn!(shard = self.index(), table = %bucket.table.name(), partition = ?id.1, bucket = id.2, error = %e,
                         "flushing a memtable to get under the shard's memtable budget failed");
                     budget.failed_at.set(Some(Instant::now()));
                     *budget.last_error.borrow_mut() = Some(e.to_string());

@@ -12,13 +12,14 @@ use glommio::TaskQueueHandle;
 use tracing::warn;
 
 use super::budget::MemtableBudget;
+use super::coordinator::Coordinator;
 use crate::bucket::{BucketSettings, OpenBucket};
 use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};
 use crate::error::{Error, Result};
 use crate::route::shard_of;
 
-/// (table id, bucket).
-pub(crate) type BucketId = (u64, u32);
+/// (table id, partition id for a partitioned table, bucket).
+pub(crate) type BucketId = (u64, Option<u64>, u32);
 
 /// How long shutdown or a drop waits for requests still using a bucket.
 const IDLE_WAIT_MAX: Duration = Duration::from_secs(30);
@@ -37,6 +38,8 @@ pub struct ShardContext {
     in_flight: Cell<usize>,
     background: TaskQueueHandle,
     budget: MemtableBudget,
+    /// Shard 0's means to publish catalog changes it makes itself.
+    coordinator: Option<Coordinator>,
 }
 
 impl ShardContext {
@@ -45,9 +48,10 @@ impl ShardContext {
         shards: usize,
         settings: BucketSettings,
         budget: MemtableBudget,
-        owner: Option<Catalog>,
+        owner: Option<(Catalog, Coordinator)>,
         background: TaskQueueHandle,
     ) -> Self {
+        let (owner, coordinator) = owner.map_or((None, None), |(o, c)| (Some(o), Some(c)));
         Self {
             index,
             shards,
@@ -59,7 +63,13 @@ impl ShardContext {
             in_flight: Cell::new(0),
             background,
             budget,
+            coordinator,
         }
+    }
+
+    /// Shard 0's coordinator (none on the other shards).
+    pub(crate) fn coordinator(&self) -> Option<&Coordinator> {
+        self.coordinator.as_ref()
     }
 
     /// This shard's index.
@@ -108,16 +118,35 @@ impl ShardContext {
         f(&mut owner.borrow_mut())
     }
 
-    /// The open bucket `bucket` of `table`, which must be owned by this shard.
+    /// The open bucket `bucket` of an unpartitioned `table`, which must be owned by this
+    /// shard.
     pub(crate) fn bucket(&self, table: &TableInfo, bucket: u32) -> Result<Rc<OpenBucket>> {
+        self.bucket_in(table, None, bucket)
+    }
+
+    /// The open bucket `bucket` of `table` (of partition `partition` for a partitioned table),
+    /// which must be owned by this shard.
+    pub(crate) fn bucket_in(&self, table: &TableInfo, partition: Option<u64>, bucket: u32) -> Result<Rc<OpenBucket>> {
         let count = table.descriptor.bucket_count;
         if bucket >= count {
             return Err(Error::UnknownBucket { table: table.name().to_string(), bucket, bucket_count: count });
         }
-        match self.buckets.borrow().get(&(table.id, bucket)) {
+        if table.is_partitioned() != partition.is_some() {
+            return Err(match partition {
+                None => Error::PartitionRequired { table: table.name().to_string(), operation: "this call".into() },
+                Some(_) => Error::NotPartitioned { table: table.name().to_string() },
+            });
+        }
+        match self.buckets.borrow().get(&(table.id, partition, bucket)) {
             Some(b) if b.table.id == table.id => Ok(Rc::clone(b)),
             _ if self.catalog.borrow().table_by_id(table.id).is_none() => {
                 Err(Error::UnknownTable { name: table.name().to_string() })
+            }
+            _ if partition.is_some_and(|p| self.catalog.borrow().partition_by_id(table.id, p).is_none()) => {
+                Err(Error::UnknownPartition {
+                    table: table.name().to_string(),
+                    partition: format!("id {}", partition.unwrap_or_default()),
+                })
             }
             _ => Err(Error::Runtime {
                 reason: format!("bucket {bucket} of '{}' is not open on shard {}", table.name(), self.index),
@@ -125,8 +154,8 @@ impl ShardContext {
         }
     }
 
-    /// Installs a catalog snapshot: opens the buckets of new tables this shard owns, closes
-    /// those of dropped tables. A snapshot older than the current one is ignored.
+    /// Installs a catalog snapshot: opens the buckets of new tables and partitions this shard
+    /// owns, closes those of dropped ones. A snapshot older than the current one is ignored.
     pub(crate) async fn install(&self, snapshot: Arc<CatalogSnapshot>) -> Result<()> {
         let _permit = self.installing.acquire_permit(1).await.map_err(|e| Error::Runtime { reason: e.to_string() })?;
         if snapshot.version < self.catalog.borrow().version {
@@ -135,8 +164,11 @@ impl ShardContext {
         // Swap first: from here on, requests for dropped tables get `UnknownTable` while their
         // buckets close (requests for new tables only come once every shard has installed).
         *self.catalog.borrow_mut() = Arc::clone(&snapshot);
-        let removed: Vec<BucketId> =
-            self.buckets.borrow().keys().filter(|(t, _)| snapshot.table_by_id(*t).is_none()).copied().collect();
+        let gone = |(t, p, _): &&BucketId| match p {
+            Some(p) => snapshot.partition_by_id(*t, *p).is_none(),
+            None => snapshot.table_by_id(*t).is_none(),
+        };
+        let removed: Vec<BucketId> = self.buckets.borrow().keys().filter(gone).copied().collect();
         for id in removed {
             let bucket = self.buckets.borrow_mut().remove(&id);
             if let Some(bucket) = bucket {
@@ -144,20 +176,27 @@ impl ShardContext {
             }
         }
         for table in snapshot.tables() {
-            for b in 0..table.descriptor.bucket_count {
-                let id = (table.id, b);
-                if shard_of(table.id, None, b, self.shards) != self.index || self.buckets.borrow().contains_key(&id) {
-                    continue;
+            let partitions: Vec<Option<u64>> = match table.is_partitioned() {
+                true => snapshot.partitions_of(table.id).map(|p| Some(p.id)).collect(),
+                false => vec![None],
+            };
+            for partition in partitions {
+                for b in 0..table.descriptor.bucket_count {
+                    let id = (table.id, partition, b);
+                    let owner = shard_of(table.id, partition, b, self.shards);
+                    if owner != self.index || self.buckets.borrow().contains_key(&id) {
+                        continue;
+                    }
+                    let open = OpenBucket::open(&self.settings, Arc::clone(table), partition, b).await?;
+                    self.buckets.borrow_mut().insert(id, Rc::new(open));
                 }
-                let open = OpenBucket::open(&self.settings, Arc::clone(table), b).await?;
-                self.buckets.borrow_mut().insert(id, Rc::new(open));
             }
         }
         Ok(())
     }
 
-    /// Ids of the buckets open here (for tests and stats).
-    pub fn open_buckets(&self) -> Vec<(u64, u32)> {
+    /// Ids of the buckets open here as (table id, partition id, bucket) (for tests and stats).
+    pub fn open_buckets(&self) -> Vec<(u64, Option<u64>, u32)> {
         let mut ids: Vec<_> = self.buckets.borrow().keys().copied().collect();
         ids.sort_unstable();
         ids
@@ -209,7 +248,12 @@ async fn close_when_idle(bucket: Rc<OpenBucket>) -> Result<()> {
             }
             Err(shared) => {
                 return Err(Error::Runtime {
-                    reason: format!("bucket of '{}' still in use after {IDLE_WAIT_MAX:?}", shared.table.name()),
+                    reason: format!(
+                        "bucket {} of '{}' (partition id {:?}) still in use after {IDLE_WAIT_MAX:?}",
+                        shared.bucket,
+                        shared.table.name(),
+                        shared.partition
+                    ),
                 })
             }
         }

@@ -5,7 +5,8 @@
 //! memtable when it is over its bucket budget or idle for `memtable_idle_flush_ms`, run
 //! compaction steps while there is work, delete SST files compaction replaced; get the shard
 //! under its memtable budget. Every `retention_check_interval_ms`, enforce log retention on
-//! every bucket (log tables and primary-key changelogs). Errors are logged with the table and
+//! every bucket (log tables and primary-key changelogs). On shard 0, every
+//! `auto_partition_check_interval_ms`, one round of auto-partitioning. Errors are logged with the table and
 //! bucket and retried on the next round. The loop stops when told to, after its current step.
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub(crate) struct MaintenanceConfig {
     pub(crate) interval: Duration,
     pub(crate) memtable_idle_flush: Duration,
     pub(crate) retention_check_interval: Duration,
+    pub(crate) auto_partition_check_interval: Duration,
 }
 
 impl MaintenanceConfig {
@@ -36,6 +38,7 @@ impl MaintenanceConfig {
             interval: Duration::from_millis(config.maintenance_interval_ms.max(1)),
             memtable_idle_flush: Duration::from_millis(config.memtable_idle_flush_ms),
             retention_check_interval: Duration::from_millis(config.retention_check_interval_ms),
+            auto_partition_check_interval: Duration::from_millis(config.auto_partition_check_interval_ms.max(1)),
         }
     }
 }
@@ -113,6 +116,7 @@ impl Seen {
 async fn run(ctx: Rc<ShardContext>, config: MaintenanceConfig, mut stop: StopSignal) {
     let mut seen = Seen::default();
     let mut retention_due = Instant::now() + config.retention_check_interval;
+    let mut auto_partition_due = Instant::now() + config.auto_partition_check_interval;
     loop {
         if stop.sleep(config.interval).await {
             return;
@@ -130,6 +134,12 @@ async fn run(ctx: Rc<ShardContext>, config: MaintenanceConfig, mut stop: StopSig
         }
         if ctx.over_memtable_budget() {
             ctx.start_relief();
+        }
+        if ctx.coordinator().is_some() && Instant::now() >= auto_partition_due {
+            auto_partition_due = Instant::now() + config.auto_partition_check_interval;
+            if let Err(e) = ctx.run_auto_partitioning().await {
+                warn!(shard = ctx.index(), error = %e, "background auto-partitioning failed; retrying on the next round");
+            }
         }
         if Instant::now() >= retention_due {
             retention_due = Instant::now() + config.retention_check_interval;
@@ -202,6 +212,6 @@ async fn enforce_retention(bucket: &OpenBucket) -> Result<usize> {
 }
 
 fn report(ctx: &ShardContext, id: BucketId, bucket: &OpenBucket, what: &str, e: &dyn std::fmt::Display) {
-    warn!(shard = ctx.index(), table = %bucket.table.name(), bucket = id.1, error = %e,
+    warn!(shard = ctx.index(), table = %bucket.table.name(), partition = ?id.1, bucket = id.2, error = %e,
         "background {what} failed; retrying on the next round");
 }

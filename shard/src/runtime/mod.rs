@@ -5,6 +5,7 @@
 
 mod budget;
 pub mod context;
+pub(crate) mod coordinator;
 mod mailbox;
 mod maintenance;
 pub mod memlock;
@@ -13,13 +14,14 @@ mod wait;
 
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_channel::oneshot;
 use futures_lite::future::BoxedLocal;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 pub use context::ShardContext;
+use coordinator::{Coordinator, Published};
 use mailbox::Mailbox;
 pub use shard::{BACKGROUND_SHARES, FOREGROUND_SHARES};
 pub use wait::{block_on, REPLY_SPIN_US};
@@ -43,14 +45,22 @@ fn runtime_err(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl Runtime {
-    /// Starts `config.shards` shards on `snapshot`; shard 0 gets the mutable catalog. Returns
-    /// once every shard has opened its buckets.
-    pub(crate) fn start(config: &RillConfig, catalog: Catalog) -> Result<Self> {
+    /// Starts `config.shards` shards on `snapshot`; shard 0 gets the mutable catalog (and
+    /// updates `published` when it changes the catalog on its own). Returns once every shard
+    /// has opened its buckets.
+    pub(crate) fn start(config: &RillConfig, catalog: Catalog, published: Published) -> Result<Self> {
         let shards = config.shards.max(1);
         memlock::check(shards, config.io_memory_bytes)?;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let snapshot = catalog.snapshot();
-        let mut owner = Some(catalog);
+        let peers = Arc::new(OnceLock::new());
+        let coordinator = Coordinator {
+            peers: Arc::clone(&peers),
+            published,
+            clock: config.clock.clone(),
+            data_dir: config.data_dir.clone(),
+        };
+        let mut owner = Some((catalog, coordinator));
         let mut runtime = Self { mailboxes: Vec::with_capacity(shards), threads: Mutex::new(Vec::new()) };
         let mut readies = Vec::with_capacity(shards);
         for index in 0..shards {
@@ -63,6 +73,8 @@ impl Runtime {
                 }
             }
         }
+        // Before waiting: shard 0 may publish (auto-partitioning) once it serves.
+        let _ = peers.set(runtime.mailboxes.clone());
         for (index, ready) in readies.into_iter().enumerate() {
             let outcome = block_on(ready).unwrap_or(Err(Error::ShardGone { shard: index }));
             if let Err(e) = outcome {
@@ -81,7 +93,7 @@ impl Runtime {
         shards: usize,
         placement: Placement,
         snapshot: &Arc<CatalogSnapshot>,
-        owner: Option<Catalog>,
+        owner: Option<(Catalog, Coordinator)>,
     ) -> Result<oneshot::Receiver<Result<()>>> {
         let mailbox = Arc::new(Mailbox::new(index, config.queue_depth_max));
         let (ready, ready_rx) = oneshot::channel();

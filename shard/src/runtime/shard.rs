@@ -10,6 +10,7 @@ use tracing::warn;
 
 use super::budget::MemtableBudget;
 use super::context::ShardContext;
+use super::coordinator::Coordinator;
 use super::mailbox::Mailbox;
 use super::maintenance::{Maintenance, MaintenanceConfig};
 use crate::bucket::BucketSettings;
@@ -29,8 +30,8 @@ pub(crate) struct ShardSetup {
     pub(crate) shards: usize,
     pub(crate) mailbox: Arc<Mailbox>,
     pub(crate) snapshot: Arc<CatalogSnapshot>,
-    /// The mutable catalog, for shard 0.
-    pub(crate) owner: Option<Catalog>,
+    /// The mutable catalog and the means to publish changes, for shard 0.
+    pub(crate) owner: Option<(Catalog, Coordinator)>,
     pub(crate) config: RillConfig,
     /// Told whether the shard opened its buckets.
     pub(crate) ready: oneshot::Sender<Result<()>>,

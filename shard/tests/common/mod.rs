@@ -138,3 +138,84 @@ pub fn wait_for<T>(timeout: std::time::Duration, mut check: impl FnMut() -> Opti
 pub fn is_null_free(batch: &RecordBatch) -> bool {
     batch.columns().iter().all(|c| c.null_count() == 0)
 }
+
+// ---- partitioned tables ----
+
+/// id BIGINT NOT NULL, city STRING, dt STRING NOT NULL (the partition key).
+pub fn dated_schema() -> Schema {
+    Schema::new(vec![
+        Column::not_null("id", DataType::BigInt),
+        Column::new("city", DataType::String),
+        Column::not_null("dt", DataType::String),
+    ])
+}
+
+/// A log table partitioned by `dt`.
+pub fn dated_log_table(name: &str, buckets: u32) -> TableDescriptor {
+    let mut d = TableDescriptor::log_table(name, dated_schema());
+    d.bucket_count = buckets;
+    d.partition_keys = vec!["dt".into()];
+    d
+}
+
+/// A primary-key table (id, dt) partitioned by `dt`.
+pub fn dated_pk_table(name: &str, buckets: u32) -> TableDescriptor {
+    let mut d = dated_log_table(name, buckets);
+    d.primary_key = vec!["id".into(), "dt".into()];
+    d
+}
+
+/// Rows (id, city-of-id, dt).
+pub fn dated(rows: &[(i64, &str)]) -> RecordBatch {
+    let cities = ["Lisbon", "Oslo", "Quito", "Perth"];
+    RecordBatch::try_new(
+        dated_schema().to_arrow(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| cities[(r.0 % 4) as usize]))) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))) as ArrayRef,
+        ],
+    )
+    .unwrap()
+}
+
+/// (id, city, dt) of a batch of `dated_schema`.
+pub fn dated_rows_of(batch: &RecordBatch) -> Vec<(i64, String, String)> {
+    let ids = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let cities = batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+    let dts = batch.column(2).as_any().downcast_ref::<StringArray>().unwrap();
+    (0..batch.num_rows()).map(|i| (ids.value(i), cities.value(i).to_string(), dts.value(i).to_string())).collect()
+}
+
+/// Every row of one partition of a dated log table, sorted.
+pub fn partition_rows(rill: &Rill, table: &str, partition: &str) -> Vec<(i64, String, String)> {
+    let buckets = rill.describe(table).unwrap().descriptor.bucket_count;
+    let mut out = Vec::new();
+    for b in 0..buckets {
+        let mut offset = 0;
+        loop {
+            let r = rill.scan_partition(table, Some(partition), b, offset, 1 << 20, None, None).unwrap();
+            for batch in &r.batches {
+                out.extend(dated_rows_of(batch));
+            }
+            if r.next_offset >= r.high_watermark {
+                break;
+            }
+            offset = r.next_offset;
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Names of the partitions of a table.
+pub fn partition_names(rill: &Rill, table: &str) -> Vec<String> {
+    rill.list_partitions(table).unwrap().iter().map(|p| p.name.clone()).collect()
+}
+
+/// Creates partitions with these `dt` values.
+pub fn create_days(rill: &Rill, table: &str, days: &[&str]) {
+    for day in days {
+        rill.create_partition(table, &[("dt", day)], false).unwrap();
+    }
+}
