@@ -62,7 +62,9 @@ impl OpenBucket {
         let dir = bucket_dir(&settings.data_dir, table.id, bucket);
         let storage = UringStorage::open(&dir).await?;
         let desc = &table.descriptor;
-        let log = LogConfig::new(format!("{}/b{bucket}", desc.name), desc.schema.clone());
+        let mut log = LogConfig::new(format!("{}/b{bucket}", desc.name), desc.schema.clone());
+        // Every schema of the table, so batches written under older ones still decode.
+        log.schemas.extend(table.schemas.iter().map(|(id, s)| (*id, Arc::clone(s))));
         let store = match table.kind() {
             TableKind::Log => Store::Log(Log::open(storage, log, system_clock()).await?),
             TableKind::PrimaryKey => {

@@ -13,6 +13,7 @@ mod log;
 mod pk;
 mod prefix;
 mod scan_iter;
+mod schema;
 mod stats;
 
 use std::path::{Path, PathBuf};
