@@ -4,15 +4,16 @@
 //! - [`route`]: which shard owns a bucket (`shard_of`), which bucket a key belongs to.
 //! - [`runtime`]: `N` glommio shards fed from any thread through bounded queues + wake-ups.
 //! - [`catalog`]: databases and tables by name, persisted in `catalog.json`, published as
-//!   snapshots.
+//!   snapshots; every schema of a table by id, and Fluss's table and schema JSON.
 //! - [`Rill`]: the cloneable handle with blocking and async methods: DDL (create / drop /
-//!   list databases; create / drop / list / describe tables), append / scan / scan_iter / list_offsets on log tables, upsert /
+//!   list databases; create / drop / list / describe tables; `add_columns`: schema evolution
+//!   by nullable columns at the end, old rows read with them null), append / scan / scan_iter / list_offsets on log tables, upsert /
 //!   delete / update_columns / lookup / prefix_lookup on primary-key tables; `bucket_stats`.
 //! - Background maintenance per shard (flush, compaction, garbage collection, log retention)
 //!   in the background task queue, and a memtable budget per shard: writes over it wait for
 //!   flushes (bounded by `write_stall_ms_max`, then `Error::WriteStalled`).
 //!
-//! Not in this slice: partitions and auto-partitioning, schema evolution, KV
+//! Not in this slice: partitions and auto-partitioning, KV
 //! snapshot scans, changelog subscriptions, a block-cache budget beyond its fixed size.
 //!
 //! ```no_run

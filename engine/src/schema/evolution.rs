@@ -171,4 +171,26 @@ mod tests {
         let narrow = RecordBatch::new_empty(v1().to_arrow());
         assert!(widen(narrow, &v0()).is_err());
     }
+
+    #[test]
+    fn a_stored_batch_of_an_older_schema_decodes_in_the_newest() {
+        use crate::batch::{build, BuildOptions};
+        use arrow_array::{Array, Int64Array, StringArray};
+        let rows = RecordBatch::try_new(
+            v0().to_arrow(),
+            vec![Arc::new(Int64Array::from(vec![7, 8])), Arc::new(StringArray::from(vec!["a", "b"]))],
+        )
+        .unwrap();
+        let bytes = Buffer::from_vec(build(&v0(), &rows, None, &BuildOptions::default()).unwrap());
+        let schemas: Schemas = [(0, Arc::new(v0())), (1, Arc::new(v1()))].into_iter().collect();
+        let wide = decode_as(&bytes, &schemas, &v1(), "b0").unwrap();
+        assert_eq!(wide.schema(), v1().to_arrow());
+        assert_eq!(wide.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values(), &[7, 8]);
+        assert_eq!(wide.column(2).null_count(), 2);
+        let same = decode_as(&bytes, &schemas, &v0(), "b0").unwrap();
+        assert_eq!(same, rows);
+        let only_new: Schemas = [(1, Arc::new(v1()))].into_iter().collect();
+        let err = decode_as(&bytes, &only_new, &v1(), "b0").unwrap_err().to_string();
+        assert!(err.contains("schema id 0"), "{err}");
+    }
 }

@@ -302,6 +302,9 @@ mod tests {
         assert_eq!(databases, [("db", 20), (DEFAULT_DATABASE, 20), ("x", 40)]);
         assert_eq!(loaded.tables_in(DEFAULT_DATABASE).map(|t| t.name()).collect::<Vec<_>>(), ["t"]);
         assert_eq!(loaded.tables().count(), 4);
+        // Written before schema evolution: one schema, modified when created.
+        let t = loaded.table("db.b").unwrap();
+        assert_eq!((t.schemas.keys().copied().collect::<Vec<_>>(), t.modified_ms), (vec![0], 30));
     }
 
     #[test]

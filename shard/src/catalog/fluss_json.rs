@@ -235,6 +235,7 @@ pub fn parse_table_json(name: &str, bytes: &[u8]) -> Result<TableDescriptor> {
     desc.primary_key = primary_key;
     desc.partition_keys = partition_keys;
     desc.bucket_count = bucket_count;
+    desc.properties = properties;
     // The default bucket key of a PK table is kept implicit, as rill stores it.
     desc.bucket_key = bucket_key.filter(|k| *k != desc.effective_bucket_key());
     desc.validate()?;
