@@ -231,18 +231,18 @@ fn changelog_and_binlog_readings() {
         .batches
         .iter()
         .flat_map(|b| {
-            let c = changelog_batch(&schema(), b).unwrap();
+            let c = changelog_batch(&t.log().config().schemas, b).unwrap();
             let col = c.column(0).as_any().downcast_ref::<StringArray>().unwrap().clone();
             (0..col.len()).map(move |i| col.value(i).to_string())
         })
         .collect();
     assert_eq!(kinds, ["insert", "update_before", "update_after", "delete"]);
-    let update = binlog_batch(&schema(), &read.batches[1]).unwrap();
+    let update = binlog_batch(&t.log().config().schemas, &read.batches[1]).unwrap();
     assert_eq!(update.num_rows(), 1);
     let kind = update.column(0).as_any().downcast_ref::<StringArray>().unwrap();
     assert_eq!(kind.value(0), "update");
     assert!(update.column(3).is_valid(0) && update.column(4).is_valid(0), "before and after images");
-    let gone = binlog_batch(&schema(), &read.batches[2]).unwrap();
+    let gone = binlog_batch(&t.log().config().schemas, &read.batches[2]).unwrap();
     assert!(gone.column(3).is_valid(0) && gone.column(4).is_null(0));
 }
 

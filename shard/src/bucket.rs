@@ -83,7 +83,9 @@ impl OpenBucket {
             Some(p) => format!("{}/p{p}/b{bucket}", desc.name),
             None => format!("{}/b{bucket}", desc.name),
         };
-        let log = LogConfig::new(label, desc.schema.clone());
+        let mut log = LogConfig::new(label, desc.schema.clone());
+        // Every schema of the table, so batches written under older ones still decode.
+        log.schemas.extend(table.schemas.iter().map(|(id, s)| (*id, Arc::clone(s))));
         let store = match table.kind() {
             TableKind::Log => Store::Log(Log::open(storage, log, system_clock()).await?),
             TableKind::PrimaryKey => {

@@ -4,11 +4,13 @@
 //! - [`route`]: which shard owns a bucket (`shard_of`), which bucket a key belongs to.
 //! - [`runtime`]: `N` glommio shards fed from any thread through bounded queues + wake-ups.
 //! - [`catalog`]: databases, tables by name and the partitions of partitioned tables,
-//!   persisted in `catalog.json`, published as snapshots; auto-partitioning by time unit.
+//!   persisted in `catalog.json`, published as snapshots; auto-partitioning by time unit;
+//!   every schema of a table by id, and Fluss's table and schema JSON.
 //! - [`partition_key`]: which types can be partition keys and how their values are written
 //!   (Fluss's partition names: values in key order joined by `$`).
 //! - [`Rill`]: the cloneable handle with blocking and async methods: DDL (create / drop /
-//!   list databases; create / drop / list / describe tables), append / scan / scan_iter / list_offsets on log tables, upsert /
+//!   list databases; create / drop / list / describe tables; `add_columns`: schema evolution
+//!   by nullable columns at the end, old rows read with them null), append / scan / scan_iter / list_offsets on log tables, upsert /
 //!   delete / update_columns / lookup / prefix_lookup on primary-key tables; `bucket_stats`.
 //! - Background maintenance per shard (flush, compaction, garbage collection, log retention)
 //!   in the background task queue, and a memtable budget per shard: writes over it wait for
@@ -19,9 +21,11 @@
 //!   find each row's partition from its values; `*_partition` reads name one; `scan_table`
 //!   prunes partitions with a predicate; `run_auto_partitioning` runs a round now at
 //!   `RillConfig::clock`'s time (shard 0 also runs one every `auto_partition_check_interval_ms`).
+//! - Schema evolution: `add_columns` appends nullable columns (the schema id grows); rows
+//!   written under older schemas read back with nulls in the new columns.
 //!
-//! Not in this slice: schema evolution, KV snapshot scans, changelog subscriptions, a
-//! block-cache budget beyond its fixed size.
+//! Not in this slice: KV snapshot scans, changelog subscriptions, a block-cache budget beyond
+//! its fixed size.
 //!
 //! ```no_run
 //! use rill_shard::{Rill, RillConfig};

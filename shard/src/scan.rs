@@ -2,10 +2,9 @@
 //! them, drop rows before the requested offset, apply the exact row filter, project.
 
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
-use rill_engine::batch::{ipc, BatchView};
-use rill_engine::log::{BatchFilter, Log, StoredBatch, UringStorage};
+use rill_engine::log::{BatchFilter, Log, UringStorage};
 use rill_engine::predicate::Predicate;
+use rill_engine::schema::evolution::decode_as;
 use rill_engine::schema::Schema;
 
 use crate::error::Result;
@@ -35,10 +34,10 @@ pub(crate) async fn scan(log: &Log<UringStorage>, schema: &Schema, request: Scan
     let predicate = request.predicate.as_deref().map(|p| Predicate::parse(p, schema)).transpose()?;
     let filter = predicate.as_ref().map(|p| p as &dyn BatchFilter);
     let read = log.read(request.offset, request.bytes_max, filter).await?;
-    let arrow = schema.to_arrow();
     let mut batches = Vec::with_capacity(read.batches.len());
     for stored in &read.batches {
-        let mut rows = decode(stored, arrow.clone())?;
+        // Batches written under an older schema come back in `schema`, new columns null.
+        let mut rows = decode_as(&stored.bytes, &log.config().schemas, schema, &log.config().bucket)?;
         let skip = usize::try_from(request.offset - stored.base_offset).unwrap_or(0).min(rows.num_rows());
         if skip > 0 {
             rows = rows.slice(skip, rows.num_rows() - skip);
@@ -56,12 +55,4 @@ pub(crate) async fn scan(log: &Log<UringStorage>, schema: &Schema, request: Scan
         }
     }
     Ok(ScanResult { batches, next_offset: read.next_offset, high_watermark: read.high_watermark })
-}
-
-/// Decodes a stored batch's Arrow payload.
-fn decode(stored: &StoredBatch, schema: SchemaRef) -> Result<RecordBatch> {
-    let view = BatchView::parse(stored.bytes.as_slice())?;
-    let range = view.ipc_range();
-    let message = stored.bytes.slice_with_length(range.start, range.len());
-    Ok(ipc::decode(&message, schema, false)?)
 }

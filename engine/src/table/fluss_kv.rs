@@ -17,14 +17,11 @@ impl<S: Storage + Clone> PkTable<S> {
     /// the request's partial-update column list (`None` = all columns).
     pub async fn write_kv_batch(&self, bytes: &[u8], target_columns: Option<Vec<usize>>) -> Result<WriteResult> {
         let batch = KvBatch::parse(bytes)?;
-        let schema = &self.descriptor().schema;
-        if batch.schema_id() != schema.id {
-            return Err(Error::SchemaMismatch {
-                bucket: self.log().config().bucket.clone(),
-                expected: format!("schema id {}", schema.id),
-                actual: format!("schema id {}", batch.schema_id()),
-            });
-        }
+        // A batch written under an older schema (a client that has not seen the change yet)
+        // decodes under that schema; its rows get null in the columns added since.
+        let latest = &self.descriptor().schema;
+        let config = self.log().config();
+        let schema = crate::schema::evolution::schema_of(&config.schemas, batch.schema_id(), &config.bucket)?;
         let mut decoder = RowDecoder::new(schema)?;
         let mut keys = Vec::with_capacity(batch.record_count());
         let mut picks = Vec::with_capacity(batch.record_count());
@@ -43,7 +40,7 @@ impl<S: Storage + Clone> PkTable<S> {
                 }
             }
         }
-        let values = decoder.finish();
+        let values = crate::schema::evolution::widen(decoder.finish(), latest)?;
         let rows = with_null_rows(&values, &picks)?;
         let write = KvWrite {
             keys,

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use arrow_buffer::Buffer;
 
-use crate::batch::{ipc, BatchView, ChangeType};
+use crate::batch::{BatchView, ChangeType};
 use crate::error::{Error, Result};
 use crate::kv::tree::Lsm;
 use crate::log::{Log, OffsetSpec, Storage};
 use crate::row::key::encode_key;
+use crate::schema::evolution::decode_as;
 use crate::schema::Schema;
 
 /// Bytes read from the log per step of the replay.
@@ -37,7 +38,7 @@ pub async fn replay<S: Storage + Clone>(
     while offset < end {
         let read = log.read(offset, REPLAY_READ_BYTES, None).await?;
         for stored in &read.batches {
-            apply_batch(lsm, schema, key_columns, &stored.bytes, stored.next_offset)?;
+            apply_batch(log, lsm, schema, key_columns, &stored.bytes, stored.next_offset)?;
         }
         offset = read.next_offset;
     }
@@ -45,6 +46,7 @@ pub async fn replay<S: Storage + Clone>(
 }
 
 fn apply_batch<S: Storage + Clone>(
+    log: &Log<S>,
     lsm: &Lsm<S>,
     schema: &Arc<Schema>,
     key_columns: &[usize],
@@ -53,8 +55,8 @@ fn apply_batch<S: Storage + Clone>(
 ) -> Result<()> {
     let view = BatchView::parse(bytes.as_slice())?;
     let kinds = view.change_types()?;
-    let range = view.ipc_range();
-    let rows = ipc::decode(&bytes.slice_with_length(range.start, range.len()), schema.to_arrow(), false)?;
+    // A batch written under an older schema comes back with the added columns null.
+    let rows = decode_as(bytes, &log.config().schemas, schema, &log.config().bucket)?;
     let mut keys = Vec::with_capacity(rows.num_rows());
     let mut deleted = Vec::with_capacity(rows.num_rows());
     let mut keep = Vec::with_capacity(rows.num_rows());

@@ -15,10 +15,11 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Fields, Schema as ArrowSchema, TimeUnit};
 use arrow_select::take::take;
 
-use crate::batch::{ipc, BatchView, ChangeType};
+use crate::batch::{BatchView, ChangeType};
 use crate::error::{Error, Result};
 use crate::log::StoredBatch;
-use crate::schema::Schema;
+use crate::schema::evolution::decode_as;
+use crate::schema::Schemas;
 
 fn change_name(kind: ChangeType) -> &'static str {
     match kind {
@@ -33,17 +34,18 @@ fn timestamp_field() -> Field {
     Field::new("_commit_timestamp", DataType::Timestamp(TimeUnit::Millisecond, Some(Arc::from("UTC"))), false)
 }
 
-/// Decodes a stored batch: its change types and rows.
-fn decode(schema: &Schema, stored: &StoredBatch) -> Result<(Vec<ChangeType>, RecordBatch)> {
+/// Decodes a stored batch: its change types and rows. A batch written under an older schema
+/// comes back in the newest schema of `schemas`, the added columns null.
+fn decode(schemas: &Schemas, stored: &StoredBatch) -> Result<(Vec<ChangeType>, RecordBatch)> {
     let view = BatchView::parse(stored.bytes.as_slice())?;
-    let range = view.ipc_range();
-    let rows = ipc::decode(&stored.bytes.slice_with_length(range.start, range.len()), schema.to_arrow(), false)?;
+    let latest = schemas.values().next_back().ok_or_else(|| Error::invalid_batch("no schema to decode with"))?;
+    let rows = decode_as(&stored.bytes, schemas, latest, "changelog")?;
     Ok((view.change_types()?, rows))
 }
 
 /// The `$changelog` rows of one stored batch.
-pub fn changelog_batch(schema: &Schema, stored: &StoredBatch) -> Result<RecordBatch> {
-    let (kinds, rows) = decode(schema, stored)?;
+pub fn changelog_batch(schemas: &Schemas, stored: &StoredBatch) -> Result<RecordBatch> {
+    let (kinds, rows) = decode(schemas, stored)?;
     let n = rows.num_rows();
     let mut fields = vec![
         Field::new("_change_type", DataType::Utf8, false),
@@ -62,8 +64,8 @@ pub fn changelog_batch(schema: &Schema, stored: &StoredBatch) -> Result<RecordBa
 }
 
 /// The `$binlog` rows of one stored batch (a -U is paired with the +U that follows it).
-pub fn binlog_batch(schema: &Schema, stored: &StoredBatch) -> Result<RecordBatch> {
-    let (kinds, rows) = decode(schema, stored)?;
+pub fn binlog_batch(schemas: &Schemas, stored: &StoredBatch) -> Result<RecordBatch> {
+    let (kinds, rows) = decode(schemas, stored)?;
     let mut names = Vec::new();
     let mut offsets = Vec::new();
     let mut before: Vec<Option<u32>> = Vec::new();

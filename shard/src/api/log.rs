@@ -76,8 +76,10 @@ impl Rill {
             Some(v) => Compression::from_property(v)?,
             None => Compression::default(),
         };
-        // Encoding happens on the calling thread: the shard only appends bytes.
-        let bytes = build(&info.descriptor.schema, &batch, None, &BuildOptions { compression, ..Default::default() })?;
+        // Encoding happens on the calling thread: the shard only appends bytes. Rows in an
+        // older schema of the table are stored under that schema's id (and read back widened).
+        let schema = super::schema::schema_of_rows(info, &batch)?;
+        let bytes = build(&schema, &batch, None, &BuildOptions { compression, ..Default::default() })?;
         let info = Arc::clone(info);
         self.inner
             .runtime
@@ -145,7 +147,8 @@ impl Rill {
             .runtime
             .call(shard, move |ctx| async move {
                 let open = ctx.bucket_in(&info, partition, bucket)?;
-                crate::scan::scan(open.log()?, &info.descriptor.schema, request).await
+                // The bucket's schemas: a newer catalog than the caller's may have reopened it.
+                crate::scan::scan(open.log()?, &open.table.descriptor.schema, request).await
             })
             .await
     }

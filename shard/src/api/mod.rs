@@ -16,6 +16,7 @@ mod partition_scan;
 mod pk;
 mod prefix;
 mod scan_iter;
+mod schema;
 mod stats;
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,6 @@
 
 use crate::runtime::block_on;
 use arrow_array::RecordBatch;
-use rill_engine::batch::builder::check_schema;
 use rill_engine::table::{KvWrite, LookupResult};
 
 use super::Rill;
@@ -35,11 +34,17 @@ fn pk_table(info: &TableInfo) -> Result<()> {
 }
 
 impl Rill {
-    /// Inserts or replaces rows (the table's columns, in order) by primary key.
+    /// Inserts or replaces rows (the table's columns, in order) by primary key. Rows in an
+    /// older schema of the table replace whole rows too: the columns added since are set to
+    /// null (use [`Self::update_columns_async`] to leave them unchanged).
     pub async fn upsert_async(&self, table: &str, rows: RecordBatch) -> Result<WriteInfo> {
         let info = self.table(table)?;
         pk_table(&info)?;
-        check_schema(&info.descriptor.schema, &rows)?;
+        let schema = super::schema::schema_of_rows(&info, &rows)?;
+        let rows = match schema.id == info.schema_id() {
+            true => rows,
+            false => rill_engine::schema::evolution::widen(rows, &info.descriptor.schema)?,
+        };
         self.write(&info, &rows, false, None).await
     }
 

@@ -8,7 +8,9 @@
 //!                 "schema_id": 0,
 //!                 "columns": [ { "name": "id", "type": "BIGINT", "nullable": false } ],
 //!                 "primary_key": ["id"], "bucket_key": null, "bucket_count": 4,
-//!                 "partition_keys": [], "properties": { "k": "v" } } ],
+//!                 "partition_keys": [], "properties": { "k": "v" },
+//!                 "modified_ms": 1764000500000,
+//!                 "old_schemas": [ { "schema_id": 0, "columns": [ ... ] } ] } ],
 //!   "next_partition_id": 3,
 //!   "partitions": [ { "id": 2, "table_id": 1, "name": "20241111", "values": ["20241111"],
 //!                     "created_ms": 1764000000000 } ] }
@@ -17,19 +19,25 @@
 //! `next_partition_id` and `partitions` came with partitioned tables: a file without them has
 //! no partitions (and the next partition id is 1).
 //!
+//! `schema_id` and `columns` are the current schema. `modified_ms` and `old_schemas` (every
+//! older schema of the table, oldest first; see [`super::schemas`]) came with schema
+//! evolution: a file without them loads with `modified_ms = created_ms` and the current
+//! schema as the only one.
+//!
 //! `databases` came after the first files: a file without it gets [`DEFAULT_DATABASE`] plus
 //! every database its tables name (created when their first table was), so old data dirs open
 //! unchanged. With it, a table in a database it does not list is a malformed file.
 //!
 //! Types are spelled as SQL (`DataType`'s `Display`, read back with `DataType::parse`).
-//! Fluss's own JSON shapes (for its metadata APIs) come with the protocol work.
+//! Fluss's own JSON shapes (for its metadata APIs) are produced by [`super::fluss_json`].
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+use rill_engine::schema::evolution::check_successor;
+use rill_engine::schema::{Column, DataType, Schema, Schemas, TableDescriptor};
 use serde::{Deserialize, Serialize};
 
 use super::{database_of, CatalogSnapshot, DatabaseInfo, PartitionInfo, TableInfo, DEFAULT_DATABASE};
@@ -84,6 +92,18 @@ struct FileTable {
     bucket_count: u32,
     partition_keys: Vec<String>,
     properties: BTreeMap<String, String>,
+    /// Absent in files written before schema evolution.
+    #[serde(default)]
+    modified_ms: Option<i64>,
+    /// Absent in files written before schema evolution (= no older schema).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    old_schemas: Vec<FileSchema>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileSchema {
+    schema_id: i16,
+    columns: Vec<FileColumn>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -104,21 +124,19 @@ fn to_file(snapshot: &CatalogSnapshot) -> FileCatalog {
                 name: d.name.clone(),
                 created_ms: t.created_ms,
                 schema_id: d.schema.id,
-                columns: d
-                    .schema
-                    .columns
-                    .iter()
-                    .map(|c| FileColumn {
-                        name: c.name.clone(),
-                        data_type: c.data_type.to_string(),
-                        nullable: c.nullable,
-                    })
-                    .collect(),
+                columns: to_file_columns(&d.schema),
                 primary_key: d.primary_key.clone(),
                 bucket_key: d.bucket_key.clone(),
                 bucket_count: d.bucket_count,
                 partition_keys: d.partition_keys.clone(),
                 properties: d.properties.clone(),
+                modified_ms: Some(t.modified_ms),
+                old_schemas: t
+                    .schemas
+                    .values()
+                    .filter(|s| s.id != d.schema.id)
+                    .map(|s| FileSchema { schema_id: s.id, columns: to_file_columns(s) })
+                    .collect(),
             }
         })
         .collect();
@@ -145,6 +163,40 @@ fn to_file(snapshot: &CatalogSnapshot) -> FileCatalog {
     }
 }
 
+fn to_file_columns(schema: &Schema) -> Vec<FileColumn> {
+    schema
+        .columns
+        .iter()
+        .map(|c| FileColumn { name: c.name.clone(), data_type: c.data_type.to_string(), nullable: c.nullable })
+        .collect()
+}
+
+fn from_file_columns(columns: Vec<FileColumn>) -> Result<Vec<Column>> {
+    let columns = columns
+        .into_iter()
+        .map(|c| Ok(Column { name: c.name, data_type: DataType::parse(&c.data_type)?, nullable: c.nullable }))
+        .collect::<Result<Vec<_>, rill_engine::Error>>()?;
+    Ok(columns)
+}
+
+/// The table's schemas by id: the older ones, each a valid predecessor of the next, then the
+/// current one.
+fn schema_history(name: &str, old: Vec<FileSchema>, current: &Schema, path: &Path) -> Result<Schemas> {
+    let mut schemas = Schemas::new();
+    for s in old {
+        let schema = Schema { id: s.schema_id, columns: from_file_columns(s.columns)? };
+        schemas.insert(schema.id, Arc::new(schema));
+    }
+    schemas.insert(current.id, Arc::new(current.clone()));
+    for (older, newer) in schemas.values().zip(schemas.values().skip(1)) {
+        check_successor(name, older, newer).map_err(|e| Error::Catalog {
+            path: path.display().to_string(),
+            reason: format!("schema history of table '{name}': {e}"),
+        })?;
+    }
+    Ok(schemas)
+}
+
 fn from_file(file: FileCatalog, path: &Path) -> Result<CatalogSnapshot> {
     let listed = file.databases.is_some();
     // An older file gets the default database, as old as its oldest table.
@@ -157,11 +209,7 @@ fn from_file(file: FileCatalog, path: &Path) -> Result<CatalogSnapshot> {
         .collect();
     let mut tables = BTreeMap::new();
     for t in file.tables {
-        let columns = t
-            .columns
-            .into_iter()
-            .map(|c| Ok(Column { name: c.name, data_type: DataType::parse(&c.data_type)?, nullable: c.nullable }))
-            .collect::<Result<Vec<_>, rill_engine::Error>>()?;
+        let columns = from_file_columns(t.columns)?;
         let descriptor = TableDescriptor {
             name: t.name.clone(),
             schema: Schema { id: t.schema_id, columns },
@@ -188,7 +236,10 @@ fn from_file(file: FileCatalog, path: &Path) -> Result<CatalogSnapshot> {
                 *info = Arc::new(DatabaseInfo { name: database.to_string(), created_ms: t.created_ms });
             }
         }
-        tables.insert(t.name, Arc::new(TableInfo { id: t.id, descriptor, created_ms: t.created_ms }));
+        let schemas = schema_history(&t.name, t.old_schemas, &descriptor.schema, path)?;
+        let modified_ms = t.modified_ms.unwrap_or(t.created_ms);
+        let info = TableInfo { id: t.id, descriptor, created_ms: t.created_ms, modified_ms, schemas };
+        tables.insert(t.name, Arc::new(info));
     }
     let partitions = partitions_from_file(file.partitions, &tables, path)?;
     let highest = partitions.values().flat_map(|p| p.values()).map(|p| p.id).max().unwrap_or(0);
@@ -316,6 +367,9 @@ mod tests {
         assert_eq!(databases, [("db", 20), (DEFAULT_DATABASE, 20), ("x", 40)]);
         assert_eq!(loaded.tables_in(DEFAULT_DATABASE).map(|t| t.name()).collect::<Vec<_>>(), ["t"]);
         assert_eq!(loaded.tables().count(), 4);
+        // Written before schema evolution: one schema, modified when created.
+        let t = loaded.table("db.b").unwrap();
+        assert_eq!((t.schemas.keys().copied().collect::<Vec<_>>(), t.modified_ms), (vec![0], 30));
     }
 
     #[test]

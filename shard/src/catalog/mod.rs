@@ -3,20 +3,24 @@
 //!
 //! Shard 0 owns the mutable [`Catalog`]; it persists every change to `catalog.json` (see
 //! [`file`]) before publishing a new immutable [`CatalogSnapshot`] that every shard installs.
-//! Every table belongs to a database ([`database`]); a partitioned table has partitions
-//! ([`partition`]), created explicitly or by auto-partitioning ([`auto_partition`]). Not yet:
-//! schema evolution, table and database property changes.
+//! Every table belongs to a database ([`database`]) and keeps every schema it had
+//! ([`schemas`]: adding nullable columns makes the next schema id); a partitioned table has
+//! partitions ([`partition`]), created explicitly or by auto-partitioning ([`auto_partition`]).
+//! Fluss's JSON shapes for the metadata APIs are in [`fluss_json`]. Not yet: table and
+//! database property changes.
 
 pub mod auto_partition;
 pub mod database;
 pub mod file;
+pub mod fluss_json;
 pub mod partition;
+pub mod schemas;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rill_engine::schema::TableDescriptor;
+use rill_engine::schema::{Schemas, TableDescriptor};
 
 pub use database::{database_of, DatabaseInfo, DEFAULT_DATABASE};
 pub use partition::{AutoPartitionChanges, PartitionInfo};
@@ -45,10 +49,14 @@ pub enum TableKind {
 pub struct TableInfo {
     /// Assigned at creation, never reused.
     pub id: u64,
-    /// Schema, keys, buckets and properties.
+    /// Schema (the current one), keys, buckets and properties.
     pub descriptor: TableDescriptor,
     /// Creation time, epoch ms.
     pub created_ms: i64,
+    /// Time of the last change (creation, then each schema change), epoch ms.
+    pub modified_ms: i64,
+    /// Every schema the table had, by id, the current one included ([`schemas`]).
+    pub schemas: Schemas,
 }
 
 impl TableInfo {
@@ -196,7 +204,14 @@ impl Catalog {
             };
         }
         let mut next = (*self.current).clone();
-        let info = Arc::new(TableInfo { id: next.next_table_id, descriptor, created_ms: now_ms });
+        let schemas = schemas::history_of(&descriptor.schema);
+        let info = Arc::new(TableInfo {
+            id: next.next_table_id,
+            descriptor,
+            created_ms: now_ms,
+            modified_ms: now_ms,
+            schemas,
+        });
         next.next_table_id += 1;
         next.tables.insert(info.descriptor.name.clone(), Arc::clone(&info));
         self.auto_partition_table(&mut next, &info, now_ms, &mut AutoPartitionChanges::default())?;

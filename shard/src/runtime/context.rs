@@ -175,6 +175,7 @@ impl ShardContext {
                 close_when_idle(bucket).await?;
             }
         }
+        self.reopen_evolved(&snapshot).await?;
         for table in snapshot.tables() {
             let partitions: Vec<Option<u64>> = match table.is_partitioned() {
                 true => snapshot.partitions_of(table.id).map(|p| Some(p.id)).collect(),
@@ -191,6 +192,33 @@ impl ShardContext {
                     self.buckets.borrow_mut().insert(id, Rc::new(open));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Reopens the buckets whose table has a new schema, so they learn it (and keep the older
+    /// ones to decode what was written under them). Closing flushes a primary-key bucket's
+    /// memtable under the old schema; SSTs and changelog batches of older schemas are widened
+    /// with null columns when read. Requests for such a bucket that arrive while it reopens
+    /// get a `Runtime` error ("not open"); requests already running finish first.
+    async fn reopen_evolved(&self, snapshot: &CatalogSnapshot) -> Result<()> {
+        let evolved: Vec<(BucketId, Arc<TableInfo>)> = self
+            .buckets
+            .borrow()
+            .iter()
+            .filter_map(|(id, b)| {
+                let table = snapshot.table_by_id(id.0)?;
+                (table.schema_id() != b.table.schema_id()).then(|| (*id, Arc::clone(table)))
+            })
+            .collect();
+        for (id, table) in evolved {
+            let bucket = self.buckets.borrow_mut().remove(&id);
+            if let Some(bucket) = bucket {
+                close_when_idle(bucket).await?;
+            }
+            let (_, partition, b) = id;
+            let open = OpenBucket::open(&self.settings, table, partition, b).await?;
+            self.buckets.borrow_mut().insert(id, Rc::new(open));
         }
         Ok(())
     }
