@@ -10,6 +10,7 @@
 mod database;
 mod ddl;
 mod log;
+mod panic_hook;
 mod pk;
 mod prefix;
 mod scan_iter;
