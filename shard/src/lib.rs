@@ -35,7 +35,11 @@ pub mod route;
 pub mod runtime;
 mod scan;
 
-pub use api::{AppendInfo, BucketStats, Rill, ScanIter, WriteInfo, SCAN_ITER_BYTES_MAX};
+pub use api::{
+    AppendInfo, BucketStats, KvSnapshotIter, Rill, ScanIter, SnapshotOffset, WriteInfo, SCAN_ITER_BYTES_MAX,
+    SNAPSHOT_PULL_BYTES_MAX,
+};
+pub use api::{Subscription, SUBSCRIBE_READ_BYTES_MAX, SUBSCRIBE_WAIT_MS_DEFAULT, SUBSCRIBE_WAIT_MS_MAX};
 pub use catalog::{CatalogSnapshot, DatabaseInfo, TableInfo, TableKind, DEFAULT_DATABASE};
 pub use config::RillConfig;
 pub use error::{Error, Result};

@@ -59,7 +59,7 @@ pub(crate) async fn scan(log: &Log<UringStorage>, schema: &Schema, request: Scan
 }
 
 /// Decodes a stored batch's Arrow payload.
-fn decode(stored: &StoredBatch, schema: SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn decode(stored: &StoredBatch, schema: SchemaRef) -> Result<RecordBatch> {
     let view = BatchView::parse(stored.bytes.as_slice())?;
     let range = view.ipc_range();
     let message = stored.bytes.slice_with_length(range.start, range.len());

@@ -14,7 +14,9 @@ mod panic_hook;
 mod pk;
 mod prefix;
 mod scan_iter;
+mod snapshot;
 mod stats;
+mod subscribe;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
@@ -25,7 +27,9 @@ use futures_lite::future::block_on;
 pub use log::AppendInfo;
 pub use pk::WriteInfo;
 pub use scan_iter::{ScanIter, SCAN_ITER_BYTES_MAX};
+pub use snapshot::{KvSnapshotIter, SnapshotOffset, SNAPSHOT_PULL_BYTES_MAX};
 pub use stats::BucketStats;
+pub use subscribe::{Subscription, SUBSCRIBE_READ_BYTES_MAX, SUBSCRIBE_WAIT_MS_DEFAULT, SUBSCRIBE_WAIT_MS_MAX};
 
 use crate::bucket::table_dir;
 use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};

@@ -37,6 +37,11 @@ pub struct ShardContext {
     in_flight: Cell<usize>,
     background: TaskQueueHandle,
     budget: MemtableBudget,
+    /// KV snapshots held open for callers.
+    snapshots: super::snapshots::Snapshots,
+    /// Wakes requests waiting for new data (subscriptions) when a bucket closes or the
+    /// shard stops, so they return instead of holding the bucket.
+    closing: rill_engine::log::notify::Notify,
 }
 
 impl ShardContext {
@@ -59,6 +64,8 @@ impl ShardContext {
             in_flight: Cell::new(0),
             background,
             budget,
+            snapshots: super::snapshots::Snapshots::default(),
+            closing: rill_engine::log::notify::Notify::default(),
         }
     }
 
@@ -100,6 +107,16 @@ impl ShardContext {
         self.buckets.borrow().values().map(|b| f(b)).sum()
     }
 
+    /// The KV snapshots held open for callers.
+    pub(crate) fn snapshots(&self) -> &super::snapshots::Snapshots {
+        &self.snapshots
+    }
+
+    /// Notified when a bucket closes or the shard stops (waiters re-check and return).
+    pub(crate) fn closing(&self) -> &rill_engine::log::notify::Notify {
+        &self.closing
+    }
+
     /// The mutable catalog (shard 0 only).
     pub(crate) fn with_owner<T>(&self, f: impl FnOnce(&mut Catalog) -> Result<T>) -> Result<T> {
         let owner = self.owner.as_ref().ok_or_else(|| Error::Runtime {
@@ -137,6 +154,9 @@ impl ShardContext {
         *self.catalog.borrow_mut() = Arc::clone(&snapshot);
         let removed: Vec<BucketId> =
             self.buckets.borrow().keys().filter(|(t, _)| snapshot.table_by_id(*t).is_none()).copied().collect();
+        if !removed.is_empty() {
+            self.closing.notify_all();
+        }
         for id in removed {
             let bucket = self.buckets.borrow_mut().remove(&id);
             if let Some(bucket) = bucket {
@@ -171,6 +191,7 @@ impl ShardContext {
 
     /// Waits until no request is running (bounded by `IDLE_WAIT_MAX`).
     pub(crate) async fn wait_idle(&self) {
+        self.closing.notify_all();
         let started = std::time::Instant::now();
         while self.in_flight.get() > 0 && started.elapsed() < IDLE_WAIT_MAX {
             glommio::timer::sleep(Duration::from_millis(1)).await;

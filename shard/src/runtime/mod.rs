@@ -9,6 +9,7 @@ mod mailbox;
 mod maintenance;
 pub mod memlock;
 mod shard;
+pub mod snapshots;
 
 use std::any::Any;
 use std::future::Future;
