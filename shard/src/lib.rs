@@ -11,9 +11,17 @@
 //! - Background maintenance per shard (flush, compaction, garbage collection, log retention)
 //!   in the background task queue, and a memtable budget per shard: writes over it wait for
 //!   flushes (bounded by `write_stall_ms_max`, then `Error::WriteStalled`).
+//! - KV snapshot scans ([`Rill::kv_snapshot`], [`KvSnapshotIter`]): the rows of a primary-key
+//!   table streamed per pull, each bucket consistent at the changelog offset it reports.
+//! - Changelog subscriptions ([`Rill::subscribe`], [`Subscription`]): the next batches at or
+//!   after an offset, waiting on the shard (no polling) for new data, bounded.
+//! - Idempotent writers ([`Rill::new_writer_id`], [`WriterSeq`], `append_idempotent`,
+//!   `upsert_idempotent`, `delete_idempotent`): a retried batch is not applied twice.
+//! - A panicking request stops its shard: callers get `Error::ShardPanicked` instead of
+//!   hanging (see docs/embedding.md).
 //!
-//! Not in this slice: partitions and auto-partitioning, schema evolution, KV
-//! snapshot scans, changelog subscriptions, a block-cache budget beyond its fixed size.
+//! Not in this slice: partitions and auto-partitioning, schema evolution, a block-cache
+//! budget beyond its fixed size, catching panics of background maintenance tasks.
 //!
 //! ```no_run
 //! use rill_shard::{Rill, RillConfig};
@@ -40,6 +48,7 @@ pub use api::{
     SNAPSHOT_PULL_BYTES_MAX,
 };
 pub use api::{Subscription, SUBSCRIBE_READ_BYTES_MAX, SUBSCRIBE_WAIT_MS_DEFAULT, SUBSCRIBE_WAIT_MS_MAX};
+pub use api::{WriterSeq, WRITER_ID_BLOCK};
 pub use catalog::{CatalogSnapshot, DatabaseInfo, TableInfo, TableKind, DEFAULT_DATABASE};
 pub use config::RillConfig;
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use futures_lite::future::block_on;
 use rill_engine::batch::{build, BuildOptions, Compression};
 use rill_engine::log::OffsetSpec;
 
+use super::writer::WriterSeq;
 use super::Rill;
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
@@ -25,6 +26,9 @@ pub struct AppendInfo {
     pub next_offset: i64,
     /// Commit time set by the log, epoch ms.
     pub commit_timestamp: i64,
+    /// An idempotent writer's retry: these are the first attempt's offsets, nothing was
+    /// appended (see [`Rill::append_idempotent`]).
+    pub duplicate: bool,
 }
 
 fn log_table(info: &TableInfo) -> Result<()> {
@@ -38,6 +42,17 @@ impl Rill {
     /// Appends `batch` (the table's columns, in order) to `bucket`, or to the next bucket in
     /// round-robin order when `None`. Resolves once the batch is durable.
     pub async fn append_async(&self, table: &str, bucket: Option<u32>, batch: RecordBatch) -> Result<AppendInfo> {
+        self.append_as(table, bucket, batch, None).await
+    }
+
+    /// Appends, as a batch of an idempotent writer when `writer` is set.
+    pub(super) async fn append_as(
+        &self,
+        table: &str,
+        bucket: Option<u32>,
+        batch: RecordBatch,
+        writer: Option<WriterSeq>,
+    ) -> Result<AppendInfo> {
         let info = self.table(table)?;
         log_table(&info)?;
         let bucket = match bucket {
@@ -50,7 +65,12 @@ impl Rill {
             None => Compression::default(),
         };
         // Encoding happens on the calling thread: the shard only appends bytes.
-        let bytes = build(&info.descriptor.schema, &batch, None, &BuildOptions { compression, ..Default::default() })?;
+        let mut options = BuildOptions { compression, ..Default::default() };
+        if let Some(w) = writer {
+            options.writer_id = w.writer_id;
+            options.batch_sequence = w.sequence;
+        }
+        let bytes = build(&info.descriptor.schema, &batch, None, &options)?;
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
@@ -62,6 +82,7 @@ impl Rill {
                     base_offset: a.base_offset,
                     next_offset: a.next_offset,
                     commit_timestamp: a.commit_timestamp,
+                    duplicate: a.duplicate,
                 })
             })
             .await

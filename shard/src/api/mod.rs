@@ -17,6 +17,7 @@ mod scan_iter;
 mod snapshot;
 mod stats;
 mod subscribe;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
@@ -30,6 +31,7 @@ pub use scan_iter::{ScanIter, SCAN_ITER_BYTES_MAX};
 pub use snapshot::{KvSnapshotIter, SnapshotOffset, SNAPSHOT_PULL_BYTES_MAX};
 pub use stats::BucketStats;
 pub use subscribe::{Subscription, SUBSCRIBE_READ_BYTES_MAX, SUBSCRIBE_WAIT_MS_DEFAULT, SUBSCRIBE_WAIT_MS_MAX};
+pub use writer::{WriterSeq, WRITER_ID_BLOCK};
 
 use crate::bucket::table_dir;
 use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};
@@ -51,6 +53,8 @@ struct Inner {
     data_dir: PathBuf,
     /// Next bucket for appends that do not name one.
     round_robin: AtomicU32,
+    /// Hands out idempotent writer ids.
+    writer_ids: writer::WriterIds,
     /// The data directory's lock, released once the shards have stopped (declared after
     /// `runtime`, so a drop stops the shards first).
     lock: Mutex<Option<DirLock>>,
@@ -68,12 +72,14 @@ impl Rill {
         let catalog = Catalog::open(dir)?;
         let snapshot = catalog.snapshot();
         remove_orphans(dir, &snapshot)?;
+        let writer_ids = writer::WriterIds::open(dir)?;
         let runtime = Runtime::start(&config, catalog)?;
         let inner = Inner {
             runtime,
             catalog: RwLock::new(snapshot),
             data_dir: config.data_dir.clone(),
             round_robin: AtomicU32::new(0),
+            writer_ids,
             lock: Mutex::new(Some(lock)),
         };
         Ok(Self { inner: Arc::new(inner) })

@@ -22,6 +22,8 @@ pub struct WriteInfo {
     pub buckets: usize,
     /// Records that changed something, over all buckets (the engine's `WriteResult::changes`).
     pub changes: usize,
+    /// Buckets whose part was an idempotent writer's retry, already applied: nothing done.
+    pub duplicates: usize,
 }
 
 /// No idempotent writer (the engine's `NO_WRITER_ID` / `NO_BATCH_SEQUENCE`).
@@ -36,12 +38,19 @@ fn pk_table(info: &TableInfo) -> Result<()> {
 }
 
 impl Rill {
+    /// The primary-key table `table`.
+    pub(super) fn pk_info(&self, table: &str) -> Result<std::sync::Arc<TableInfo>> {
+        let info = self.table(table)?;
+        pk_table(&info)?;
+        Ok(info)
+    }
+
     /// Inserts or replaces rows (the table's columns, in order) by primary key.
     pub async fn upsert_async(&self, table: &str, rows: RecordBatch) -> Result<WriteInfo> {
         let info = self.table(table)?;
         pk_table(&info)?;
         check_schema(&info.descriptor.schema, &rows)?;
-        self.write(&info, &rows, false, None).await
+        self.write(&info, &rows, false, None, None).await
     }
 
     /// Partial update: `rows` holds some columns of the table by name (the primary key
@@ -59,7 +68,7 @@ impl Rill {
                 reason: format!("a partial update must include primary key column '{}'", missing.name),
             });
         }
-        self.write(&info, &wide, false, Some(targets)).await
+        self.write(&info, &wide, false, Some(targets), None).await
     }
 
     /// Blocking [`Self::update_columns_async`].
@@ -77,7 +86,7 @@ impl Rill {
         let info = self.table(table)?;
         pk_table(&info)?;
         let wide = widen_keys(&info.descriptor, &keys)?;
-        self.write(&info, &wide, true, None).await
+        self.write(&info, &wide, true, None, None).await
     }
 
     /// Blocking [`Self::delete_async`].
@@ -85,14 +94,28 @@ impl Rill {
         block_on(self.delete_async(table, keys))
     }
 
-    async fn write(
+    /// Writes `rows` bucket by bucket; with `writer` = (bucket, writer), every row must
+    /// belong to that bucket and the write is that writer's batch there.
+    pub(super) async fn write(
         &self,
         info: &std::sync::Arc<TableInfo>,
         rows: &RecordBatch,
         deleted: bool,
         target_columns: Option<Vec<usize>>,
+        writer: Option<(u32, super::writer::WriterSeq)>,
     ) -> Result<WriteInfo> {
         let groups = group_by_bucket(&info.descriptor, rows.columns())?;
+        if let Some((expected, _)) = writer {
+            if let Some(other) = groups.keys().find(|&&b| b != expected) {
+                return Err(Error::InvalidRequest {
+                    table: info.name().to_string(),
+                    reason: format!(
+                        "an idempotent write goes to one bucket ({expected}); some rows belong to bucket {other}"
+                    ),
+                });
+            }
+        }
+        let (writer_id, batch_sequence) = writer.map_or((NO_WRITER, NO_SEQUENCE), |(_, w)| (w.writer_id, w.sequence));
         let mut calls = Vec::with_capacity(groups.len());
         for (bucket, group) in groups {
             let shard = self.owner(info, bucket)?;
@@ -101,8 +124,8 @@ impl Rill {
                 deleted: vec![deleted; group.keys.len()],
                 keys: group.keys,
                 target_columns: target_columns.clone(),
-                writer_id: NO_WRITER,
-                batch_sequence: NO_SEQUENCE,
+                writer_id,
+                batch_sequence,
             };
             let info = std::sync::Arc::clone(info);
             calls.push(self.inner.runtime.call(shard, move |ctx| async move {
@@ -123,6 +146,7 @@ impl Rill {
                 Ok(r) => {
                     total.buckets += 1;
                     total.changes += r.changes;
+                    total.duplicates += usize::from(r.duplicate);
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);

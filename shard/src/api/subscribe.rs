@@ -107,6 +107,10 @@ impl Subscription {
     }
 
     /// Blocking [`Self::next_async`].
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "not an Iterator: `Ok(None)` means no data yet, not the end, and errors are not final"
+    )]
     pub fn next(&mut self) -> Result<Option<RecordBatch>> {
         block_on(self.next_async())
     }
