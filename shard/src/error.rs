@@ -38,6 +38,14 @@ pub enum Error {
     Unsupported { what: String },
     /// The shard has shut down (or its thread died): the request was not executed.
     ShardGone { shard: usize },
+    /// A task on the shard panicked (a bug): the shard stopped serving; this request and
+    /// every later one for the shard fail with this error until the `Rill` is reopened
+    /// (recovery replays the durable logs).
+    ShardPanicked { shard: usize, message: String },
+    /// The KV snapshot was closed or expired (not pulled for `SNAPSHOT_IDLE_MS_MAX`).
+    SnapshotGone { shard: usize, id: u64 },
+    /// The shard holds `SNAPSHOTS_OPEN_MAX_PER_SHARD` snapshots already: finish or drop some.
+    TooManySnapshots { shard: usize, open: usize, limit: usize },
     /// The shard's request queue is full (`queue_depth_max`): retry later.
     QueueFull { shard: usize },
     /// The shard's memtables stayed over `memtable_bytes_max_per_shard` for
@@ -119,6 +127,16 @@ impl fmt::Display for Error {
             Self::InvalidRequest { table, reason } => write!(f, "invalid request for table '{table}': {reason}"),
             Self::Unsupported { what } => write!(f, "{what} are not supported yet"),
             Self::ShardGone { shard } => write!(f, "shard {shard} has shut down"),
+            Self::ShardPanicked { shard, message } => write!(
+                f,
+                "shard {shard} stopped after a task panicked ({message}); reopen the Rill to recover its buckets"
+            ),
+            Self::SnapshotGone { shard, id } => {
+                write!(f, "KV snapshot {id} on shard {shard} is gone (closed, or expired after going unread)")
+            }
+            Self::TooManySnapshots { shard, open, limit } => {
+                write!(f, "shard {shard} holds {open} open KV snapshots, the limit is {limit}; finish or drop some")
+            }
             Self::QueueFull { shard } => write!(f, "the request queue of shard {shard} is full; retry later"),
             Self::WriteStalled { shard, memtable_bytes, budget_bytes, waited_ms, flush_error } => {
                 write!(

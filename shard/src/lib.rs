@@ -15,6 +15,14 @@
 //! - Background maintenance per shard (flush, compaction, garbage collection, log retention)
 //!   in the background task queue, and a memtable budget per shard: writes over it wait for
 //!   flushes (bounded by `write_stall_ms_max`, then `Error::WriteStalled`).
+//! - KV snapshot scans ([`Rill::kv_snapshot`], [`KvSnapshotIter`]): the rows of a primary-key
+//!   table streamed per pull, each bucket consistent at the changelog offset it reports.
+//! - Changelog subscriptions ([`Rill::subscribe`], [`Subscription`]): the next batches at or
+//!   after an offset, waiting on the shard (no polling) for new data, bounded.
+//! - Idempotent writers ([`Rill::new_writer_id`], [`WriterSeq`], `append_idempotent`,
+//!   `upsert_idempotent`, `delete_idempotent`): a retried batch is not applied twice.
+//! - A panicking request stops its shard: callers get `Error::ShardPanicked` instead of
+//!   hanging (see docs/embedding.md).
 //!
 //! - Partitioned tables: each partition has its own buckets (`tables/<table id>/p<partition
 //!   id>/b<bucket>/`, owned by `shard_of(table, Some(partition), bucket, n)`); writes and lookups
@@ -24,8 +32,8 @@
 //! - Schema evolution: `add_columns` appends nullable columns (the schema id grows); rows
 //!   written under older schemas read back with nulls in the new columns.
 //!
-//! Not in this slice: KV snapshot scans, changelog subscriptions, a block-cache budget beyond
-//! its fixed size.
+//! Not in this slice: a block-cache budget beyond its fixed size, catching panics of
+//! background maintenance tasks.
 //!
 //! ```no_run
 //! use rill_shard::{Rill, RillConfig};
@@ -49,7 +57,12 @@ pub mod route;
 pub mod runtime;
 mod scan;
 
-pub use api::{AppendInfo, BucketStats, PartitionAppend, Rill, ScanIter, TableScan, WriteInfo, SCAN_ITER_BYTES_MAX};
+pub use api::{
+    AppendInfo, BucketStats, KvSnapshotIter, PartitionAppend, Rill, ScanIter, SnapshotOffset, TableScan, WriteInfo,
+    SCAN_ITER_BYTES_MAX, SNAPSHOT_PULL_BYTES_MAX,
+};
+pub use api::{Subscription, SUBSCRIBE_READ_BYTES_MAX, SUBSCRIBE_WAIT_MS_DEFAULT, SUBSCRIBE_WAIT_MS_MAX};
+pub use api::{WriterSeq, WRITER_ID_BLOCK};
 pub use catalog::{
     AutoPartitionChanges, CatalogSnapshot, DatabaseInfo, PartitionInfo, TableInfo, TableKind, DEFAULT_DATABASE,
 };

@@ -13,6 +13,7 @@ pub mod sim;
 mod state;
 pub mod storage;
 pub mod uring;
+mod wait;
 pub mod writers;
 
 use std::cell::RefCell;

@@ -197,4 +197,18 @@ impl<S: Storage> Log<S> {
     pub fn check_writer(&self, writer_id: i64, sequence: i32) -> super::writers::SequenceCheck {
         self.state.borrow().writers.check(writer_id, sequence)
     }
+
+    /// Records that an idempotent writer's batch `sequence` was accepted without appending
+    /// anything (a primary-key write that changed nothing), at the log end `offset`, so
+    /// its retry is a duplicate and the next sequence follows it. Held in memory only: it
+    /// is not in the log, so a restart forgets it (the writer's next sequence then reads as
+    /// a gap; a new writer id starts over).
+    pub fn record_unchanged(&self, writer_id: i64, sequence: i32, offset: i64) {
+        let now = (self.clock)();
+        let mut state = self.state.borrow_mut();
+        let range =
+            super::writers::BatchRange { sequence, base_offset: offset, next_offset: offset, commit_timestamp: now };
+        state.writers.record(writer_id, range, now);
+        state.writers.expire(now, self.config.writer_idle_expiry_ms, self.config.writers_max);
+    }
 }

@@ -174,19 +174,19 @@ impl<S: Storage + Clone> PkTable<S> {
             return Err(Error::LogClosed { bucket: self.log.config().bucket.clone(), reason: reason.clone() });
         }
         self.check_write(&write)?;
-        if write.writer_id != crate::batch::header::NO_WRITER_ID {
-            if let SequenceCheck::Duplicate(r) = self.log.check_writer(write.writer_id, write.batch_sequence) {
-                return Ok(WriteResult {
-                    base_offset: r.base_offset,
-                    next_offset: r.next_offset,
-                    changes: 0,
-                    duplicate: true,
-                });
+        let idempotent = write.writer_id != crate::batch::header::NO_WRITER_ID;
+        if idempotent {
+            if let Some(answer) = self.check_sequence(&write)? {
+                return Ok(answer);
             }
         }
         let changes = self.merge_write(&write).await?;
         if changes.is_empty() {
             let end = self.log.list_offset(crate::log::OffsetSpec::Latest);
+            if idempotent {
+                // Nothing to append, but the sequence is used: the writer's next one follows it.
+                self.log.record_unchanged(write.writer_id, write.batch_sequence, end);
+            }
             return Ok(WriteResult { base_offset: end, next_offset: end, changes: 0, duplicate: false });
         }
         let (id, applied) = self.stage(&changes)?;
@@ -229,6 +229,35 @@ impl<S: Storage + Clone> PkTable<S> {
                 Ok(())
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// An idempotent writer's sequence, checked before anything is staged (a sequence error
+    /// from the append itself would come after the write changed the pre-write state, and
+    /// close the table): a retry is answered with its first result, a gap or a sequence
+    /// older than the kept window is an error.
+    fn check_sequence(&self, write: &KvWrite) -> Result<Option<WriteResult>> {
+        let bucket = || self.log.config().bucket.clone();
+        match self.log.check_writer(write.writer_id, write.batch_sequence) {
+            SequenceCheck::Append => Ok(None),
+            SequenceCheck::Duplicate(r) => Ok(Some(WriteResult {
+                base_offset: r.base_offset,
+                next_offset: r.next_offset,
+                changes: 0,
+                duplicate: true,
+            })),
+            SequenceCheck::TooOld { last_sequence } => Err(Error::DuplicateSequence {
+                bucket: bucket(),
+                writer_id: write.writer_id,
+                sequence: write.batch_sequence,
+                last_sequence,
+            }),
+            SequenceCheck::Gap { expected } => Err(Error::OutOfOrderSequence {
+                bucket: bucket(),
+                writer_id: write.writer_id,
+                expected,
+                received: write.batch_sequence,
+            }),
         }
     }
 

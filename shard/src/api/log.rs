@@ -9,6 +9,7 @@ use rill_engine::batch::{build, BuildOptions, Compression};
 use rill_engine::log::OffsetSpec;
 
 use super::partition_route::{named, split};
+use super::writer::WriterSeq;
 use super::Rill;
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
@@ -27,6 +28,9 @@ pub struct AppendInfo {
     pub next_offset: i64,
     /// Commit time set by the log, epoch ms.
     pub commit_timestamp: i64,
+    /// An idempotent writer's retry: these are the first attempt's offsets, nothing was
+    /// appended (see [`Rill::append_idempotent`]).
+    pub duplicate: bool,
 }
 
 fn log_table(info: &TableInfo) -> Result<()> {
@@ -42,6 +46,17 @@ impl Rill {
     /// table every row must belong to one existing partition (by its partition-key values);
     /// rows of several partitions go through [`Self::append_partitioned`].
     pub async fn append_async(&self, table: &str, bucket: Option<u32>, batch: RecordBatch) -> Result<AppendInfo> {
+        self.append_as(table, bucket, batch, None).await
+    }
+
+    /// Appends, as a batch of an idempotent writer when `writer` is set.
+    pub(super) async fn append_as(
+        &self,
+        table: &str,
+        bucket: Option<u32>,
+        batch: RecordBatch,
+        writer: Option<WriterSeq>,
+    ) -> Result<AppendInfo> {
         let info = self.table(table)?;
         log_table(&info)?;
         let mut slices = split(&self.catalog(), &info, &batch)?;
@@ -54,8 +69,8 @@ impl Rill {
             });
         }
         match slices.pop() {
-            Some(slice) => self.append_to(&info, slice.partition_id(), bucket, slice.rows).await,
-            None => self.append_to(&info, None, bucket, batch).await,
+            Some(slice) => self.append_to(&info, slice.partition_id(), bucket, slice.rows, writer).await,
+            None => self.append_to(&info, None, bucket, batch, writer).await,
         }
     }
 
@@ -66,6 +81,7 @@ impl Rill {
         partition: Option<u64>,
         bucket: Option<u32>,
         batch: RecordBatch,
+        writer: Option<WriterSeq>,
     ) -> Result<AppendInfo> {
         let bucket = match bucket {
             Some(b) => b,
@@ -79,7 +95,12 @@ impl Rill {
         // Encoding happens on the calling thread: the shard only appends bytes. Rows in an
         // older schema of the table are stored under that schema's id (and read back widened).
         let schema = super::schema::schema_of_rows(info, &batch)?;
-        let bytes = build(&schema, &batch, None, &BuildOptions { compression, ..Default::default() })?;
+        let mut options = BuildOptions { compression, ..Default::default() };
+        if let Some(w) = writer {
+            options.writer_id = w.writer_id;
+            options.batch_sequence = w.sequence;
+        }
+        let bytes = build(&schema, &batch, None, &options)?;
         let info = Arc::clone(info);
         self.inner
             .runtime
@@ -92,6 +113,7 @@ impl Rill {
                     base_offset: a.base_offset,
                     next_offset: a.next_offset,
                     commit_timestamp: a.commit_timestamp,
+                    duplicate: a.duplicate,
                 })
             })
             .await

@@ -10,6 +10,7 @@
 mod database;
 mod ddl;
 mod log;
+mod panic_hook;
 mod partition;
 mod partition_route;
 mod partition_scan;
@@ -17,7 +18,10 @@ mod pk;
 mod prefix;
 mod scan_iter;
 mod schema;
+mod snapshot;
 mod stats;
+mod subscribe;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
@@ -29,7 +33,10 @@ pub use log::AppendInfo;
 pub use partition_scan::{PartitionAppend, TableScan};
 pub use pk::WriteInfo;
 pub use scan_iter::{ScanIter, SCAN_ITER_BYTES_MAX};
+pub use snapshot::{KvSnapshotIter, SnapshotOffset, SNAPSHOT_PULL_BYTES_MAX};
 pub use stats::BucketStats;
+pub use subscribe::{Subscription, SUBSCRIBE_READ_BYTES_MAX, SUBSCRIBE_WAIT_MS_DEFAULT, SUBSCRIBE_WAIT_MS_MAX};
+pub use writer::{WriterSeq, WRITER_ID_BLOCK};
 
 use crate::bucket::{partition_dir, table_dir};
 use crate::catalog::{Catalog, CatalogSnapshot, TableInfo};
@@ -54,6 +61,8 @@ struct Inner {
     data_dir: PathBuf,
     /// Next bucket for appends that do not name one.
     round_robin: AtomicU32,
+    /// Hands out idempotent writer ids.
+    writer_ids: writer::WriterIds,
     /// The data directory's lock, released once the shards have stopped (declared after
     /// `runtime`, so a drop stops the shards first).
     lock: Mutex<Option<DirLock>>,
@@ -72,6 +81,7 @@ impl Rill {
         let snapshot = catalog.snapshot();
         remove_orphans(dir, &snapshot)?;
         let published: Published = Arc::new(RwLock::new(snapshot));
+        let writer_ids = writer::WriterIds::open(dir)?;
         let runtime = Runtime::start(&config, catalog, Arc::clone(&published))?;
         let inner = Inner {
             runtime,
@@ -79,6 +89,7 @@ impl Rill {
             clock: config.clock.clone(),
             data_dir: config.data_dir.clone(),
             round_robin: AtomicU32::new(0),
+            writer_ids,
             lock: Mutex::new(Some(lock)),
         };
         let rill = Self { inner: Arc::new(inner) };

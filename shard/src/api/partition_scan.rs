@@ -56,7 +56,7 @@ impl Rill {
         let mut out = Vec::with_capacity(slices.len());
         for slice in slices {
             let rows = slice.rows.num_rows();
-            let appended = self.append_to(&info, slice.partition_id(), bucket, slice.rows).await?;
+            let appended = self.append_to(&info, slice.partition_id(), bucket, slice.rows, None).await?;
             out.push(PartitionAppend { partition: slice.partition.map(|p| p.name.clone()), rows, info: appended });
         }
         Ok(out)

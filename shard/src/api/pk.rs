@@ -20,6 +20,8 @@ pub struct WriteInfo {
     pub buckets: usize,
     /// Records that changed something, over all buckets (the engine's `WriteResult::changes`).
     pub changes: usize,
+    /// Buckets whose part was an idempotent writer's retry, already applied: nothing done.
+    pub duplicates: usize,
 }
 
 /// No idempotent writer (the engine's `NO_WRITER_ID` / `NO_BATCH_SEQUENCE`).
@@ -34,6 +36,13 @@ fn pk_table(info: &TableInfo) -> Result<()> {
 }
 
 impl Rill {
+    /// The primary-key table `table`.
+    pub(super) fn pk_info(&self, table: &str) -> Result<std::sync::Arc<TableInfo>> {
+        let info = self.table(table)?;
+        pk_table(&info)?;
+        Ok(info)
+    }
+
     /// Inserts or replaces rows (the table's columns, in order) by primary key. Rows in an
     /// older schema of the table replace whole rows too: the columns added since are set to
     /// null (use [`Self::update_columns_async`] to leave them unchanged).
@@ -45,7 +54,7 @@ impl Rill {
             true => rows,
             false => rill_engine::schema::evolution::widen(rows, &info.descriptor.schema)?,
         };
-        self.write(&info, &rows, false, None).await
+        self.write(&info, &rows, false, None, None).await
     }
 
     /// Partial update: `rows` holds some columns of the table by name (the primary key
@@ -63,7 +72,7 @@ impl Rill {
                 reason: format!("a partial update must include primary key column '{}'", missing.name),
             });
         }
-        self.write(&info, &wide, false, Some(targets)).await
+        self.write(&info, &wide, false, Some(targets), None).await
     }
 
     /// Blocking [`Self::update_columns_async`].
@@ -81,7 +90,7 @@ impl Rill {
         let info = self.table(table)?;
         pk_table(&info)?;
         let wide = widen_keys(&info.descriptor, &keys)?;
-        self.write(&info, &wide, true, None).await
+        self.write(&info, &wide, true, None, None).await
     }
 
     /// Blocking [`Self::delete_async`].
@@ -89,20 +98,42 @@ impl Rill {
         block_on(self.delete_async(table, keys))
     }
 
-    async fn write(
+    pub(super) async fn write(
         &self,
         info: &std::sync::Arc<TableInfo>,
         rows: &RecordBatch,
         deleted: bool,
         target_columns: Option<Vec<usize>>,
+        writer: Option<(u32, super::writer::WriterSeq)>,
     ) -> Result<WriteInfo> {
         let slices = split(&self.catalog(), info, rows)?;
-        let mut calls = Vec::new();
+        let mut jobs = Vec::new();
         for slice in slices {
             let partition = slice.partition_id();
             for (bucket, group) in group_by_bucket(&info.descriptor, slice.rows.columns())? {
-                calls.push(self.write_bucket(info, partition, bucket, &slice.rows, group, deleted, &target_columns)?);
+                if let Some((expected, _)) = writer.filter(|(expected, _)| *expected != bucket || !jobs.is_empty()) {
+                    return Err(Error::InvalidRequest {
+                        table: info.name().to_string(),
+                        reason: format!(
+                            "an idempotent write goes to one bucket ({expected}) of one partition; some rows belong to bucket {bucket}"
+                        ),
+                    });
+                }
+                jobs.push((partition, bucket, take_rows(&slice.rows, &group.rows)?, group));
             }
+        }
+        let (writer_id, batch_sequence) = writer.map_or((NO_WRITER, NO_SEQUENCE), |(_, w)| (w.writer_id, w.sequence));
+        let mut calls = Vec::with_capacity(jobs.len());
+        for (partition, bucket, rows, group) in jobs {
+            let write = KvWrite {
+                rows,
+                deleted: vec![deleted; group.keys.len()],
+                keys: group.keys,
+                target_columns: target_columns.clone(),
+                writer_id,
+                batch_sequence,
+            };
+            calls.push(self.write_bucket(info, partition, bucket, write)?);
         }
         let mut total = WriteInfo::default();
         let mut first_error = None;
@@ -111,6 +142,7 @@ impl Rill {
                 Ok(r) => {
                     total.buckets += 1;
                     total.changes += r.changes;
+                    total.duplicates += usize::from(r.duplicate);
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -120,28 +152,16 @@ impl Rill {
         first_error.map_or(Ok(total), Err)
     }
 
-    /// Sends the rows of one bucket to its shard.
-    #[expect(clippy::too_many_arguments, reason = "one bucket's share of a write, all of it needed")]
+    /// Sends one bucket's share of a write to its shard.
     fn write_bucket(
         &self,
         info: &std::sync::Arc<TableInfo>,
         partition: Option<u64>,
         bucket: u32,
-        rows: &RecordBatch,
-        group: BucketRows,
-        deleted: bool,
-        target_columns: &Option<Vec<usize>>,
+        write: KvWrite,
     ) -> Result<impl std::future::Future<Output = Result<rill_engine::table::WriteResult>>> {
         {
             let shard = self.owner_in(info, partition, bucket)?;
-            let write = KvWrite {
-                rows: take_rows(rows, &group.rows)?,
-                deleted: vec![deleted; group.keys.len()],
-                keys: group.keys,
-                target_columns: target_columns.clone(),
-                writer_id: NO_WRITER,
-                batch_sequence: NO_SEQUENCE,
-            };
             let info = std::sync::Arc::clone(info);
             Ok(self.inner.runtime.call(shard, move |ctx| async move {
                 let open = ctx.bucket_in(&info, partition, bucket)?;

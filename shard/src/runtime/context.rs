@@ -40,6 +40,11 @@ pub struct ShardContext {
     budget: MemtableBudget,
     /// Shard 0's means to publish catalog changes it makes itself.
     coordinator: Option<Coordinator>,
+    /// KV snapshots held open for callers.
+    snapshots: super::snapshots::Snapshots,
+    /// Wakes requests waiting for new data (subscriptions) when a bucket closes or the
+    /// shard stops, so they return instead of holding the bucket.
+    closing: rill_engine::log::notify::Notify,
 }
 
 impl ShardContext {
@@ -64,6 +69,8 @@ impl ShardContext {
             background,
             budget,
             coordinator,
+            snapshots: super::snapshots::Snapshots::default(),
+            closing: rill_engine::log::notify::Notify::default(),
         }
     }
 
@@ -108,6 +115,16 @@ impl ShardContext {
     /// The sum of `f` over the open buckets (no copy; `f` cannot await).
     pub(crate) fn sum_over_buckets(&self, f: impl Fn(&OpenBucket) -> usize) -> usize {
         self.buckets.borrow().values().map(|b| f(b)).sum()
+    }
+
+    /// The KV snapshots held open for callers.
+    pub(crate) fn snapshots(&self) -> &super::snapshots::Snapshots {
+        &self.snapshots
+    }
+
+    /// Notified when a bucket closes or the shard stops (waiters re-check and return).
+    pub(crate) fn closing(&self) -> &rill_engine::log::notify::Notify {
+        &self.closing
     }
 
     /// The mutable catalog (shard 0 only).
@@ -169,6 +186,9 @@ impl ShardContext {
             None => snapshot.table_by_id(*t).is_none(),
         };
         let removed: Vec<BucketId> = self.buckets.borrow().keys().filter(gone).copied().collect();
+        if !removed.is_empty() {
+            self.closing.notify_all();
+        }
         for id in removed {
             let bucket = self.buckets.borrow_mut().remove(&id);
             if let Some(bucket) = bucket {
@@ -238,6 +258,7 @@ impl ShardContext {
 
     /// Waits until no request is running (bounded by `IDLE_WAIT_MAX`).
     pub(crate) async fn wait_idle(&self) {
+        self.closing.notify_all();
         let started = std::time::Instant::now();
         while self.in_flight.get() > 0 && started.elapsed() < IDLE_WAIT_MAX {
             glommio::timer::sleep(Duration::from_millis(1)).await;

@@ -13,6 +13,7 @@
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::task::Poll;
 
 use atomic_waker::AtomicWaker;
@@ -27,6 +28,8 @@ pub(crate) struct Mailbox {
     queue: ArrayQueue<Request>,
     wake_pending: AtomicBool,
     closed: AtomicBool,
+    /// Set (once) when a task on the shard panicked: the shard stopped serving.
+    panicked: OnceLock<String>,
     waker: AtomicWaker,
 }
 
@@ -38,6 +41,7 @@ impl Mailbox {
             queue: ArrayQueue::new(depth.max(1)),
             wake_pending: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            panicked: OnceLock::new(),
             waker: AtomicWaker::new(),
         }
     }
@@ -45,14 +49,14 @@ impl Mailbox {
     /// Queues a request and wakes the shard; never blocks.
     pub(crate) fn push(&self, request: Request) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) {
-            return Err(Error::ShardGone { shard: self.shard });
+            return Err(self.gone());
         }
         self.queue.push(request).map_err(|_| Error::QueueFull { shard: self.shard })?;
         if self.closed.load(Ordering::SeqCst) {
             // Closed while pushing: the shard may have drained for the last time already.
             // Dropping the requests drops their reply senders, so callers see ShardGone.
             self.drain();
-            return Err(Error::ShardGone { shard: self.shard });
+            return Err(self.gone());
         }
         self.wake();
         Ok(())
@@ -101,6 +105,32 @@ impl Mailbox {
         self.closed.store(true, Ordering::SeqCst);
         self.wake_pending.store(true, Ordering::SeqCst);
         self.waker.wake();
+    }
+
+    /// Shard side: a task panicked. Records the first panic's message and closes the
+    /// mailbox, so queued and later requests fail with `ShardPanicked` instead of waiting
+    /// for a shard that no longer serves.
+    pub(crate) fn poison(&self, message: String) {
+        let _ = self.panicked.set(message);
+        self.close();
+    }
+
+    /// Why a request cannot run here: `ShardPanicked` after a panic, else `ShardGone`.
+    pub(crate) fn gone(&self) -> Error {
+        match self.panicked.get() {
+            Some(message) => Error::ShardPanicked { shard: self.shard, message: message.clone() },
+            None => Error::ShardGone { shard: self.shard },
+        }
+    }
+
+    /// True once a task on the shard panicked.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.panicked.get().is_some()
+    }
+
+    /// The shard this mailbox feeds.
+    pub(crate) fn shard(&self) -> usize {
+        self.shard
     }
 
     /// True once closed.

@@ -10,14 +10,18 @@ mod mailbox;
 mod maintenance;
 pub mod memlock;
 mod shard;
+pub mod snapshots;
 mod wait;
 
+use std::any::Any;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_channel::oneshot;
 use futures_lite::future::BoxedLocal;
+use futures_lite::FutureExt;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 pub use context::ShardContext;
@@ -123,6 +127,9 @@ impl Runtime {
     }
 
     /// Sends `f` to run on `shard` now; the returned future resolves to its result.
+    ///
+    /// A panic in `f` or its future is caught on the shard: it is logged, the shard stops
+    /// serving (see [`Mailbox::poison`]) and this caller gets `ShardPanicked`.
     pub(crate) fn call<T, F, Fut>(&self, shard: usize, f: F) -> impl Future<Output = Result<T>> + Send + 'static
     where
         T: Send + 'static,
@@ -130,18 +137,27 @@ impl Runtime {
         Fut: Future<Output = Result<T>> + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let request: Request = Box::new(move |ctx| {
-            Box::pin(async move {
-                let _ = tx.send(f(ctx).await);
-            })
-        });
-        let sent = match self.mailboxes.get(shard) {
-            Some(mailbox) => mailbox.push(request),
+        let mailbox = self.mailboxes.get(shard).map(Arc::clone);
+        let sent = match &mailbox {
+            Some(mailbox) => {
+                let on_shard = Arc::clone(mailbox);
+                let request: Request = Box::new(move |ctx| {
+                    Box::pin(async move {
+                        let outcome = AssertUnwindSafe(async move { f(ctx).await }).catch_unwind().await;
+                        let reply = outcome.unwrap_or_else(|payload| Err(panicked(&on_shard, payload.as_ref())));
+                        let _ = tx.send(reply);
+                    })
+                });
+                mailbox.push(request)
+            }
             None => Err(Error::ShardGone { shard }),
         };
         async move {
             sent?;
-            rx.await.unwrap_or(Err(Error::ShardGone { shard }))
+            match rx.await {
+                Ok(reply) => reply,
+                Err(_) => Err(mailbox.map_or(Error::ShardGone { shard }, |m| m.gone())),
+            }
         }
     }
 
@@ -161,6 +177,18 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Logs a caught panic, stops the shard from serving and returns the caller's error.
+fn panicked(mailbox: &Mailbox, payload: &(dyn Any + Send)) -> Error {
+    let message = match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_string(),
+        (None, Some(s)) => s.clone(),
+        (None, None) => "a panic without a message".to_string(),
+    };
+    tracing::error!(shard = mailbox.shard(), panic = %message, "a request panicked on the shard; it stops serving");
+    mailbox.poison(message);
+    mailbox.gone()
 }
 
 impl Drop for Runtime {

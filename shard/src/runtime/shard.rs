@@ -66,6 +66,13 @@ pub(crate) async fn run(setup: ShardSetup) {
     setup.mailbox.close();
     setup.mailbox.drain();
     ctx.wait_idle().await;
+    if setup.mailbox.is_poisoned() {
+        // A task panicked mid-way: in-memory state (memtables, pending writes) may be torn.
+        // Nothing is flushed from it; acknowledged writes are durable in the logs, and the
+        // next open recovers the buckets from them (as after a crash).
+        warn!(shard = setup.index, "a task panicked: buckets are dropped without a final flush");
+        return;
+    }
     let closing = Rc::clone(&ctx);
     let closed = match glommio::spawn_local_into(async move { closing.close_all().await }, ctx.background()) {
         Ok(task) => task.await,

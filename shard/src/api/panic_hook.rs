@@ -1,0 +1,34 @@
+//! A test-only way to make a shard task panic, to check what callers see (see
+//! [`crate::Error::ShardPanicked`]).
+
+use futures_lite::future::block_on;
+
+use super::Rill;
+use crate::error::{Error, Result};
+
+impl Rill {
+    /// Runs a request on `shard` that panics with `message`. For tests of panic handling
+    /// only: afterwards the shard serves nothing until the `Rill` is reopened.
+    #[doc(hidden)]
+    pub async fn panic_on_shard_for_tests_async(&self, shard: usize, message: &str) -> Result<()> {
+        if shard >= self.shards() {
+            return Err(Error::ShardGone { shard });
+        }
+        let message = message.to_string();
+        self.inner
+            .runtime
+            .call(shard, move |_ctx| async move {
+                if !message.is_empty() {
+                    panic!("{message}");
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Blocking [`Self::panic_on_shard_for_tests_async`].
+    #[doc(hidden)]
+    pub fn panic_on_shard_for_tests(&self, shard: usize, message: &str) -> Result<()> {
+        block_on(self.panic_on_shard_for_tests_async(shard, message))
+    }
+}

@@ -1,0 +1,64 @@
+//! A panic in a shard task gives its caller `ShardPanicked` (no hang), later calls to that
+//! shard fail fast, other shards keep serving, shutdown returns, and a reopen recovers the
+//! acknowledged writes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rill_shard::{Error, Rill};
+
+/// Runs `f` on a thread and waits at most 20 s for it (a hang fails the test).
+fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("{what} hung"))
+}
+
+fn bucket_on(rill: &Rill, table: &str, buckets: u32, shard: usize) -> u32 {
+    (0..buckets).find(|&b| rill.serving_shard(table, b).unwrap() == shard).unwrap()
+}
+
+#[test]
+fn panicking_task_fails_its_caller_and_later_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let rill = common::open(dir.path(), 2);
+    rill.create_table(common::pk_table("db.users", 4)).unwrap();
+    let ids: Vec<i64> = (0..40).collect();
+    rill.upsert("db.users", common::users(&ids, 1)).unwrap();
+    let on_1 = bucket_on(&rill, "db.users", 4, 1);
+    let on_0 = bucket_on(&rill, "db.users", 4, 0);
+
+    let r = rill.clone();
+    let outcome = within("the panicking call", move || r.panic_on_shard_for_tests(1, "boom in a request"));
+    match outcome {
+        Err(Error::ShardPanicked { shard: 1, message }) => assert!(message.contains("boom"), "{message}"),
+        other => panic!("expected ShardPanicked from shard 1, got {other:?}"),
+    }
+    let r = rill.clone();
+    let later = within("a later call", move || r.serving_shard("db.users", on_1));
+    assert!(matches!(later, Err(Error::ShardPanicked { shard: 1, .. })), "{later:?}");
+    assert_eq!(rill.serving_shard("db.users", on_0).unwrap(), 0, "the other shard keeps serving");
+
+    let r = rill.clone();
+    within("shutdown", move || r.shutdown());
+    drop(rill);
+    let rill = common::open_with(common::config(dir.path(), 2));
+    let (rows, found) = common::lookup_scores(&rill, "db.users", &ids);
+    assert!(found.iter().all(|f| *f), "acknowledged writes survive the panic");
+    assert_eq!(rows.len(), 40);
+    rill.shutdown();
+}
+
+#[test]
+fn no_panic_means_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let rill = common::open(dir.path(), 1);
+    rill.panic_on_shard_for_tests(0, "").unwrap();
+    assert!(matches!(rill.panic_on_shard_for_tests(3, "x"), Err(Error::ShardGone { shard: 3 })));
+    rill.shutdown();
+}
