@@ -57,7 +57,7 @@ impl LogConfig {
             writer_idle_expiry_ms: 7 * 24 * 3600 * 1000,
             writers_max: 10_000,
             validate_payload: false,
-            stats_backlog_bytes_max: 64 << 20,
+            stats_backlog_bytes_max: 16 << 20,
         }
     }
 }
