@@ -84,6 +84,7 @@ impl OpenBucket {
             None => format!("{}/b{bucket}", desc.name),
         };
         let mut log = LogConfig::new(label, desc.schema.clone());
+        log.retention_ms_max = crate::table_props::log_retention_ms(desc)?;
         // Every schema of the table, so batches written under older ones still decode.
         log.schemas.extend(table.schemas.iter().map(|(id, s)| (*id, Arc::clone(s))));
         let store = match table.kind() {

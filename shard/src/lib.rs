@@ -56,6 +56,7 @@ pub mod partition_key;
 pub mod route;
 pub mod runtime;
 mod scan;
+pub mod table_props;
 
 pub use api::{
     AppendInfo, BucketStats, KvSnapshotIter, PartitionAppend, Rill, ScanIter, SnapshotOffset, TableScan, WriteInfo,

@@ -69,3 +69,24 @@ fn bad_requests_are_refused_clearly() {
     let e = rill.append("db.events", None, common::events(0, 1)).unwrap_err();
     assert!(matches!(e, Error::ShardGone { .. }), "{e}");
 }
+
+#[test]
+fn a_log_ttl_that_does_not_parse_is_refused_and_a_good_one_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let rill = common::open(dir.path(), 2);
+    let mut bad = common::log_table("db.ttl", 2);
+    bad.properties.insert("table.log.ttl".into(), "7 fortnights".into());
+    let e = rill.create_table(bad).unwrap_err();
+    assert!(matches!(e, Error::InvalidRequest { .. }), "{e}");
+    assert!(message(&e).contains("table.log.ttl") && message(&e).contains("fortnights"), "{e}");
+    assert!(rill.catalog().table("db.ttl").is_err(), "nothing was created");
+    let mut good = common::log_table("db.ttl", 2);
+    good.properties.insert("table.log.ttl".into(), "2 h".into());
+    rill.create_table(good).unwrap();
+    rill.append("db.ttl", Some(0), common::events(0, 3)).unwrap();
+    rill.shutdown();
+    let rill = common::open(dir.path(), 2);
+    assert_eq!(rill.catalog().table("db.ttl").unwrap().descriptor.properties["table.log.ttl"], "2 h");
+    assert_eq!(rill.scan("db.ttl", 0, 0, 1 << 20, None, None).unwrap().batches[0].num_rows(), 3);
+    rill.shutdown();
+}

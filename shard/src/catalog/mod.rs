@@ -195,6 +195,7 @@ impl Catalog {
     ) -> Result<Arc<CatalogSnapshot>> {
         validate_partitioning(&descriptor)?;
         descriptor.validate()?;
+        crate::table_props::log_retention_ms(&descriptor)?;
         database::validate_table_name(&descriptor.name)?;
         self.current.database(database_of(&descriptor.name))?;
         if self.current.tables.contains_key(&descriptor.name) {
