@@ -133,6 +133,11 @@ impl Mailbox {
         self.shard
     }
 
+    /// True when no request is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// True once closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)

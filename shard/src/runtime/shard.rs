@@ -2,6 +2,8 @@
 //! mailbox until shutdown, then finish running requests and close every bucket.
 
 use std::rc::Rc;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use futures_channel::oneshot;
@@ -60,7 +62,7 @@ pub(crate) async fn run(setup: ShardSetup) {
     let _ = setup.ready.send(opened);
     if serving {
         let maintenance = Maintenance::start(&ctx, MaintenanceConfig::from_config(config));
-        serve(&ctx, &setup.mailbox, foreground).await;
+        serve(&ctx, &setup.mailbox, foreground, Duration::from_micros(config.shard_spin_us)).await;
         maintenance.stop().await;
     }
     setup.mailbox.close();
@@ -83,12 +85,34 @@ pub(crate) async fn run(setup: ShardSetup) {
     }
 }
 
-/// Runs requests as foreground tasks until the mailbox is closed.
-async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, fg: TaskQueueHandle) {
+/// Longest the serving task keeps requests to itself (answering them inline while it polls
+/// the queue) before it lets the executor reap I/O completions and run other tasks.
+const INLINE_SERVE_MAX: Duration = Duration::from_micros(500);
+
+/// Runs requests until the mailbox is closed. With `spin` > 0, a request's first step runs
+/// inline and, while every request finished that way, the task polls the queue itself for up
+/// to `spin` before it parks: a request arriving meanwhile is answered without a pass through
+/// the executor (which re-arms its preemption timer with system calls each time tasks run).
+/// A request that has to wait becomes a task of its own in the foreground queue; then, and
+/// every `INLINE_SERVE_MAX`, the serving task gives way to the executor.
+async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, fg: TaskQueueHandle, spin: Duration) {
+    let mut served_since = Instant::now();
     loop {
+        let mut waiting = false;
         while let Some(job) = mailbox.pop() {
             let guard = ctx.begin();
-            let work = job(Rc::clone(ctx));
+            let mut work = job(Rc::clone(ctx));
+            if !spin.is_zero() {
+                // Its next poll, as a task, registers the task's waker wherever it waits.
+                if work.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready() {
+                    drop(guard);
+                    if served_since.elapsed() >= INLINE_SERVE_MAX {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            waiting = true;
             let spawned = glommio::spawn_local_into(
                 async move {
                     work.await;
@@ -107,8 +131,21 @@ async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, fg: TaskQueueHandle) {
         if mailbox.is_closed() {
             return;
         }
+        if !spin.is_zero() && !waiting && served_since.elapsed() < INLINE_SERVE_MAX {
+            let until = Instant::now() + spin;
+            while mailbox.is_empty() && !mailbox.is_closed() && Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            if !mailbox.is_empty() {
+                continue;
+            }
+        }
         if mailbox.prepare_sleep() {
             mailbox.wait().await;
+        } else if !spin.is_zero() {
+            // Work is queued but the executor's turn is due: a timer hands it over.
+            glommio::timer::sleep(Duration::from_micros(1)).await;
         }
+        served_since = Instant::now();
     }
 }
