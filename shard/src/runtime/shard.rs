@@ -2,9 +2,9 @@
 //! mailbox until shutdown, then finish running requests and close every bucket.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
-use std::sync::Arc;
 
 use futures_channel::oneshot;
 use glommio::{Latency, Shares, TaskQueueHandle};
