@@ -1,4 +1,5 @@
-//! The same appends, upserts and deletes give the same scans and lookups for N = 1, 2, 4.
+//! The same appends, upserts and deletes give the same scans and lookups for N = 1, 2, 4, and
+//! with shards that spin and answer requests inline (`shard_spin_us`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -6,8 +7,14 @@ mod common;
 type Outcome = (Vec<(i64, String)>, Vec<(i64, i64)>, Vec<bool>);
 
 fn run(shards: usize) -> Outcome {
+    run_with(shards, 0)
+}
+
+fn run_with(shards: usize, spin_us: u64) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
-    let rill = common::open(dir.path(), shards);
+    let mut config = common::config(dir.path(), shards);
+    config.shard_spin_us = spin_us;
+    let rill = common::open_with(config);
     rill.create_table(common::log_table("db.events", 5)).unwrap();
     rill.create_table(common::pk_table("db.users", 6)).unwrap();
     for i in 0..20 {
@@ -41,4 +48,12 @@ fn one_two_and_four_shards_agree() {
     assert_eq!(one.1, expected);
     assert_eq!(run(2), one);
     assert_eq!(run(4), one);
+}
+
+#[test]
+fn spinning_shards_answering_inline_agree() {
+    // Lookups finish inline; upserts and appends wait for their fdatasync and become tasks.
+    let plain = run(1);
+    assert_eq!(run_with(1, 100), plain);
+    assert_eq!(run_with(2, 100), plain);
 }
