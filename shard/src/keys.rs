@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::{new_null_array, ArrayRef, RecordBatch, UInt32Array};
-use arrow_schema::{Field, Schema as ArrowSchema};
+use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema};
 use rill_engine::row::encode_key;
 use rill_engine::schema::TableDescriptor;
 use rill_engine::table::pk::physical_key;
@@ -56,12 +56,7 @@ pub(crate) fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch
 /// included, they pick the partition) to the table's full width, other columns null and every
 /// field nullable (the shape deletes and key encoding take).
 pub(crate) fn widen_keys(desc: &TableDescriptor, keys: &RecordBatch) -> Result<RecordBatch> {
-    let key_schema = keys.schema();
-    let names: Vec<&str> = key_schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let wanted: Vec<&str> = desc.primary_key.iter().map(String::as_str).collect();
-    if names != wanted {
-        return Err(invalid(desc, format!("key columns must be {wanted:?}, got {names:?}")));
-    }
+    check_key_names(desc, keys)?;
     Ok(widen(desc, keys)?.0)
 }
 
@@ -70,34 +65,40 @@ pub(crate) fn widen_keys(desc: &TableDescriptor, keys: &RecordBatch) -> Result<R
 /// positions repeat the first key column, which key encoding never reads (the primary key and
 /// the bucket key, a subset of it, name only key columns).
 pub(crate) fn spread_keys(desc: &TableDescriptor, keys: &RecordBatch) -> Result<Vec<ArrayRef>> {
-    let expected = physical_key(desc)?;
-    let key_schema = keys.schema();
-    let names: Vec<&str> = key_schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let wanted: Vec<&str> =
-        expected.iter().filter_map(|&i| desc.schema.columns.get(i)).map(|c| c.name.as_str()).collect();
-    if names != wanted {
-        return Err(invalid(desc, format!("key columns must be {wanted:?}, got {names:?}")));
-    }
-    for (&at, field) in expected.iter().zip(key_schema.fields().iter()) {
-        let expected_type = desc.schema.columns.get(at).map(|c| c.data_type.to_arrow());
-        if expected_type.as_ref() != Some(field.data_type()) {
-            let expected_type = expected_type.map_or_else(|| "?".to_string(), |t| t.to_string());
-            return Err(invalid(
-                desc,
-                format!("column '{}' is {}, expected {expected_type}", field.name(), field.data_type()),
-            ));
-        }
-    }
+    check_key_names(desc, keys)?;
     let Some(first) = keys.columns().first() else {
         return Err(invalid(desc, "the table has no primary key".into()));
     };
     let mut columns = vec![Arc::clone(first); desc.schema.columns.len()];
-    for (&at, column) in expected.iter().zip(keys.columns()) {
+    for (field, column) in keys.schema().fields().iter().zip(keys.columns()) {
+        let at = desc.schema.index_of(field.name());
+        let Some((at, key)) = at.and_then(|at| Some((at, desc.schema.columns.get(at)?))) else {
+            return Err(invalid(desc, format!("the table has no column '{}'", field.name())));
+        };
+        let expected = key.data_type.to_arrow();
+        if &expected != column.data_type() {
+            return Err(type_mismatch(desc, field.name(), column.data_type(), &expected));
+        }
         if let Some(slot) = columns.get_mut(at) {
             *slot = Arc::clone(column);
         }
     }
     Ok(columns)
+}
+
+/// `keys` must hold exactly the primary-key columns, by name, in key order.
+fn check_key_names(desc: &TableDescriptor, keys: &RecordBatch) -> Result<()> {
+    let key_schema = keys.schema();
+    let names: Vec<&str> = key_schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let wanted: Vec<&str> = desc.primary_key.iter().map(String::as_str).collect();
+    match names == wanted {
+        true => Ok(()),
+        false => Err(invalid(desc, format!("key columns must be {wanted:?}, got {names:?}"))),
+    }
+}
+
+fn type_mismatch(desc: &TableDescriptor, column: &str, got: &ArrowType, expected: &ArrowType) -> Error {
+    invalid(desc, format!("column '{column}' is {got}, expected {expected}"))
 }
 
 /// Widens a batch holding some of the table's columns (by name, any order, each at most once)
@@ -119,10 +120,7 @@ pub(crate) fn widen(desc: &TableDescriptor, batch: &RecordBatch) -> Result<(Reco
             Ok(at) => {
                 let column = Arc::clone(batch.column(at));
                 if column.data_type() != field.data_type() {
-                    return Err(invalid(
-                        desc,
-                        format!("column '{}' is {}, expected {}", field.name(), column.data_type(), field.data_type()),
-                    ));
+                    return Err(type_mismatch(desc, field.name(), column.data_type(), field.data_type()));
                 }
                 present.push(i);
                 column
