@@ -112,15 +112,8 @@ pub struct EmbeddedArgs {
     /// Keep the data directory.
     #[arg(long)]
     pub keep: bool,
-    /// Where results go.
-    #[arg(long, default_value_os_t = report::default_dir())]
-    pub out_dir: PathBuf,
-    /// Added to the result file names (`embedded-<date>-<tag>.json`).
-    #[arg(long)]
-    pub tag: Option<String>,
-    /// Print only; write no files and nothing to summary.json.
-    #[arg(long)]
-    pub no_record: bool,
+    #[command(flatten)]
+    pub recording: report::Recording,
 }
 
 /// What ran (recorded in the results).
@@ -594,10 +587,8 @@ pub fn embedded_command(args: &EmbeddedArgs) -> Result<()> {
     }
     let markdown = embedded_report::markdown(&report);
     println!("{markdown}");
-    if !args.no_record {
-        let suffix = args.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));
-        let stem = args.out_dir.join(format!("embedded-{date}{suffix}"));
-        report::record(&stem, &report, &markdown, &report.comparisons)?;
+    if !args.recording.no_record {
+        report::record(&args.recording.stem("embedded", &date), &report, &markdown, &report.comparisons)?;
     }
     Ok(())
 }

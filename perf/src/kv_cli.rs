@@ -83,15 +83,8 @@ pub struct KvArgs {
     /// shared).
     #[arg(long)]
     pub in_process: bool,
-    /// Where results go.
-    #[arg(long, default_value_os_t = report::default_dir())]
-    pub out_dir: PathBuf,
-    /// Added to the result file names (`kv-<date>-<tag>.json`).
-    #[arg(long)]
-    pub tag: Option<String>,
-    /// Print only; write no files and nothing to summary.json.
-    #[arg(long)]
-    pub no_record: bool,
+    #[command(flatten)]
+    pub recording: report::Recording,
 }
 
 /// Options of the hidden `rill-bench kv-child` (one system, run by `kv`).
@@ -181,10 +174,8 @@ pub fn kv_command(args: &KvArgs) -> Result<()> {
     };
     let markdown = kv_report::markdown(&report);
     println!("{markdown}");
-    if !args.no_record {
-        let suffix = args.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));
-        let stem = args.out_dir.join(format!("kv-{date}{suffix}"));
-        report::record(&stem, &report, &markdown, &report.comparisons)?;
+    if !args.recording.no_record {
+        report::record(&args.recording.stem("kv", &date), &report, &markdown, &report.comparisons)?;
     }
     Ok(())
 }

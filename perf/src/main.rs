@@ -90,15 +90,8 @@ struct LogAppendArgs {
     /// Compare with an earlier fio JSON instead of running fio.
     #[arg(long, conflicts_with = "fio")]
     fio_json: Option<PathBuf>,
-    /// Where results go.
-    #[arg(long, default_value_os_t = report::default_dir())]
-    out_dir: PathBuf,
-    /// Added to the result file names (log-append-<date>-<tag>.json).
-    #[arg(long)]
-    tag: Option<String>,
-    /// Print only; write no files and nothing to summary.json.
-    #[arg(long)]
-    no_record: bool,
+    #[command(flatten)]
+    recording: report::Recording,
 }
 
 fn main() {
@@ -123,10 +116,11 @@ fn log_append_command(args: &LogAppendArgs) -> Result<()> {
     let machine = report::prepare_dir(&args.dir)?;
     let (date, timestamp) = report::now();
     let command = report::command_line();
-    let suffix = args.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));
-    let stem = |kind: &str| args.out_dir.join(format!("{kind}-{date}{suffix}"));
-    if !args.no_record {
-        std::fs::create_dir_all(&args.out_dir).map_err(|e| format!("creating {}: {e}", args.out_dir.display()))?;
+    let recording = &args.recording;
+    let stem = |kind: &str| recording.stem(kind, &date);
+    if !recording.no_record {
+        let out = &recording.out_dir;
+        std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     }
     let default_concurrency = args.concurrency.first().copied().unwrap_or(4);
     let mut results = Vec::new();
@@ -176,7 +170,7 @@ fn log_append_command(args: &LogAppendArgs) -> Result<()> {
     };
     let markdown = report::markdown(&report);
     println!("{markdown}");
-    if !args.no_record {
+    if !args.recording.no_record {
         report::record(&stem("log-append"), &report, &markdown, &report.comparisons)?;
     }
     Ok(())
@@ -190,10 +184,13 @@ fn peer(args: &LogAppendArgs, stem: &Path) -> Result<(Option<fio::FioRun>, Optio
     if !args.fio {
         return Ok((None, None));
     }
-    let json =
-        if args.no_record { std::env::temp_dir().join("rill-bench-fio.json") } else { stem.with_extension("json") };
+    let json = if args.recording.no_record {
+        std::env::temp_dir().join("rill-bench-fio.json")
+    } else {
+        stem.with_extension("json")
+    };
     let run = fio::run(&fio::default_script(), &args.dir, &json)?;
-    Ok((Some(run), (!args.no_record).then(|| json.display().to_string())))
+    Ok((Some(run), (!args.recording.no_record).then(|| json.display().to_string())))
 }
 
 fn fio_command(dir: &Path) -> Result<()> {

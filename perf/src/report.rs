@@ -12,6 +12,30 @@ use crate::log_append::{human_size, AppendResult};
 use crate::machine::Machine;
 use crate::Result;
 
+/// Where a benchmark command's results go (`--out-dir`, `--tag`, `--no-record`); every
+/// recording command flattens it into its arguments.
+#[derive(clap::Args, Debug)]
+pub struct Recording {
+    /// Where results go.
+    #[arg(long, default_value_os_t = default_dir())]
+    pub out_dir: PathBuf,
+    /// Added to the result file names (`<kind>-<date>-<tag>.json`).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Print only; write no files and nothing to summary.json.
+    #[arg(long)]
+    pub no_record: bool,
+}
+
+impl Recording {
+    /// The path of `kind`'s result files of `date`, without extension:
+    /// `<out-dir>/<kind>-<date>[-<tag>]`.
+    pub fn stem(&self, kind: &str, date: &str) -> PathBuf {
+        let suffix = self.tag.as_ref().map_or(String::new(), |t| format!("-{t}"));
+        self.out_dir.join(format!("{kind}-{date}{suffix}"))
+    }
+}
+
 /// The default results directory: `bench-results/` at the workspace root.
 pub fn default_dir() -> PathBuf {
     workspace_dir().join("bench-results")
