@@ -430,9 +430,9 @@ impl<S: Storage> Log<S> {
             };
             done += item.bytes.len();
             // Retention may have removed the batch meanwhile: then there is nothing to fill.
-            let Some(schema_id) = self.with_entry(item.base_offset, |e| e.schema_id) else { continue };
-            let stats = self.compute_stats(schema_id, item.base_offset, &item.bytes);
-            self.with_entry(item.base_offset, |e| e.stats = stats);
+            self.with_entry(item.base_offset, |e| {
+                e.stats = self.compute_stats(e.schema_id, e.base_offset, &item.bytes)
+            });
         }
         done
     }
