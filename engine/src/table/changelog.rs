@@ -45,12 +45,34 @@ pub struct ChangeRow {
     pub values: Rc<Vec<Datum>>,
 }
 
-/// The changelog batch (magic V2, change-type vector, full rows) of one write.
-pub fn build_changelog(schema: &Schema, changes: &[ChangeRow], options: &BuildOptions) -> Result<Vec<u8>> {
-    let rows: Vec<Vec<Datum>> = changes.iter().map(|c| c.values.as_ref().clone()).collect();
-    let batch = datums_to_batch(schema, &rows)?;
-    let kinds: Vec<ChangeType> = changes.iter().map(|c| c.kind).collect();
-    build(schema, &batch, Some(&kinds), options)
+/// What a write will do, ready to append and apply: its changelog records and the final state
+/// per key.
+pub struct Planned {
+    /// The changelog rows (table schema), one per record of `kinds`.
+    pub changelog: RecordBatch,
+    pub kinds: Vec<ChangeType>,
+    /// The final state per key (no key twice, first-seen order): keys, delete flags and rows
+    /// (a deleted key's row is ignored).
+    pub keys: Vec<Vec<u8>>,
+    pub deleted: Vec<bool>,
+    pub rows: RecordBatch,
+}
+
+impl Planned {
+    /// The plan of changelog records computed row by row (merge engines other than
+    /// last-write-wins, deletes, partial updates).
+    pub fn from_changes(schema: &Schema, changes: &[ChangeRow]) -> Result<Self> {
+        let rows: Vec<Vec<Datum>> = changes.iter().map(|c| c.values.as_ref().clone()).collect();
+        let changelog = datums_to_batch(schema, &rows)?;
+        let kinds: Vec<ChangeType> = changes.iter().map(|c| c.kind).collect();
+        let (keys, deleted, rows) = final_rows(schema, changes)?;
+        Ok(Self { changelog, kinds, keys, deleted, rows })
+    }
+
+    /// The changelog batch (magic V2, change-type vector, full rows).
+    pub fn encode(&self, schema: &Schema, options: &BuildOptions) -> Result<Vec<u8>> {
+        build(schema, &self.changelog, Some(&self.kinds), options)
+    }
 }
 
 /// The final state per key of a write: keys (first-seen order), delete flags and rows (a

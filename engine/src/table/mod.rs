@@ -2,8 +2,10 @@
 
 pub mod changelog;
 mod fluss_kv;
+mod lww;
 pub mod merge;
 pub mod pk;
+mod prewrite;
 mod replay;
 pub mod snapshot;
 pub mod virtual_tables;

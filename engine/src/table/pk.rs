@@ -9,15 +9,17 @@
 //! applied to the memtable in log order, whatever order their futures resume in.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch};
 use tracing::warn;
 
-use super::changelog::{build_changelog, ChangeRow, ChangelogImage};
+use super::changelog::{ChangeRow, ChangelogImage, Planned};
+use super::lww::{self, LwwPlan};
 use super::merge::{row_datums, Datum, MergeEngine, Outcome};
+use super::prewrite::{Buffered, PreWrite};
 use crate::batch::{BuildOptions, ChangeType, Compression};
 use crate::error::{Error, Result};
 use crate::kv::cache::BlockCache;
@@ -72,22 +74,6 @@ pub struct LookupResult {
     pub rows: RecordBatch,
     /// `found[i]` = key i was found (its row is the next one in `rows`).
     pub found: Vec<bool>,
-}
-
-struct Pending {
-    id: u64,
-    keys: Vec<Vec<u8>>,
-    deleted: Vec<bool>,
-    rows: RecordBatch,
-    next_offset: Option<i64>,
-}
-
-#[derive(Default)]
-struct PreWrite {
-    /// Newest not-yet-durable value per key: (write id, row or None = deleted).
-    values: HashMap<Vec<u8>, (u64, Option<RowRef>)>,
-    pending: VecDeque<Pending>,
-    next_id: u64,
 }
 
 /// A primary-key table bucket.
@@ -174,29 +160,26 @@ impl<S: Storage + Clone> PkTable<S> {
             return Err(Error::LogClosed { bucket: self.log.config().bucket.clone(), reason: reason.clone() });
         }
         self.check_write(&write)?;
-        let idempotent = write.writer_id != crate::batch::header::NO_WRITER_ID;
+        let (writer_id, batch_sequence) = (write.writer_id, write.batch_sequence);
+        let idempotent = writer_id != crate::batch::header::NO_WRITER_ID;
         if idempotent {
             if let Some(answer) = self.check_sequence(&write)? {
                 return Ok(answer);
             }
         }
-        let changes = self.merge_write(&write).await?;
-        if changes.is_empty() {
+        let plan = self.plan(write).await?;
+        if plan.kinds.is_empty() {
             let end = self.log.list_offset(crate::log::OffsetSpec::Latest);
             if idempotent {
                 // Nothing to append, but the sequence is used: the writer's next one follows it.
-                self.log.record_unchanged(write.writer_id, write.batch_sequence, end);
+                self.log.record_unchanged(writer_id, batch_sequence, end);
             }
             return Ok(WriteResult { base_offset: end, next_offset: end, changes: 0, duplicate: false });
         }
-        let (id, applied) = self.stage(&changes)?;
-        let options = BuildOptions {
-            compression: self.compression,
-            writer_id: write.writer_id,
-            batch_sequence: write.batch_sequence,
-            statistics: true,
-        };
-        let bytes = build_changelog(&self.schema, &changes, &options)?;
+        let options = BuildOptions { compression: self.compression, writer_id, batch_sequence, statistics: true };
+        let bytes = plan.encode(&self.schema, &options)?;
+        let applied = plan.keys.len();
+        let id = self.prewrite.borrow_mut().stage(plan.keys, plan.deleted, plan.rows);
         let appended = self.log.append(bytes).await;
         let info = match appended {
             Ok(info) => info,
@@ -213,6 +196,30 @@ impl<S: Storage + Clone> PkTable<S> {
             changes: applied,
             duplicate: info.duplicate,
         })
+    }
+
+    /// Reads the old rows and merges: columnar for last-write-wins full-row upserts, row by
+    /// row through the merge engine otherwise.
+    async fn plan(&self, write: KvWrite) -> Result<Planned> {
+        let targets = write.target_columns.as_deref();
+        if !self.merge.is_last_write_wins_full_row(targets) || write.deleted.iter().any(|&d| d) {
+            let changes = self.merge_write(&write).await?;
+            return Planned::from_changes(&self.schema, &changes);
+        }
+        lww::check_values(&self.desc.name, &self.schema, &write.rows)?;
+        let wal = self.image == ChangelogImage::Wal;
+        let mut plan = LwwPlan::new(&write.rows);
+        let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(write.keys.len());
+        for (i, key) in write.keys.iter().enumerate() {
+            let old = match last.insert(key.as_slice(), i) {
+                Some(j) => Some(Err(j)),
+                None if wal => None,
+                None => self.current(key).await?.map(Ok),
+            };
+            plan.upsert(i, old, wal);
+        }
+        drop(last);
+        plan.finish(&self.arrow, write.keys)
     }
 
     /// Flushes a full memtable. The write is already durable, so a failed flush is only
@@ -377,41 +384,18 @@ impl<S: Storage + Clone> PkTable<S> {
 
     /// The newest value of `key` including not-yet-durable writes.
     async fn current(&self, key: &[u8]) -> Result<Option<RowRef>> {
-        if let Some((_, value)) = self.prewrite.borrow().values.get(key) {
-            return Ok(value.clone());
+        if let Buffered::Value(value) = self.prewrite.borrow_mut().get(key) {
+            return Ok(value);
         }
         self.lsm.get(key).await
-    }
-
-    /// Puts the write's results into the pre-write buffer; returns its id and record count.
-    fn stage(&self, changes: &[ChangeRow]) -> Result<(u64, usize)> {
-        let (keys, deleted, rows) = super::changelog::final_rows(&self.schema, changes)?;
-        let mut pre = self.prewrite.borrow_mut();
-        let id = pre.next_id;
-        pre.next_id += 1;
-        for (i, key) in keys.iter().enumerate() {
-            let value = (!deleted[i]).then(|| (rows.clone(), i));
-            pre.values.insert(key.clone(), (id, value));
-        }
-        let applied = keys.len();
-        pre.pending.push_back(Pending { id, keys, deleted, rows, next_offset: None });
-        Ok((id, applied))
     }
 
     /// Marks write `id` durable and applies every durable write at the queue's head, in order.
     fn complete(&self, id: u64, next_offset: i64) -> Result<()> {
         let mut pre = self.prewrite.borrow_mut();
-        if let Some(p) = pre.pending.iter_mut().find(|p| p.id == id) {
-            p.next_offset = Some(next_offset);
-        }
-        while pre.pending.front().is_some_and(|p| p.next_offset.is_some()) {
-            let Some(p) = pre.pending.pop_front() else { break };
+        pre.mark_durable(id, next_offset);
+        while let Some(p) = pre.pop_durable() {
             self.lsm.apply(&p.keys, &p.deleted, &p.rows, p.next_offset.unwrap_or_default())?;
-            for key in &p.keys {
-                if pre.values.get(key).is_some_and(|(owner, _)| *owner == p.id) {
-                    pre.values.remove(key);
-                }
-            }
         }
         Ok(())
     }
@@ -419,9 +403,7 @@ impl<S: Storage + Clone> PkTable<S> {
     fn poison(&self, e: &Error) {
         warn!(table = %self.desc.name, error = %e, "changelog append failed; the table is closed until reopened");
         *self.poisoned.borrow_mut() = Some(e.to_string());
-        let mut pre = self.prewrite.borrow_mut();
-        pre.values.clear();
-        pre.pending.clear();
+        self.prewrite.borrow_mut().clear();
     }
 
     /// Batched point lookup over durable data.
