@@ -85,7 +85,7 @@ impl PreWrite {
 
     /// Takes the oldest write if it is durable (writes are applied in log order).
     pub fn pop_durable(&mut self) -> Option<Pending> {
-        if !self.pending.front().is_some_and(|p| p.next_offset.is_some()) {
+        if self.pending.front().is_none_or(|p| p.next_offset.is_none()) {
             return None;
         }
         let p = self.pending.pop_front()?;
