@@ -24,6 +24,7 @@
 
 mod bloom;
 mod format;
+mod prefix_index;
 mod reader;
 mod writer;
 
