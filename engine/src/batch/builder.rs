@@ -119,14 +119,19 @@ pub fn build(
     Ok(out)
 }
 
+thread_local! {
+    static WRITE_CONTEXT: std::cell::RefCell<IpcWriteContext> = std::cell::RefCell::new(IpcWriteContext::default());
+}
+
 /// Appends the IPC RecordBatch message (no schema message) for `batch` to `out`.
 pub fn encode_ipc(batch: &RecordBatch, compression: Compression, out: &mut Vec<u8>) -> Result<()> {
     let options = IpcWriteOptions::default()
         .try_with_compression(compression.arrow())
         .map_err(|e| Error::arrow("choosing the compression", e))?;
     let mut tracker = DictionaryTracker::new(false);
-    let (dictionaries, encoded) = IpcDataGenerator::default()
-        .encode(batch, &mut tracker, &options, &mut IpcWriteContext::default())
+    // The context keeps the ZSTD compressor between batches (one per thread: a shard's).
+    let (dictionaries, encoded) = WRITE_CONTEXT
+        .with_borrow_mut(|context| IpcDataGenerator::default().encode(batch, &mut tracker, &options, context))
         .map_err(|e| Error::arrow("encoding the Arrow batch", e))?;
     if !dictionaries.is_empty() {
         return Err(Error::UnsupportedType { type_name: "dictionary-encoded column".into() });

@@ -2,10 +2,12 @@
 //!
 //! Rows arrive as Arrow record batches (one per write request, already merged by the merge
 //! engine) and are kept as immutable chunks; an ordered key index maps each encoded primary
-//! key to its newest row (chunk, row) or to a tombstone. A lookup slices the row out of its
-//! chunk; a flush gathers the live rows in key order with `interleave` into SST rows. Rows
-//! overwritten later stay in their chunk until the next consolidation or flush, which the
-//! byte accounting includes, so the budget bounds real memory.
+//! key to its newest row (write, row) or to a tombstone, and a directory maps a write to the
+//! chunk and first row holding it. A lookup slices the row out of its chunk; a flush gathers
+//! the live rows in key order with `interleave` into SST rows. When many writes have made
+//! small chunks, the newest ones are concatenated into one (no key moves: only the directory
+//! changes). Rows overwritten later stay in their chunk until the flush, which the byte
+//! accounting includes, so the budget bounds real memory.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -13,12 +15,14 @@ use std::sync::Arc;
 
 use arrow_array::{new_null_array, Array, ArrayRef, BinaryArray, BooleanArray, RecordBatch};
 use arrow_schema::SchemaRef;
+use arrow_select::concat::concat_batches;
 use arrow_select::interleave::interleave;
 
 use super::memkey::MemKey;
 use crate::error::{Error, Result};
 
-/// Consolidate the chunks when there are more than this many (many tiny writes).
+/// Concatenate the newest chunks when this many were added since the last time (many small
+/// writes).
 pub const CHUNKS_MAX: usize = 512;
 /// Estimated bookkeeping bytes per index entry (tree node share + slot).
 const ENTRY_OVERHEAD_BYTES: usize = 48;
@@ -26,7 +30,11 @@ const ENTRY_OVERHEAD_BYTES: usize = 48;
 /// Where a key's newest version lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {
-    Row { chunk: u32, row: u32 },
+    /// Row `row` of write `write` (see [`Memtable::writes`]).
+    Row {
+        write: u32,
+        row: u32,
+    },
     Tombstone,
 }
 
@@ -41,6 +49,10 @@ pub enum MemValue<'a> {
 pub struct Memtable {
     schema: SchemaRef,
     chunks: Vec<RecordBatch>,
+    /// Per write: (chunk, its first row in the chunk).
+    writes: Vec<(u32, u32)>,
+    /// Chunks from this one on were added one per write since the last concatenation.
+    tail_from: usize,
     index: BTreeMap<MemKey, Slot>,
     chunk_bytes: usize,
     key_bytes: usize,
@@ -49,7 +61,15 @@ pub struct Memtable {
 impl Memtable {
     /// An empty memtable for rows of `schema` (the table's Arrow schema).
     pub fn new(schema: SchemaRef) -> Self {
-        Self { schema, chunks: Vec::new(), index: BTreeMap::new(), chunk_bytes: 0, key_bytes: 0 }
+        Self {
+            schema,
+            chunks: Vec::new(),
+            writes: Vec::new(),
+            tail_from: 0,
+            index: BTreeMap::new(),
+            chunk_bytes: 0,
+            key_bytes: 0,
+        }
     }
 
     /// Approximate memory held, in bytes.
@@ -81,24 +101,26 @@ impl Memtable {
         if rows.schema().fields() != self.schema.fields() {
             return Err(Error::invalid_batch("memtable write with another schema"));
         }
-        let chunk = self.chunks.len() as u32;
+        let write = u32::try_from(self.writes.len()).map_err(|_| Error::invalid_batch("too many memtable writes"))?;
+        let chunk = u32::try_from(self.chunks.len()).map_err(|_| Error::invalid_batch("too many memtable chunks"))?;
         let mut any_row = false;
         for (i, key) in keys.iter().enumerate() {
-            let slot = if deleted[i] { Slot::Tombstone } else { Slot::Row { chunk, row: i as u32 } };
+            let slot = if deleted[i] { Slot::Tombstone } else { Slot::Row { write, row: i as u32 } };
             any_row |= !deleted[i];
             if self.index.insert(MemKey::new(key), slot).is_none() {
                 self.key_bytes += key.len();
             }
         }
+        self.writes.push((chunk, 0));
         if any_row {
             self.chunk_bytes += rows.get_array_memory_size();
             self.chunks.push(rows.clone());
         } else {
-            // Keep chunk numbering dense: an empty chunk for a delete-only write.
-            self.chunks.push(rows.slice(0, 0));
+            // Keep one chunk per write until the tail is concatenated: an empty one.
+            self.chunks.push(RecordBatch::new_empty(Arc::clone(&self.schema)));
         }
-        if self.chunks.len() > CHUNKS_MAX {
-            self.consolidate()?;
+        if self.chunks.len() - self.tail_from > CHUNKS_MAX {
+            self.concatenate_tail()?;
         }
         Ok(())
     }
@@ -111,8 +133,17 @@ impl Memtable {
     fn value(&self, slot: Slot) -> MemValue<'_> {
         match slot {
             Slot::Tombstone => MemValue::Deleted,
-            Slot::Row { chunk, row } => MemValue::Row(&self.chunks[chunk as usize], row as usize),
+            Slot::Row { write, row } => {
+                let (chunk, row) = self.locate(write, row);
+                MemValue::Row(&self.chunks[chunk], row)
+            }
         }
+    }
+
+    /// The chunk and row of row `row` of write `write`.
+    fn locate(&self, write: u32, row: u32) -> (usize, usize) {
+        let (chunk, first) = self.writes[write as usize];
+        (chunk as usize, (first + row) as usize)
     }
 
     /// Keys starting with `prefix`, in order, with their newest versions.
@@ -131,7 +162,7 @@ impl Memtable {
             .index
             .values()
             .map(|s| match s {
-                Slot::Row { chunk, row } => (*chunk as usize, *row as usize),
+                Slot::Row { write, row } => self.locate(*write, *row),
                 Slot::Tombstone => (self.chunks.len(), 0),
             })
             .collect();
@@ -154,12 +185,13 @@ impl Memtable {
 
     /// Puts `newer`'s writes on top of this memtable's (after a failed flush).
     pub fn absorb(&mut self, newer: Memtable) {
-        let base = self.chunks.len() as u32;
+        let (chunk_base, write_base) = (self.chunks.len() as u32, self.writes.len() as u32);
         self.chunk_bytes += newer.chunk_bytes;
         self.chunks.extend(newer.chunks);
+        self.writes.extend(newer.writes.iter().map(|&(chunk, first)| (chunk + chunk_base, first)));
         for (key, slot) in newer.index {
             let slot = match slot {
-                Slot::Row { chunk, row } => Slot::Row { chunk: chunk + base, row },
+                Slot::Row { write, row } => Slot::Row { write: write + write_base, row },
                 Slot::Tombstone => Slot::Tombstone,
             };
             let len = key.as_slice().len();
@@ -169,25 +201,31 @@ impl Memtable {
         }
     }
 
-    /// Rewrites the live rows into one chunk (after many small writes).
-    fn consolidate(&mut self) -> Result<()> {
-        let live: Vec<(MemKey, usize, usize)> = self
-            .index
-            .iter()
-            .filter_map(|(k, s)| match s {
-                Slot::Row { chunk, row } => Some((k.clone(), *chunk as usize, *row as usize)),
-                Slot::Tombstone => None,
-            })
-            .collect();
-        let picks: Vec<(usize, usize)> = live.iter().map(|(_, c, r)| (*c, *r)).collect();
-        let columns = if self.schema.fields().is_empty() { Vec::new() } else { self.gather(&picks)? };
-        let merged = RecordBatch::try_new(Arc::clone(&self.schema), columns)
-            .map_err(|e| Error::arrow("consolidating the memtable", e))?;
-        for (row, (key, _, _)) in live.iter().enumerate() {
-            self.index.insert(key.clone(), Slot::Row { chunk: 0, row: row as u32 });
+    /// Concatenates the chunks added since the last time into one; only the directory of the
+    /// writes in them changes.
+    fn concatenate_tail(&mut self) -> Result<()> {
+        let tail = &self.chunks[self.tail_from..];
+        let mut firsts = Vec::with_capacity(tail.len());
+        let mut rows = 0u32;
+        for chunk in tail {
+            firsts.push(rows);
+            rows += chunk.num_rows() as u32;
         }
-        self.chunk_bytes = merged.get_array_memory_size();
-        self.chunks = vec![merged];
+        let merged =
+            concat_batches(&self.schema, tail).map_err(|e| Error::arrow("concatenating memtable chunks", e))?;
+        let tail_bytes: usize = tail.iter().map(RecordBatch::get_array_memory_size).sum();
+        let at = self.tail_from as u32;
+        // Writes are numbered in chunk order: those in the tail are the last ones.
+        for w in self.writes.iter_mut().rev() {
+            if w.0 < at {
+                break;
+            }
+            *w = (at, firsts[(w.0 - at) as usize] + w.1);
+        }
+        self.chunk_bytes = self.chunk_bytes - tail_bytes.min(self.chunk_bytes) + merged.get_array_memory_size();
+        self.chunks.truncate(self.tail_from);
+        self.chunks.push(merged);
+        self.tail_from = self.chunks.len();
         Ok(())
     }
 }
@@ -234,6 +272,34 @@ mod tests {
         assert_eq!(m.prefix(&key(2)[..7]).count(), 3);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+        #[test]
+        fn agrees_with_a_map_across_tail_concatenations(
+            writes in proptest::collection::vec(
+                proptest::collection::vec((0i64..300, proptest::bool::weighted(0.2)), 1..4),
+                1..(3 * CHUNKS_MAX),
+            ),
+        ) {
+            let mut m = Memtable::new(schema());
+            let mut oracle: BTreeMap<i64, Option<String>> = BTreeMap::new();
+            for (round, records) in writes.iter().enumerate() {
+                let ids: Vec<i64> = records.iter().map(|(id, _)| *id).collect();
+                let deleted: Vec<bool> = records.iter().map(|(_, d)| *d).collect();
+                let keys: Vec<Vec<u8>> = ids.iter().map(|&i| key(i)).collect();
+                m.apply(&keys, &deleted, &rows(&ids, &format!("w{round}-"))).expect("apply");
+                for (id, d) in records {
+                    oracle.insert(*id, (!d).then(|| format!("w{round}-{id}")));
+                }
+            }
+            for (id, want) in &oracle {
+                let want = Some(want.clone().unwrap_or_else(|| "<deleted>".into()));
+                proptest::prop_assert_eq!(value_of(&m, *id), want);
+            }
+            proptest::prop_assert!(m.chunks.len() - m.tail_from <= CHUNKS_MAX);
+        }
+    }
+
     #[test]
     fn sorted_rows_and_consolidation_keep_the_newest_rows() {
         let mut m = Memtable::new(schema());
@@ -241,7 +307,8 @@ mod tests {
             let id = round % 7;
             m.apply(&[key(id)], &[round % 11 == 0], &rows(&[id], &format!("r{round}-"))).expect("apply");
         }
-        assert!(m.chunks.len() <= CHUNKS_MAX);
+        assert!(m.chunks.len() - m.tail_from <= CHUNKS_MAX);
+        assert!(m.tail_from > 0, "the tail was concatenated");
         let sst_schema = Arc::new(Schema::new(
             [Field::new("_key", DataType::Binary, false), Field::new("_tombstone", DataType::Boolean, false)]
                 .into_iter()
