@@ -127,7 +127,7 @@ impl Memtable {
 
     /// The newest version of `key`, if the memtable has one.
     pub fn get(&self, key: &[u8]) -> Option<MemValue<'_>> {
-        self.index.get(key).map(|slot| self.value(*slot))
+        self.index.get(&MemKey::new(key)).map(|slot| self.value(*slot))
     }
 
     fn value(&self, slot: Slot) -> MemValue<'_> {
@@ -149,7 +149,7 @@ impl Memtable {
     /// Keys starting with `prefix`, in order, with their newest versions.
     pub fn prefix<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a [u8], MemValue<'a>)> + 'a {
         self.index
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .range((Bound::Included(MemKey::new(prefix)), Bound::Unbounded))
             .take_while(move |(k, _)| k.as_slice().starts_with(prefix))
             .map(|(k, slot)| (k.as_slice(), self.value(*slot)))
     }
