@@ -105,7 +105,7 @@ impl Rill {
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                let open = ctx.bucket_in(&info, partition, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket).await?;
                 let a = open.log()?.append(bytes).await?;
                 Ok(AppendInfo {
                     bucket,
@@ -168,7 +168,7 @@ impl Rill {
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                let open = ctx.bucket_in(&info, partition, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket).await?;
                 // The bucket's schemas: a newer catalog than the caller's may have reopened it.
                 crate::scan::scan(open.log()?, &open.table.descriptor.schema, request).await
             })
@@ -225,7 +225,7 @@ impl Rill {
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                let open = ctx.bucket_in(&info, partition, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket).await?;
                 Ok(open.any_log().list_offset(spec))
             })
             .await

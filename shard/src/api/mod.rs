@@ -150,7 +150,7 @@ impl Rill {
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                ctx.bucket(&info, bucket)?;
+                ctx.bucket(&info, bucket).await?;
                 Ok(ctx.index())
             })
             .await

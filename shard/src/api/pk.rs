@@ -164,8 +164,14 @@ impl Rill {
             let shard = self.owner_in(info, partition, bucket)?;
             let info = std::sync::Arc::clone(info);
             Ok(self.inner.runtime.call(shard, move |ctx| async move {
-                let open = ctx.bucket_in(&info, partition, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket).await?;
                 let table = open.pk()?;
+                let mut write = write;
+                let current = &open.table.descriptor.schema;
+                if write.rows.num_columns() < current.columns.len() {
+                    // The caller's catalog predates a schema change this bucket has seen.
+                    write.rows = rill_engine::schema::evolution::widen(write.rows, current)?;
+                }
                 ctx.admit_write().await?;
                 let written = table.write(write).await?;
                 if open.needs_flush() {
@@ -207,7 +213,7 @@ impl Rill {
             let shard = self.owner_in(&info, partition, bucket)?;
             let info = std::sync::Arc::clone(&info);
             calls.push(self.inner.runtime.call(shard, move |ctx| async move {
-                let open = ctx.bucket_in(&info, partition, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket).await?;
                 Ok(open.pk()?.lookup(&keys).await?)
             }));
         }
@@ -257,8 +263,25 @@ fn merge_lookups(
     if indices.is_empty() {
         return Ok((RecordBatch::new_empty(schema), found));
     }
+    // Buckets reopened by a schema change during the call answer in the newer schema.
+    let widest = results.iter().map(|r| r.rows.schema()).max_by_key(|s| s.fields().len());
+    if let Some(widest) = widest.filter(|w| results.iter().any(|r| r.rows.num_columns() < w.fields().len())) {
+        for r in &mut results {
+            r.rows = pad_columns(&r.rows, &widest)?;
+        }
+    }
     let batches: Vec<&RecordBatch> = results.iter().map(|r| &r.rows).collect();
     let rows = arrow_select::interleave::interleave_record_batch(&batches, &indices)
         .map_err(|e| rill_engine::Error::arrow("merging lookup results", e))?;
     Ok((rows, found))
+}
+
+/// `batch` with null columns appended up to `schema` (a newer schema of the same table).
+fn pad_columns(batch: &RecordBatch, schema: &arrow_schema::SchemaRef) -> Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    for field in schema.fields().iter().skip(columns.len()) {
+        columns.push(arrow_array::new_null_array(field.data_type(), batch.num_rows()));
+    }
+    RecordBatch::try_new(std::sync::Arc::clone(schema), columns)
+        .map_err(|e| rill_engine::Error::arrow("widening a lookup result", e).into())
 }

@@ -52,7 +52,7 @@ impl Rill {
                 let shard = self.owner_in(&info, partition, bucket)?;
                 let info = std::sync::Arc::clone(&info);
                 let call = self.inner.runtime.call(shard, move |ctx| async move {
-                    let open = ctx.bucket_in(&info, partition, bucket)?;
+                    let open = ctx.bucket_in(&info, partition, bucket).await?;
                     Ok(open.pk()?.prefix_lookup(&prefix).await?)
                 });
                 calls.push((position, call));

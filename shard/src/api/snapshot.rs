@@ -84,7 +84,7 @@ impl Rill {
             let shard = self.owner(&info, bucket)?;
             let info = Arc::clone(&info);
             let call = self.inner.runtime.call(shard, move |ctx| async move {
-                let snapshot = ctx.bucket(&info, bucket)?.pk()?.snapshot()?;
+                let snapshot = ctx.bucket(&info, bucket).await?.pk()?.snapshot()?;
                 let log_offset = snapshot.log_offset;
                 let id = ctx.snapshots().insert(ctx.index(), snapshot)?;
                 Ok((Held { shard: ctx.index(), id }, log_offset))

@@ -69,7 +69,7 @@ impl Rill {
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
-                let open = ctx.bucket_in(&info, partition, bucket)?;
+                let open = ctx.bucket_in(&info, partition, bucket).await?;
                 let log = open.any_log();
                 let mut stats = BucketStats {
                     shard: ctx.index(),

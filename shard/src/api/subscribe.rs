@@ -125,7 +125,7 @@ impl Subscription {
             .runtime
             .call(self.shard, move |ctx| async move {
                 let mut closing = pin!(ctx.closing().wait());
-                let open = ctx.bucket(&info, bucket)?;
+                let open = ctx.bucket(&info, bucket).await?;
                 let log = open.any_log();
                 let mut read = log.read(offset, SUBSCRIBE_READ_BYTES_MAX, None).await?;
                 let remaining = deadline.saturating_duration_since(Instant::now());

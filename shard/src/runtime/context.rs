@@ -23,6 +23,9 @@ pub(crate) type BucketId = (u64, Option<u64>, u32);
 
 /// How long shutdown or a drop waits for requests still using a bucket.
 const IDLE_WAIT_MAX: Duration = Duration::from_secs(30);
+/// How long a request waits for a bucket that is reopening (after a schema change): its
+/// close waits up to `IDLE_WAIT_MAX` for running requests, then it opens again.
+const REOPEN_WAIT_MAX: Duration = Duration::from_secs(60);
 
 /// The state of one shard, handed to every request it runs.
 pub struct ShardContext {
@@ -45,6 +48,10 @@ pub struct ShardContext {
     /// Wakes requests waiting for new data (subscriptions) when a bucket closes or the
     /// shard stops, so they return instead of holding the bucket.
     closing: rill_engine::log::notify::Notify,
+    /// Buckets closed to be opened again with a new schema; requests for them wait.
+    reopening: RefCell<std::collections::HashSet<BucketId>>,
+    /// Woken when a reopening bucket is back (or failed to open).
+    reopened: rill_engine::log::notify::Notify,
 }
 
 impl ShardContext {
@@ -71,6 +78,8 @@ impl ShardContext {
             coordinator,
             snapshots: super::snapshots::Snapshots::default(),
             closing: rill_engine::log::notify::Notify::default(),
+            reopening: RefCell::new(std::collections::HashSet::new()),
+            reopened: rill_engine::log::notify::Notify::default(),
         }
     }
 
@@ -137,13 +146,33 @@ impl ShardContext {
 
     /// The open bucket `bucket` of an unpartitioned `table`, which must be owned by this
     /// shard.
-    pub(crate) fn bucket(&self, table: &TableInfo, bucket: u32) -> Result<Rc<OpenBucket>> {
-        self.bucket_in(table, None, bucket)
+    pub(crate) async fn bucket(&self, table: &TableInfo, bucket: u32) -> Result<Rc<OpenBucket>> {
+        self.bucket_in(table, None, bucket).await
     }
 
     /// The open bucket `bucket` of `table` (of partition `partition` for a partitioned table),
-    /// which must be owned by this shard.
-    pub(crate) fn bucket_in(&self, table: &TableInfo, partition: Option<u64>, bucket: u32) -> Result<Rc<OpenBucket>> {
+    /// which must be owned by this shard. A bucket reopening after a schema change is waited
+    /// for (up to `REOPEN_WAIT_MAX`).
+    pub(crate) async fn bucket_in(
+        &self,
+        table: &TableInfo,
+        partition: Option<u64>,
+        bucket: u32,
+    ) -> Result<Rc<OpenBucket>> {
+        let id = (table.id, partition, bucket);
+        let started = std::time::Instant::now();
+        loop {
+            let found = self.open_bucket(table, partition, bucket);
+            if found.is_ok() || !self.reopening.borrow().contains(&id) || started.elapsed() >= REOPEN_WAIT_MAX {
+                return found;
+            }
+            // Woken when a reopen ends; the timer bounds a wait that missed the wake.
+            let wait = self.reopened.wait();
+            futures_lite::future::or(wait, glommio::timer::sleep(Duration::from_millis(10))).await;
+        }
+    }
+
+    fn open_bucket(&self, table: &TableInfo, partition: Option<u64>, bucket: u32) -> Result<Rc<OpenBucket>> {
         let count = table.descriptor.bucket_count;
         if bucket >= count {
             return Err(Error::UnknownBucket { table: table.name().to_string(), bucket, bucket_count: count });
@@ -219,8 +248,8 @@ impl ShardContext {
     /// Reopens the buckets whose table has a new schema, so they learn it (and keep the older
     /// ones to decode what was written under them). Closing flushes a primary-key bucket's
     /// memtable under the old schema; SSTs and changelog batches of older schemas are widened
-    /// with null columns when read. Requests for such a bucket that arrive while it reopens
-    /// get a `Runtime` error ("not open"); requests already running finish first.
+    /// with null columns when read. Requests already running finish first; requests that
+    /// arrive while it reopens wait for it ([`Self::bucket_in`]).
     async fn reopen_evolved(&self, snapshot: &CatalogSnapshot) -> Result<()> {
         let evolved: Vec<(BucketId, Arc<TableInfo>)> = self
             .buckets
@@ -232,14 +261,23 @@ impl ShardContext {
             })
             .collect();
         for (id, table) in evolved {
-            let bucket = self.buckets.borrow_mut().remove(&id);
-            if let Some(bucket) = bucket {
-                close_when_idle(bucket).await?;
-            }
-            let (_, partition, b) = id;
-            let open = OpenBucket::open(&self.settings, table, partition, b).await?;
-            self.buckets.borrow_mut().insert(id, Rc::new(open));
+            self.reopening.borrow_mut().insert(id);
+            let reopened = self.reopen(id, table).await;
+            self.reopening.borrow_mut().remove(&id);
+            self.reopened.notify_all();
+            reopened?;
         }
+        Ok(())
+    }
+
+    async fn reopen(&self, id: BucketId, table: Arc<TableInfo>) -> Result<()> {
+        let bucket = self.buckets.borrow_mut().remove(&id);
+        if let Some(bucket) = bucket {
+            close_when_idle(bucket).await?;
+        }
+        let (_, partition, b) = id;
+        let open = OpenBucket::open(&self.settings, table, partition, b).await?;
+        self.buckets.borrow_mut().insert(id, Rc::new(open));
         Ok(())
     }
 
