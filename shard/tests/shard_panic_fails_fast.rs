@@ -62,3 +62,43 @@ fn no_panic_means_no_error() {
     assert!(matches!(rill.panic_on_shard_for_tests(3, "x"), Err(Error::ShardGone { shard: 3 })));
     rill.shutdown();
 }
+
+#[test]
+fn panicking_maintenance_stops_its_shard_and_writes_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), 2);
+    config.maintenance_interval_ms = 5;
+    let rill = common::open_with(config);
+    rill.create_table(common::pk_table("db.users", 4)).unwrap();
+    let ids: Vec<i64> = (0..40).collect();
+    rill.upsert("db.users", common::users(&ids, 1)).unwrap();
+    let on_1 = bucket_on(&rill, "db.users", 4, 1);
+    let on_0 = bucket_on(&rill, "db.users", 4, 0);
+
+    rill.panic_in_maintenance_for_tests(1, "boom in maintenance").unwrap();
+    // The loop panics at its next round (every 5 ms); from then on shard 1 refuses requests.
+    let r = rill.clone();
+    let refused = within("calls after the maintenance panic", move || {
+        for _ in 0..2000 {
+            match r.serving_shard("db.users", on_1) {
+                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => return e,
+            }
+        }
+        panic!("shard 1 kept serving after its maintenance panicked");
+    });
+    match refused {
+        Error::ShardPanicked { shard: 1, message } => assert!(message.contains("boom in maintenance"), "{message}"),
+        other => panic!("expected ShardPanicked from shard 1, got {other:?}"),
+    }
+    assert_eq!(rill.serving_shard("db.users", on_0).unwrap(), 0, "the other shard keeps serving");
+
+    let r = rill.clone();
+    within("shutdown", move || r.shutdown());
+    drop(rill);
+    let rill = common::open_with(common::config(dir.path(), 2));
+    let (rows, found) = common::lookup_scores(&rill, "db.users", &ids);
+    assert!(found.iter().all(|f| *f), "acknowledged writes survive the panic");
+    assert_eq!(rows.len(), 40);
+    rill.shutdown();
+}

@@ -31,4 +31,19 @@ impl Rill {
     pub fn panic_on_shard_for_tests(&self, shard: usize, message: &str) -> Result<()> {
         block_on(self.panic_on_shard_for_tests_async(shard, message))
     }
+
+    /// Makes `shard`'s background maintenance panic with `message` at its next round. For
+    /// tests of panic handling only: afterwards the shard serves nothing until the `Rill` is
+    /// reopened.
+    #[doc(hidden)]
+    pub fn panic_in_maintenance_for_tests(&self, shard: usize, message: &str) -> Result<()> {
+        if shard >= self.shards() {
+            return Err(Error::ShardGone { shard });
+        }
+        let message = message.to_string();
+        block_on(self.inner.runtime.call(shard, move |ctx| async move {
+            ctx.panic_in_maintenance_for_tests(message);
+            Ok(())
+        }))
+    }
 }

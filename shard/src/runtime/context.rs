@@ -52,6 +52,8 @@ pub struct ShardContext {
     reopening: RefCell<std::collections::HashSet<BucketId>>,
     /// Woken when a reopening bucket is back (or failed to open).
     reopened: rill_engine::log::notify::Notify,
+    /// Tests only: the maintenance loop panics with this message at its next round.
+    maintenance_panic_for_tests: RefCell<Option<String>>,
 }
 
 impl ShardContext {
@@ -80,7 +82,17 @@ impl ShardContext {
             closing: rill_engine::log::notify::Notify::default(),
             reopening: RefCell::new(std::collections::HashSet::new()),
             reopened: rill_engine::log::notify::Notify::default(),
+            maintenance_panic_for_tests: RefCell::new(None),
         }
+    }
+
+    /// Tests only: makes the maintenance loop panic with `message` at its next round.
+    pub(crate) fn panic_in_maintenance_for_tests(&self, message: String) {
+        *self.maintenance_panic_for_tests.borrow_mut() = Some(message);
+    }
+
+    pub(crate) fn take_maintenance_panic_for_tests(&self) -> Option<String> {
+        self.maintenance_panic_for_tests.borrow_mut().take()
     }
 
     /// Shard 0's coordinator (none on the other shards).

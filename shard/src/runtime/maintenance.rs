@@ -11,15 +11,19 @@
 //! bucket and retried on the next round. The loop stops when told to, after its current step.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
+use futures_lite::FutureExt;
 use glommio::Task;
 use rill_engine::log::segment::parse_name;
 use tracing::warn;
 
 use super::context::{BucketId, ShardContext};
+use super::mailbox::Mailbox;
 use crate::bucket::{OpenBucket, Store};
 use crate::config::RillConfig;
 use crate::error::Result;
@@ -51,11 +55,19 @@ pub(crate) struct Maintenance {
 }
 
 impl Maintenance {
-    /// Starts the loop in the shard's background queue (logged, not fatal, if it cannot).
-    pub(crate) fn start(ctx: &Rc<ShardContext>, config: MaintenanceConfig) -> Self {
+    /// Starts the loop in the shard's background queue (logged, not fatal, if it cannot). A
+    /// panic in the loop stops the shard as a panicking request does (`mailbox` is poisoned:
+    /// callers get `ShardPanicked`, and the buckets recover from their logs at the next open).
+    pub(crate) fn start(ctx: &Rc<ShardContext>, config: MaintenanceConfig, mailbox: Arc<Mailbox>) -> Self {
         let (stop, stopped) = oneshot::channel();
         let looping = Rc::clone(ctx);
-        let task = match glommio::spawn_local_into(run(looping, config, StopSignal(stopped)), ctx.background()) {
+        let guarded = async move {
+            let outcome = AssertUnwindSafe(run(looping, config, StopSignal(stopped))).catch_unwind().await;
+            if let Err(payload) = outcome {
+                super::panicked(&mailbox, payload.as_ref());
+            }
+        };
+        let task = match glommio::spawn_local_into(guarded, ctx.background()) {
             Ok(task) => Some(task),
             Err(e) => {
                 warn!(shard = ctx.index(), error = %e, "background maintenance could not start");
@@ -124,6 +136,9 @@ async fn run(ctx: Rc<ShardContext>, config: MaintenanceConfig, mut stop: StopSig
     loop {
         if stop.sleep(config.interval).await {
             return;
+        }
+        if let Some(message) = ctx.take_maintenance_panic_for_tests() {
+            panic!("{message}");
         }
         let ids: Vec<BucketId> = ctx.bucket_handles().into_iter().map(|(id, _)| id).collect();
         seen.0.retain(|id, _| ids.contains(id));

@@ -180,13 +180,13 @@ impl Runtime {
 }
 
 /// Logs a caught panic, stops the shard from serving and returns the caller's error.
-fn panicked(mailbox: &Mailbox, payload: &(dyn Any + Send)) -> Error {
+pub(crate) fn panicked(mailbox: &Mailbox, payload: &(dyn Any + Send)) -> Error {
     let message = match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
         (Some(s), _) => (*s).to_string(),
         (None, Some(s)) => s.clone(),
         (None, None) => "a panic without a message".to_string(),
     };
-    tracing::error!(shard = mailbox.shard(), panic = %message, "a request panicked on the shard; it stops serving");
+    tracing::error!(shard = mailbox.shard(), panic = %message, "a task panicked on the shard; it stops serving");
     mailbox.poison(message);
     mailbox.gone()
 }

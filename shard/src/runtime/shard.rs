@@ -61,7 +61,7 @@ pub(crate) async fn run(setup: ShardSetup) {
     let serving = opened.is_ok();
     let _ = setup.ready.send(opened);
     if serving {
-        let maintenance = Maintenance::start(&ctx, MaintenanceConfig::from_config(config));
+        let maintenance = Maintenance::start(&ctx, MaintenanceConfig::from_config(config), Arc::clone(&setup.mailbox));
         serve(&ctx, &setup.mailbox, foreground, Duration::from_micros(config.shard_spin_us)).await;
         maintenance.stop().await;
     }
