@@ -24,20 +24,29 @@ pub(crate) struct BucketRows {
 /// Groups the rows of `columns` (one array per table column) by bucket.
 pub(crate) fn group_by_bucket(desc: &TableDescriptor, columns: &[ArrayRef]) -> Result<BTreeMap<u32, BucketRows>> {
     let key_columns = physical_key(desc)?;
-    let bucket_columns = desc
-        .effective_bucket_key()
+    let bucket_names: Vec<&str> = match &desc.bucket_key {
+        Some(key) => key.iter().map(String::as_str).collect(),
+        None => desc.primary_key.iter().filter(|k| !desc.partition_keys.contains(k)).map(String::as_str).collect(),
+    };
+    let bucket_columns = bucket_names
         .iter()
         .map(|name| desc.schema.index_of(name).ok_or_else(|| invalid(desc, format!("unknown bucket key '{name}'"))))
         .collect::<Result<Vec<_>>>()?;
+    // The default bucket key is the physical primary key: its encoding is the key's.
+    let bucket_is_key = bucket_columns == key_columns;
     let rows = columns.first().map_or(0, |c| c.len());
     let mut groups: BTreeMap<u32, BucketRows> = BTreeMap::new();
     let mut bucket_key = Vec::new();
     for row in 0..rows {
         let mut key = Vec::new();
         encode_key(&desc.schema, &key_columns, columns, row, &mut key)?;
-        bucket_key.clear();
-        encode_key(&desc.schema, &bucket_columns, columns, row, &mut bucket_key)?;
-        let bucket = bucket_for_key(&bucket_key, desc.bucket_count);
+        let bucket = if bucket_is_key {
+            bucket_for_key(&key, desc.bucket_count)
+        } else {
+            bucket_key.clear();
+            encode_key(&desc.schema, &bucket_columns, columns, row, &mut bucket_key)?;
+            bucket_for_key(&bucket_key, desc.bucket_count)
+        };
         let group = groups.entry(bucket).or_default();
         group.rows.push(u32::try_from(row).map_err(|_| invalid(desc, format!("{rows} rows are too many")))?);
         group.keys.push(key);
