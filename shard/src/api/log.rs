@@ -101,7 +101,18 @@ impl Rill {
             options.batch_sequence = w.sequence;
         }
         let bytes = build(&schema, &batch, None, &options)?;
-        let info = Arc::clone(info);
+        self.append_bytes(Arc::clone(info), shard, partition, bucket, bytes).await
+    }
+
+    /// Sends one encoded batch to the shard owning `bucket` and appends it there.
+    async fn append_bytes(
+        &self,
+        info: Arc<TableInfo>,
+        shard: usize,
+        partition: Option<u64>,
+        bucket: u32,
+        bytes: Vec<u8>,
+    ) -> Result<AppendInfo> {
         self.inner
             .runtime
             .call(shard, move |ctx| async move {
@@ -122,6 +133,26 @@ impl Rill {
     /// Blocking [`Self::append_async`].
     pub fn append(&self, table: &str, bucket: Option<u32>, batch: RecordBatch) -> Result<AppendInfo> {
         block_on(self.append_async(table, bucket, batch))
+    }
+
+    /// Appends one encoded Fluss `LogRecordBatch`, as a Fluss client sends it (what a gateway
+    /// speaking Fluss's protocol forwards), to `bucket` of an unpartitioned log table. The log
+    /// validates it (CRC, magic, schema id, records; docs/format.md). A batch without
+    /// statistics (magic V0, as Fluss clients send) is acknowledged first; background
+    /// maintenance computes its statistics afterwards ([`BucketStats::log_pending_stats_bytes`]).
+    ///
+    /// [`BucketStats::log_pending_stats_bytes`]: super::stats::BucketStats::log_pending_stats_bytes
+    pub async fn append_encoded_async(&self, table: &str, bucket: u32, bytes: Vec<u8>) -> Result<AppendInfo> {
+        let info = self.table(table)?;
+        log_table(&info)?;
+        let partition = named(&self.catalog(), &info, None, "append_encoded")?;
+        let shard = self.owner_in(&info, partition, bucket)?;
+        self.append_bytes(info, shard, partition, bucket, bytes).await
+    }
+
+    /// Blocking [`Self::append_encoded_async`].
+    pub fn append_encoded(&self, table: &str, bucket: u32, bytes: Vec<u8>) -> Result<AppendInfo> {
+        block_on(self.append_encoded_async(table, bucket, bytes))
     }
 
     /// Reads rows of `bucket` from `offset`, about `bytes_max` stored bytes (at least one

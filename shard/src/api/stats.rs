@@ -34,6 +34,9 @@ pub struct BucketStats {
     pub log_end_offset: i64,
     /// Number of log segments.
     pub log_segments: usize,
+    /// Bytes of appended batches that came without statistics (Fluss V0 batches) whose
+    /// statistics background maintenance has not computed yet.
+    pub log_pending_stats_bytes: usize,
 }
 
 impl BucketStats {
@@ -78,6 +81,7 @@ impl Rill {
                     log_start_offset: log.list_offset(OffsetSpec::Earliest),
                     log_end_offset: log.list_offset(OffsetSpec::Latest),
                     log_segments: log.segment_count(),
+                    log_pending_stats_bytes: log.pending_stats_bytes(),
                     ..BucketStats::default()
                 };
                 if let Store::Pk(table) = &open.store {
