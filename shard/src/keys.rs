@@ -21,32 +21,55 @@ pub(crate) struct BucketRows {
     pub(crate) keys: Vec<Vec<u8>>,
 }
 
-/// Groups the rows of `columns` (one array per table column) by bucket.
-pub(crate) fn group_by_bucket(desc: &TableDescriptor, columns: &[ArrayRef]) -> Result<BTreeMap<u32, BucketRows>> {
-    let key_columns = physical_key(desc)?;
-    let bucket_names: Vec<&str> = match &desc.bucket_key {
-        Some(key) => key.iter().map(String::as_str).collect(),
-        None => desc.primary_key.iter().filter(|k| !desc.partition_keys.contains(k)).map(String::as_str).collect(),
-    };
-    let bucket_columns = bucket_names
-        .iter()
-        .map(|name| desc.schema.index_of(name).ok_or_else(|| invalid(desc, format!("unknown bucket key '{name}'"))))
-        .collect::<Result<Vec<_>>>()?;
-    // The default bucket key is the physical primary key: its encoding is the key's.
-    let bucket_is_key = bucket_columns == key_columns;
-    let rows = columns.first().map_or(0, |c| c.len());
-    let mut groups: BTreeMap<u32, BucketRows> = BTreeMap::new();
-    let mut bucket_key = Vec::new();
-    for row in 0..rows {
+/// Encodes rows' primary keys and picks their buckets, as Fluss clients do.
+pub(crate) struct KeyEncoder<'a> {
+    desc: &'a TableDescriptor,
+    key_columns: Vec<usize>,
+    bucket_columns: Vec<usize>,
+    /// The default bucket key is the physical primary key: its encoding is the key's.
+    bucket_is_key: bool,
+    bucket_key: Vec<u8>,
+}
+
+impl<'a> KeyEncoder<'a> {
+    pub(crate) fn new(desc: &'a TableDescriptor) -> Result<Self> {
+        let key_columns = physical_key(desc)?;
+        let bucket_names: Vec<&str> = match &desc.bucket_key {
+            Some(key) => key.iter().map(String::as_str).collect(),
+            None => desc.primary_key.iter().filter(|k| !desc.partition_keys.contains(k)).map(String::as_str).collect(),
+        };
+        let bucket_columns = bucket_names
+            .iter()
+            .map(|name| desc.schema.index_of(name).ok_or_else(|| invalid(desc, format!("unknown bucket key '{name}'"))))
+            .collect::<Result<Vec<_>>>()?;
+        let bucket_is_key = bucket_columns == key_columns;
+        Ok(Self { desc, key_columns, bucket_columns, bucket_is_key, bucket_key: Vec::new() })
+    }
+
+    /// The bucket and encoded primary key of row `row` of `columns` (one array per table
+    /// column).
+    pub(crate) fn encode(&mut self, columns: &[ArrayRef], row: usize) -> Result<(u32, Vec<u8>)> {
+        let desc = self.desc;
         let mut key = Vec::new();
-        encode_key(&desc.schema, &key_columns, columns, row, &mut key)?;
-        let bucket = if bucket_is_key {
+        encode_key(&desc.schema, &self.key_columns, columns, row, &mut key)?;
+        let bucket = if self.bucket_is_key {
             bucket_for_key(&key, desc.bucket_count)
         } else {
-            bucket_key.clear();
-            encode_key(&desc.schema, &bucket_columns, columns, row, &mut bucket_key)?;
-            bucket_for_key(&bucket_key, desc.bucket_count)
+            self.bucket_key.clear();
+            encode_key(&desc.schema, &self.bucket_columns, columns, row, &mut self.bucket_key)?;
+            bucket_for_key(&self.bucket_key, desc.bucket_count)
         };
+        Ok((bucket, key))
+    }
+}
+
+/// Groups the rows of `columns` (one array per table column) by bucket.
+pub(crate) fn group_by_bucket(desc: &TableDescriptor, columns: &[ArrayRef]) -> Result<BTreeMap<u32, BucketRows>> {
+    let mut encoder = KeyEncoder::new(desc)?;
+    let rows = columns.first().map_or(0, |c| c.len());
+    let mut groups: BTreeMap<u32, BucketRows> = BTreeMap::new();
+    for row in 0..rows {
+        let (bucket, key) = encoder.encode(columns, row)?;
         let group = groups.entry(bucket).or_default();
         group.rows.push(u32::try_from(row).map_err(|_| invalid(desc, format!("{rows} rows are too many")))?);
         group.keys.push(key);
@@ -97,13 +120,14 @@ pub(crate) fn spread_keys(desc: &TableDescriptor, keys: &RecordBatch) -> Result<
 
 /// `keys` must hold exactly the primary-key columns, by name, in key order.
 fn check_key_names(desc: &TableDescriptor, keys: &RecordBatch) -> Result<()> {
-    let key_schema = keys.schema();
-    let names: Vec<&str> = key_schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let wanted: Vec<&str> = desc.primary_key.iter().map(String::as_str).collect();
-    match names == wanted {
-        true => Ok(()),
-        false => Err(invalid(desc, format!("key columns must be {wanted:?}, got {names:?}"))),
+    let key_schema = keys.schema_ref();
+    let fields = key_schema.fields();
+    if fields.len() == desc.primary_key.len() && fields.iter().zip(&desc.primary_key).all(|(f, k)| f.name() == k) {
+        return Ok(());
     }
+    let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+    let wanted: Vec<&str> = desc.primary_key.iter().map(String::as_str).collect();
+    Err(invalid(desc, format!("key columns must be {wanted:?}, got {names:?}")))
 }
 
 fn type_mismatch(desc: &TableDescriptor, column: &str, got: &ArrowType, expected: &ArrowType) -> Error {

@@ -11,7 +11,7 @@ use super::Rill;
 use crate::api::partition_route::{split, split_existing};
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
-use crate::keys::{group_by_bucket, spread_keys, take_rows, widen, widen_keys, BucketRows};
+use crate::keys::{group_by_bucket, spread_keys, take_rows, widen, widen_keys, BucketRows, KeyEncoder};
 
 /// What an upsert or delete did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -190,6 +190,13 @@ impl Rill {
         // (partition, bucket, encoded keys) per call, and where each key sits in the request.
         let mut jobs: Vec<(Option<u64>, u32, Vec<Vec<u8>>)> = Vec::new();
         let mut positions: Vec<Vec<u32>> = Vec::new();
+        if info.descriptor.partition_keys.is_empty() && keys.num_rows() == 1 {
+            // One key (a point lookup): one bucket, its answer is the answer.
+            let spread = spread_keys(&info.descriptor, &keys)?;
+            let (bucket, key) = KeyEncoder::new(&info.descriptor)?.encode(&spread, 0)?;
+            let found = self.lookup_bucket(&info, None, bucket, vec![key])?.await?;
+            return Ok((found.rows, found.found));
+        }
         if info.descriptor.partition_keys.is_empty() {
             // No partitions: encode the keys straight from the key columns.
             let spread = spread_keys(&info.descriptor, &keys)?;
@@ -210,18 +217,29 @@ impl Rill {
         }
         let mut calls = Vec::with_capacity(jobs.len());
         for (partition, bucket, keys) in jobs {
-            let shard = self.owner_in(&info, partition, bucket)?;
-            let info = std::sync::Arc::clone(&info);
-            calls.push(self.inner.runtime.call(shard, move |ctx| async move {
-                let open = ctx.bucket_in(&info, partition, bucket).await?;
-                Ok(open.pk()?.lookup(&keys).await?)
-            }));
+            calls.push(self.lookup_bucket(&info, partition, bucket, keys)?);
         }
         let mut results = Vec::with_capacity(calls.len());
         for call in calls {
             results.push(call.await?);
         }
         merge_lookups(&info, keys.num_rows(), positions, results)
+    }
+
+    /// Sends a lookup of `keys` (encoded) to the shard owning the bucket.
+    fn lookup_bucket(
+        &self,
+        info: &std::sync::Arc<TableInfo>,
+        partition: Option<u64>,
+        bucket: u32,
+        keys: Vec<Vec<u8>>,
+    ) -> Result<impl std::future::Future<Output = Result<LookupResult>>> {
+        let shard = self.owner_in(info, partition, bucket)?;
+        let info = std::sync::Arc::clone(info);
+        Ok(self.inner.runtime.call(shard, move |ctx| async move {
+            let open = ctx.bucket_in(&info, partition, bucket).await?;
+            Ok(open.pk()?.lookup(&keys).await?)
+        }))
     }
 
     /// Blocking [`Self::lookup_async`].

@@ -34,17 +34,32 @@ impl Wake for Signal {
     }
 }
 
+thread_local! {
+    /// The calling thread's signal, made once (an allocation and a thread handle per call
+    /// otherwise). Taken while a `block_on` runs, so a nested one makes its own.
+    static SIGNAL: std::cell::Cell<Option<Arc<Signal>>> = const { std::cell::Cell::new(None) };
+}
+
 /// Runs `future` to completion on this thread. Never call it on a shard.
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    let signal = Arc::new(Signal { notified: AtomicBool::new(false), thread: std::thread::current() });
-    let waker = Waker::from(Arc::clone(&signal));
+    let signal = SIGNAL
+        .take()
+        .unwrap_or_else(|| Arc::new(Signal { notified: AtomicBool::new(false), thread: std::thread::current() }));
+    signal.notified.store(false, Ordering::Release);
+    let out = run(future, &signal);
+    SIGNAL.set(Some(signal));
+    out
+}
+
+fn run<F: Future>(future: F, signal: &Arc<Signal>) -> F::Output {
+    let waker = Waker::from(Arc::clone(signal));
     let mut cx = Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
     loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;
         }
-        wait_for(&signal);
+        wait_for(signal);
         signal.notified.store(false, Ordering::Release);
     }
 }
