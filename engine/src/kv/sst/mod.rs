@@ -24,7 +24,6 @@
 
 mod bloom;
 mod format;
-mod prefix_index;
 mod reader;
 mod writer;
 

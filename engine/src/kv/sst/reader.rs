@@ -11,7 +11,6 @@ use zerocopy::FromBytes;
 
 use super::bloom::Bloom;
 use super::format::{decode_index, schema_crc, BlockInfo, Footer, FOOTER_LEN};
-use super::prefix_index::PrefixIndex;
 use super::{key_column, sst_arrow_schema, sst_name, SstMeta, SstRow};
 use crate::batch::crc::crc32c;
 use crate::batch::ipc;
@@ -34,10 +33,7 @@ pub struct SstReader<F: StorageFile> {
     pub(super) blocks: Vec<BlockInfo>,
     /// The first 8 bytes of each block's last key as a big-endian number, contiguous: the
     /// block search runs over these and compares whole keys only among equal prefixes.
-    last_key_prefixes: PrefixIndex,
-    /// The first 8 bytes of each block's first key, the same way: most `first key <= key`
-    /// checks end here without touching the key.
-    first_key_prefixes: Vec<u64>,
+    last_key_prefixes: Vec<u64>,
     bloom: Bloom,
     stats: Vec<BatchStats>,
     /// Arrow schema of the stored columns (named as the reader's schema names them).
@@ -71,8 +67,7 @@ impl<F: StorageFile> SstReader<F> {
                 file,
                 name,
                 meta: loaded.meta,
-                first_key_prefixes: loaded.blocks.iter().map(|b| key_prefix(&b.first_key)).collect(),
-                last_key_prefixes: PrefixIndex::new(loaded.blocks.iter().map(|b| key_prefix(&b.last_key)).collect()),
+                last_key_prefixes: loaded.blocks.iter().map(|b| key_prefix(&b.last_key)).collect(),
                 blocks: loaded.blocks,
                 bloom: loaded.bloom,
                 stats: loaded.stats,
@@ -136,8 +131,7 @@ impl<F: StorageFile> SstReader<F> {
         let keys: usize = self.blocks.iter().map(|b| b.first_key.len() + b.last_key.len()).sum();
         let stats = self.stats.len() * size_of::<BatchStats>()
             + self.stats.iter().map(|s| s.columns.len() * size_of::<ColumnStats>()).sum::<usize>();
-        let prefixes = self.last_key_prefixes.bytes() + self.first_key_prefixes.len() * size_of::<u64>();
-        keys + self.blocks.len() * size_of::<BlockInfo>() + (self.bloom.bits() / 8) as usize + stats + prefixes
+        keys + self.blocks.len() * size_of::<BlockInfo>() + (self.bloom.bits() / 8) as usize + stats
     }
 
     /// False only when `key` is certainly not in the SST (bloom filter).
@@ -150,13 +144,11 @@ impl<F: StorageFile> SstReader<F> {
         // Blocks are sorted by last key, so by its prefix too: those with a smaller prefix end
         // below `key`, those with a larger one end above it; only equal prefixes need keys.
         let prefix = key_prefix(key);
-        let from = self.last_key_prefixes.lower_bound(prefix);
-        let to = self.last_key_prefixes.equal_end(from, prefix);
+        let from = self.last_key_prefixes.partition_point(|&p| p < prefix);
+        let to = from + self.last_key_prefixes[from..].partition_point(|&p| p == prefix);
         let i = from + self.blocks[from..to].partition_point(|b| b.last_key.as_slice() < key);
         debug_assert_eq!(i, self.blocks.partition_point(|b| b.last_key.as_slice() < key));
-        let first = *self.first_key_prefixes.get(i)?;
-        let starts_below = first < prefix || (first == prefix && self.blocks[i].first_key.as_slice() <= key);
-        starts_below.then_some(i)
+        self.blocks.get(i).filter(|b| b.first_key.as_slice() <= key).map(|_| i)
     }
 
     /// The blocks that may hold keys starting with `prefix` (all blocks for an empty prefix;
