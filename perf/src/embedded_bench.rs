@@ -392,6 +392,16 @@ fn round_trips(rill: &Rill, n: u64) -> Result<PhaseResult> {
     ))
 }
 
+/// Round trips between the caller's CPU and CPU 0 (where shard 0 ran) with nothing but one
+/// atomic store and spin each way: the floor under any cross-core call.
+fn cross_core_floor(n: u64) -> Result<PhaseResult> {
+    let loadavg_before = kv_proc::loadavg();
+    let (hist, elapsed_s) = crate::cross_core::ping_pong(0, n, pin_current_thread)?;
+    Ok(PhaseResult::new("embedded-floor", "cross-core ping-pong", n, 0, elapsed_s, &hist).with_load(loadavg_before).with_note(
+        "two spinning threads (the caller's CPU and CPU 0) bounce a counter through one cache line each way: no queue, no allocation, no system call (the physical floor of a cross-core call)".into(),
+    ))
+}
+
 /// SSTs per level of every bucket, from `Rill::bucket_stats`.
 fn bucket_shapes(rill: &Rill, table: &str, buckets: usize) -> Result<String> {
     let mut out = Vec::new();
@@ -528,6 +538,9 @@ fn run(config: &EmbeddedConfig) -> Result<(Option<LoadResult>, Vec<PhaseResult>)
             results.push(lookup);
             results.push(embedded_peer::lookups(&config.data_dir, &table, config, ids)?);
             results.push(roundtrip);
+            if config.caller_cpu.is_some() {
+                results.push(cross_core_floor(ROUND_TRIPS)?);
+            }
         }
         if config.runs("upsert") {
             eprintln!("running upserts of {} rows, embedded then in-engine ...", config.upsert_batch);

@@ -13,6 +13,7 @@
 //!   same work in-engine ([`embedded_peer`]), with [`embedded_report`]
 
 pub mod criterion_summary;
+pub mod cross_core;
 pub mod data;
 pub mod embedded_bench;
 pub mod embedded_peer;

@@ -85,6 +85,9 @@ pub(crate) async fn run(setup: ShardSetup) {
     }
 }
 
+/// An idle shard looks at its mailbox at least this often, wake-up or not.
+const MAILBOX_RECHECK: Duration = Duration::from_millis(50);
+
 /// Longest the serving task keeps requests to itself (answering them inline while it polls
 /// the queue) before it lets the executor reap I/O completions and run other tasks.
 const INLINE_SERVE_MAX: Duration = Duration::from_micros(500);
@@ -141,7 +144,8 @@ async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, fg: TaskQueueHandle, s
             }
         }
         if mailbox.prepare_sleep() {
-            mailbox.wait().await;
+            // Bounded: should a wake-up ever be lost, a request waits at most this long.
+            futures_lite::future::or(mailbox.wait(), glommio::timer::sleep(MAILBOX_RECHECK)).await;
         } else if !spin.is_zero() {
             // Work is queued but the executor's turn is due: a timer hands it over.
             glommio::timer::sleep(Duration::from_micros(1)).await;

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 /// Longest a blocked caller spins (busy, then yielding) before it parks.
 pub const REPLY_SPIN_US: u64 = 50;
+/// Longest a parked caller sleeps before it polls its future again, woken or not.
+const PARK_MAX: Duration = Duration::from_millis(10);
 /// Part of the spin that is busy (no `sched_yield`).
 const BUSY_SPIN_US: u64 = 5;
 
@@ -84,9 +86,11 @@ fn wait_for(signal: &Signal) {
         }
     }
     // Returns at once if woken meanwhile (the unpark token is kept); spurious wake-ups just
-    // poll the future again.
-    while !signal.notified.load(Ordering::Acquire) {
-        std::thread::park();
+    // poll the future again. Bounded: should a wake-up ever be lost, the future is polled
+    // again after `PARK_MAX`.
+    let parked = Instant::now();
+    while !signal.notified.load(Ordering::Acquire) && parked.elapsed() < PARK_MAX {
+        std::thread::park_timeout(PARK_MAX);
     }
 }
 
