@@ -346,7 +346,7 @@ fn warm(rill: &Rill, keys: u64) -> Result<()> {
 
 /// Single-key lookups of `ids` through the embedding API, then no-op calls (see
 /// [`round_trips`]).
-fn lookups(config: &EmbeddedConfig, ids: &[u64]) -> Result<(PhaseResult, PhaseResult)> {
+fn lookups(config: &EmbeddedConfig, ids: &[u64]) -> Result<(PhaseResult, PhaseResult, PhaseResult)> {
     let rill = open(config)?;
     warm(&rill, config.keys)?;
     let loadavg_before = kv_proc::loadavg();
@@ -370,9 +370,54 @@ fn lookups(config: &EmbeddedConfig, ids: &[u64]) -> Result<(PhaseResult, PhaseRe
     let lookup = PhaseResult::new("embedded-lookup", SYSTEM, n, n, elapsed_s, &hist)
         .with_load(loadavg_before)
         .with_note(format!("after the lookups: {note}"));
+    let on_shard = lookups_on_shard(&rill, config, ids)?;
     let roundtrip = round_trips(&rill, n.min(ROUND_TRIPS))?;
     rill.shutdown();
-    Ok((lookup, roundtrip))
+    Ok((lookup, on_shard, roundtrip))
+}
+
+/// The same lookups by code running on shard 0 (`Rill::run_on_shard`, `OnShard::lookup`):
+/// no mailbox, no reply channel, no cross-core hop (1 shard: every bucket is local).
+fn lookups_on_shard(rill: &Rill, config: &EmbeddedConfig, ids: &[u64]) -> Result<PhaseResult> {
+    let loadavg_before = kv_proc::loadavg();
+    let ids = ids.to_vec();
+    let value_bytes = config.value_bytes;
+    let started = Instant::now();
+    let outcome = rill.run_on_shard(0, move |on| async move {
+        let mut hist = histogram().map_err(|e| rill_shard::Error::Runtime { reason: e })?;
+        let mut failure = None;
+        for (n, &id) in ids.iter().enumerate() {
+            let keys = match key_batch(std::iter::once(id)) {
+                Ok(keys) => keys,
+                Err(e) => return Ok((hist, Some(e))),
+            };
+            let t = Instant::now();
+            let (rows, found) = on.lookup(kv_data::TABLE, &keys).await?;
+            hist.saturating_record(elapsed_ns(t));
+            if !found {
+                failure = Some(format!("on-shard lookup of key {id} found nothing"));
+                break;
+            }
+            if n as u64 % CHECK_EVERY == 0 {
+                if let Err(e) = check_value(&rows, id, 0, value_bytes) {
+                    failure = Some(e);
+                    break;
+                }
+                // A shard's tasks yield now and then (maintenance, other requests).
+                glommio::yield_if_needed().await;
+            }
+        }
+        Ok((hist, failure))
+    });
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let (hist, failure) = outcome.map_err(|e| format!("on-shard lookups: {e}"))?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let n = hist.len();
+    Ok(PhaseResult::new(&format!("embedded-lookup{}", embedded_report::ON_SHARD), SYSTEM, n, n, elapsed_s, &hist)
+        .with_load(loadavg_before)
+        .with_note("`Rill::run_on_shard(0, ..)` running the lookup loop on the shard: `OnShard::lookup` per key (key encoding, bucket check, PkTable lookup), no mailbox or cross-core hop".into()))
 }
 
 /// `n` calls of `Rill::serving_shard` (the owning shard checks it holds bucket 0 and answers:
@@ -534,8 +579,9 @@ fn run(config: &EmbeddedConfig) -> Result<(Option<LoadResult>, Vec<PhaseResult>)
             let mut chooser = KeyChooser::new(Distribution::Uniform, config.keys, 0.99, config.seed);
             let ids: Vec<u64> = (0..config.ops).map(|_| chooser.next_id()).collect();
             eprintln!("running {} single-key lookups, embedded then in-engine ...", config.ops);
-            let (lookup, roundtrip) = lookups(config, &ids)?;
+            let (lookup, on_shard, roundtrip) = lookups(config, &ids)?;
             results.push(lookup);
+            results.push(on_shard);
             results.push(embedded_peer::lookups(&config.data_dir, &table, config, ids)?);
             results.push(roundtrip);
             if config.caller_cpu.is_some() {

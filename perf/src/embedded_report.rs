@@ -31,9 +31,13 @@ pub struct EmbeddedReport {
     pub comparisons: Vec<SummaryEntry>,
 }
 
+/// Suffix of a workload run by code on the shard (`Rill::run_on_shard`); its peer is the
+/// workload's without it.
+pub const ON_SHARD: &str = "-on-shard";
+
 /// The peer's name in `summary.json`, per workload.
 fn peer_name(workload: &str) -> &'static str {
-    match workload {
+    match workload.trim_end_matches(ON_SHARD) {
         "embedded-lookup" => "in-engine PkTable lookup",
         "embedded-upsert" => "in-engine PkTable write",
         _ => "in-engine Log append (encode + append)",
@@ -45,7 +49,8 @@ fn peer_name(workload: &str) -> &'static str {
 pub fn compare(results: &[PhaseResult], shards: usize, date: &str, machine: &str, command: &str) -> Vec<SummaryEntry> {
     let mut out = Vec::new();
     for e in results.iter().filter(|r| r.system == SYSTEM) {
-        let Some(p) = results.iter().find(|p| p.system == embedded_peer::SYSTEM && p.workload == e.workload) else {
+        let peer_workload = e.workload.trim_end_matches(ON_SHARD);
+        let Some(p) = results.iter().find(|p| p.system == embedded_peer::SYSTEM && p.workload == peer_workload) else {
             continue;
         };
         let workload = if shards == 1 { e.workload.clone() } else { format!("{}-s{shards}", e.workload) };
@@ -68,7 +73,9 @@ pub fn compare(results: &[PhaseResult], shards: usize, date: &str, machine: &str
         push("latency-p50", "us", el.p50, pl.p50, false);
         push("latency-p99", "us", el.p99, pl.p99, false);
         match (e.workload.as_str(), e.mb_per_s, p.mb_per_s) {
-            ("embedded-lookup", _, _) => push("throughput", "lookups/s", e.ops_per_s, p.ops_per_s, true),
+            (w, _, _) if w.starts_with("embedded-lookup") => {
+                push("throughput", "lookups/s", e.ops_per_s, p.ops_per_s, true)
+            }
             (_, Some(em), Some(pm)) => push("throughput", "MB/s", em, pm, true),
             _ => push("throughput", "rows/s", e.rows_per_s, p.rows_per_s, true),
         }

@@ -25,8 +25,9 @@ pub(crate) struct BucketRows {
 pub(crate) struct KeyEncoder<'a> {
     desc: &'a TableDescriptor,
     key_columns: Vec<usize>,
+    /// The bucket key's columns (unused when `bucket_is_key`).
     bucket_columns: Vec<usize>,
-    /// The default bucket key is the physical primary key: its encoding is the key's.
+    /// The bucket key is the physical primary key (the default): its encoding is the key's.
     bucket_is_key: bool,
     bucket_key: Vec<u8>,
 }
@@ -34,15 +35,20 @@ pub(crate) struct KeyEncoder<'a> {
 impl<'a> KeyEncoder<'a> {
     pub(crate) fn new(desc: &'a TableDescriptor) -> Result<Self> {
         let key_columns = physical_key(desc)?;
-        let bucket_names: Vec<&str> = match &desc.bucket_key {
-            Some(key) => key.iter().map(String::as_str).collect(),
-            None => desc.primary_key.iter().filter(|k| !desc.partition_keys.contains(k)).map(String::as_str).collect(),
+        let (bucket_columns, bucket_is_key) = match &desc.bucket_key {
+            Some(names) => {
+                let columns = names
+                    .iter()
+                    .map(|name| {
+                        desc.schema.index_of(name).ok_or_else(|| invalid(desc, format!("unknown bucket key '{name}'")))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let same = columns == key_columns;
+                (columns, same)
+            }
+            // The default bucket key is the physical primary key.
+            None => (Vec::new(), true),
         };
-        let bucket_columns = bucket_names
-            .iter()
-            .map(|name| desc.schema.index_of(name).ok_or_else(|| invalid(desc, format!("unknown bucket key '{name}'"))))
-            .collect::<Result<Vec<_>>>()?;
-        let bucket_is_key = bucket_columns == key_columns;
         Ok(Self { desc, key_columns, bucket_columns, bucket_is_key, bucket_key: Vec::new() })
     }
 

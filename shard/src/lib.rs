@@ -59,8 +59,8 @@ mod scan;
 pub mod table_props;
 
 pub use api::{
-    AppendInfo, BucketStats, KvSnapshotIter, PartitionAppend, Rill, ScanIter, SnapshotOffset, TableScan, WriteInfo,
-    SCAN_ITER_BYTES_MAX, SNAPSHOT_PULL_BYTES_MAX,
+    AppendInfo, BucketStats, KvSnapshotIter, OnShard, PartitionAppend, Rill, ScanIter, SnapshotOffset, TableScan,
+    WriteInfo, SCAN_ITER_BYTES_MAX, SNAPSHOT_PULL_BYTES_MAX,
 };
 pub use api::{Subscription, SUBSCRIBE_READ_BYTES_MAX, SUBSCRIBE_WAIT_MS_DEFAULT, SUBSCRIBE_WAIT_MS_MAX};
 pub use api::{WriterSeq, WRITER_ID_BLOCK};

@@ -10,6 +10,7 @@
 mod database;
 mod ddl;
 mod log;
+mod on_shard;
 mod panic_hook;
 mod partition;
 mod partition_route;
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::runtime::block_on;
 
 pub use log::AppendInfo;
+pub use on_shard::OnShard;
 pub use partition_scan::{PartitionAppend, TableScan};
 pub use pk::WriteInfo;
 pub use scan_iter::{ScanIter, SCAN_ITER_BYTES_MAX};

@@ -28,7 +28,7 @@ pub struct WriteInfo {
 const NO_WRITER: i64 = -1;
 const NO_SEQUENCE: i32 = -1;
 
-fn pk_table(info: &TableInfo) -> Result<()> {
+pub(super) fn pk_table(info: &TableInfo) -> Result<()> {
     match info.kind() {
         TableKind::PrimaryKey => Ok(()),
         TableKind::Log => Err(Error::NotAPrimaryKeyTable { name: info.name().to_string() }),
