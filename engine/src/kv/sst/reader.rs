@@ -11,6 +11,7 @@ use zerocopy::FromBytes;
 
 use super::bloom::Bloom;
 use super::format::{decode_index, schema_crc, BlockInfo, Footer, FOOTER_LEN};
+use super::key_prefixes::{key_prefix, KeyPrefixes};
 use super::{key_column, sst_arrow_schema, sst_name, SstMeta, SstRow};
 use crate::batch::crc::crc32c;
 use crate::batch::ipc;
@@ -33,7 +34,7 @@ pub struct SstReader<F: StorageFile> {
     pub(super) blocks: Vec<BlockInfo>,
     /// The first 8 bytes of each block's last key as a big-endian number, contiguous: the
     /// block search runs over these and compares whole keys only among equal prefixes.
-    last_key_prefixes: Vec<u64>,
+    last_key_prefixes: KeyPrefixes,
     bloom: Bloom,
     stats: Vec<BatchStats>,
     /// Arrow schema of the stored columns (named as the reader's schema names them).
@@ -67,7 +68,7 @@ impl<F: StorageFile> SstReader<F> {
                 file,
                 name,
                 meta: loaded.meta,
-                last_key_prefixes: loaded.blocks.iter().map(|b| key_prefix(&b.last_key)).collect(),
+                last_key_prefixes: KeyPrefixes::new(loaded.blocks.iter().map(|b| b.last_key.as_slice())),
                 blocks: loaded.blocks,
                 bloom: loaded.bloom,
                 stats: loaded.stats,
@@ -143,10 +144,9 @@ impl<F: StorageFile> SstReader<F> {
     pub fn block_for(&self, key: &[u8]) -> Option<usize> {
         // Blocks are sorted by last key, so by its prefix too: those with a smaller prefix end
         // below `key`, those with a larger one end above it; only equal prefixes need keys.
-        let prefix = key_prefix(key);
-        let from = self.last_key_prefixes.partition_point(|&p| p < prefix);
-        let to = from + self.last_key_prefixes[from..].partition_point(|&p| p == prefix);
-        let i = from + self.blocks[from..to].partition_point(|b| b.last_key.as_slice() < key);
+        let equal = self.last_key_prefixes.equal_range(key_prefix(key));
+        let from = equal.start;
+        let i = from + self.blocks.get(equal).unwrap_or_default().partition_point(|b| b.last_key.as_slice() < key);
         debug_assert_eq!(i, self.blocks.partition_point(|b| b.last_key.as_slice() < key));
         self.blocks.get(i).filter(|b| b.first_key.as_slice() <= key).map(|_| i)
     }
@@ -270,15 +270,6 @@ impl<F: StorageFile> SstReader<F> {
     fn corrupt(&self, position: u64, reason: String) -> Error {
         corruption(&self.name, position, reason)
     }
-}
-
-/// The first 8 bytes of `key` as a big-endian number, zero padded: ordered like the keys
-/// (a smaller number means a smaller key; equal numbers decide nothing).
-fn key_prefix(key: &[u8]) -> u64 {
-    let mut head = [0u8; 8];
-    let n = key.len().min(8);
-    head[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(head)
 }
 
 fn corruption(name: &str, position: u64, reason: String) -> Error {
