@@ -9,7 +9,7 @@ use arrow_buffer::Buffer;
 use arrow_schema::SchemaRef;
 use zerocopy::FromBytes;
 
-use super::bloom::Bloom;
+use super::bloom::{hash64, Bloom};
 use super::format::{decode_index, schema_crc, BlockInfo, Footer, FOOTER_LEN};
 use super::key_prefixes::{key_prefix, KeyPrefixes};
 use super::{key_column, sst_arrow_schema, sst_name, SstMeta, SstRow};
@@ -164,7 +164,14 @@ impl<F: StorageFile> SstReader<F> {
     /// Looks `key` up: bloom filter, index, one block read (through `cache`), binary search.
     /// A found tombstone is returned as a row ([`SstRow::is_tombstone`]): it hides older SSTs.
     pub async fn get(&self, key: &[u8], cache: &BlockCache) -> Result<Option<SstRow>> {
-        if !self.may_contain(key) {
+        self.get_hashed(key, hash64(key), cache).await
+    }
+
+    /// [`Self::get`] with the key's [`hash64`] computed by the caller (once for every SST it
+    /// probes).
+    pub async fn get_hashed(&self, key: &[u8], hash: u64, cache: &BlockCache) -> Result<Option<SstRow>> {
+        debug_assert_eq!(hash, hash64(key));
+        if !self.bloom.may_contain_hash(hash) {
             return Ok(None);
         }
         let Some(i) = self.block_for(key) else { return Ok(None) };
