@@ -252,7 +252,11 @@ impl<F: StorageFile> SstReader<F> {
             let reason = format!("block {i} CRC32C mismatch: stored {:#010x}, computed {actual:#010x}", b.crc);
             return Err(self.corrupt(b.offset, reason));
         }
-        let batch = ipc::decode(&bytes, Arc::clone(&self.stored), false)
+        // Without added columns the blocks decode straight into the reader's schema (same
+        // types, maybe other names): no second batch to rename them.
+        let same_columns = self.stored.fields().len() == self.arrow.fields().len();
+        let schema = Arc::clone(if same_columns { &self.arrow } else { &self.stored });
+        let batch = ipc::decode(&bytes, schema, false)
             .map_err(|e| self.corrupt(b.offset, format!("block {i} does not decode: {e}")))?;
         let keys = key_column(&batch);
         let rows = batch.num_rows();
@@ -264,9 +268,8 @@ impl<F: StorageFile> SstReader<F> {
         if !keys_match {
             return Err(self.corrupt(b.offset, format!("block {i} disagrees with the index (rows or key range)")));
         }
-        if self.stored.fields().len() == self.arrow.fields().len() {
-            return RecordBatch::try_new(Arc::clone(&self.arrow), batch.columns().to_vec())
-                .map_err(|e| Error::arrow(format!("naming the columns of block {i} of {}", self.name), e));
+        if same_columns {
+            return Ok(batch);
         }
         let mut columns = batch.columns().to_vec();
         columns.extend(self.arrow.fields().iter().skip(columns.len()).map(|f| new_null_array(f.data_type(), rows)));
