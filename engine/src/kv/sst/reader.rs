@@ -35,6 +35,9 @@ pub struct SstReader<F: StorageFile> {
     /// The first 8 bytes of each block's last key as a big-endian number, contiguous: the
     /// block search runs over these and compares whole keys only among equal prefixes.
     last_key_prefixes: KeyPrefixes,
+    /// The same of each block's first key: most lookups decide `first_key <= key` from these,
+    /// without reaching for the key bytes (two more cache misses).
+    first_key_prefixes: Vec<u64>,
     bloom: Bloom,
     stats: Vec<BatchStats>,
     /// Arrow schema of the stored columns (named as the reader's schema names them).
@@ -69,6 +72,7 @@ impl<F: StorageFile> SstReader<F> {
                 name,
                 meta: loaded.meta,
                 last_key_prefixes: KeyPrefixes::new(loaded.blocks.iter().map(|b| b.last_key.as_slice())),
+                first_key_prefixes: loaded.blocks.iter().map(|b| key_prefix(&b.first_key)).collect(),
                 blocks: loaded.blocks,
                 bloom: loaded.bloom,
                 stats: loaded.stats,
@@ -132,7 +136,8 @@ impl<F: StorageFile> SstReader<F> {
         let keys: usize = self.blocks.iter().map(|b| b.first_key.len() + b.last_key.len()).sum();
         let stats = self.stats.len() * size_of::<BatchStats>()
             + self.stats.iter().map(|s| s.columns.len() * size_of::<ColumnStats>()).sum::<usize>();
-        keys + self.blocks.len() * size_of::<BlockInfo>() + (self.bloom.bits() / 8) as usize + stats
+        let prefixes = self.last_key_prefixes.resident_bytes() + self.first_key_prefixes.len() * size_of::<u64>();
+        keys + self.blocks.len() * size_of::<BlockInfo>() + (self.bloom.bits() / 8) as usize + stats + prefixes
     }
 
     /// False only when `key` is certainly not in the SST (bloom filter).
@@ -144,10 +149,15 @@ impl<F: StorageFile> SstReader<F> {
     pub fn block_for(&self, key: &[u8]) -> Option<usize> {
         // Blocks are sorted by last key, so by its prefix too: those with a smaller prefix end
         // below `key`, those with a larger one end above it; only equal prefixes need keys.
-        let equal = self.last_key_prefixes.equal_range(key_prefix(key));
+        let prefix = key_prefix(key);
+        let equal = self.last_key_prefixes.equal_range(prefix);
         let from = equal.start;
         let i = from + self.blocks.get(equal).unwrap_or_default().partition_point(|b| b.last_key.as_slice() < key);
         debug_assert_eq!(i, self.blocks.partition_point(|b| b.last_key.as_slice() < key));
+        // A smaller first-key prefix means a smaller first key; only equal ones need the bytes.
+        if self.first_key_prefixes.get(i).is_some_and(|&p| p < prefix) {
+            return Some(i);
+        }
         self.blocks.get(i).filter(|b| b.first_key.as_slice() <= key).map(|_| i)
     }
 
