@@ -218,8 +218,8 @@ impl<S: Storage + Clone> Lsm<S> {
                     _ => &[],
                 }
             };
-            for reader in candidates {
-                if let Some(row) = reader.get_hashed(key, hash, &self.cache).await? {
+            for reader in candidates.iter().filter(|r| r.may_contain_hash(hash)) {
+                if let Some(row) = reader.get_unfiltered(key, &self.cache).await? {
                     if row.is_tombstone() {
                         return Ok(None);
                     }

@@ -9,7 +9,7 @@ use arrow_buffer::Buffer;
 use arrow_schema::SchemaRef;
 use zerocopy::FromBytes;
 
-use super::bloom::{hash64, Bloom};
+use super::bloom::Bloom;
 use super::format::{decode_index, schema_crc, BlockInfo, Footer, FOOTER_LEN};
 use super::key_prefixes::{key_prefix, KeyPrefixes};
 use super::{key_column, sst_arrow_schema, sst_name, SstMeta, SstRow};
@@ -174,16 +174,22 @@ impl<F: StorageFile> SstReader<F> {
     /// Looks `key` up: bloom filter, index, one block read (through `cache`), binary search.
     /// A found tombstone is returned as a row ([`SstRow::is_tombstone`]): it hides older SSTs.
     pub async fn get(&self, key: &[u8], cache: &BlockCache) -> Result<Option<SstRow>> {
-        self.get_hashed(key, hash64(key), cache).await
-    }
-
-    /// [`Self::get`] with the key's [`hash64`] computed by the caller (once for every SST it
-    /// probes).
-    pub async fn get_hashed(&self, key: &[u8], hash: u64, cache: &BlockCache) -> Result<Option<SstRow>> {
-        debug_assert_eq!(hash, hash64(key));
-        if !self.bloom.may_contain_hash(hash) {
+        if !self.may_contain(key) {
             return Ok(None);
         }
+        self.get_unfiltered(key, cache).await
+    }
+
+    /// False only when the key whose [`hash64`](super::hash64) is `hash` is certainly not in
+    /// the SST: a caller probing several SSTs hashes the key once and checks each filter
+    /// before it builds a lookup future.
+    pub fn may_contain_hash(&self, hash: u64) -> bool {
+        self.bloom.may_contain_hash(hash)
+    }
+
+    /// [`Self::get`] without the bloom filter (the caller checked it): index, one block read
+    /// (through `cache`), binary search.
+    pub async fn get_unfiltered(&self, key: &[u8], cache: &BlockCache) -> Result<Option<SstRow>> {
         let Some(i) = self.block_for(key) else { return Ok(None) };
         let block = self.read_block(i, cache).await?;
         let keys = key_column(&block).ok_or_else(|| self.corrupt(0, format!("block {i} has no _key column")))?;
