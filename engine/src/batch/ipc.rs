@@ -42,6 +42,11 @@ impl IpcLayout {
 
 /// Parses the framing of an IPC message and checks that its body fits.
 pub fn layout(message: &[u8]) -> Result<IpcLayout> {
+    parse(message).map(|(layout, _)| layout)
+}
+
+/// [`layout`] and the verified flatbuffer `Message` (verified once: decoding reuses it).
+fn parse(message: &[u8]) -> Result<(IpcLayout, arrow_ipc::Message<'_>)> {
     let word = |at: usize| -> Result<[u8; 4]> {
         message
             .get(at..at + 4)
@@ -72,15 +77,13 @@ pub fn layout(message: &[u8]) -> Result<IpcLayout> {
             message.len()
         )));
     }
-    Ok(IpcLayout { metadata_len, body_start, body_len })
+    Ok((IpcLayout { metadata_len, body_start, body_len }, parsed))
 }
 
 /// Decodes an IPC message held in `message` (a slice of some larger buffer) with `schema`.
 /// With `require_alignment`, a misaligned buffer is an error instead of a silent copy.
 pub fn decode(message: &Buffer, schema: SchemaRef, require_alignment: bool) -> Result<RecordBatch> {
-    let layout = layout(message.as_slice())?;
-    let fb = arrow_ipc::root_as_message(layout.metadata(message.as_slice()))
-        .map_err(|e| Error::invalid_batch(format!("Arrow metadata: {e}")))?;
+    let (layout, fb) = parse(message.as_slice())?;
     let batch =
         fb.header_as_record_batch().ok_or_else(|| Error::invalid_batch("Arrow message is not a RecordBatch"))?;
     let body = message.slice_with_length(layout.body_start, layout.body_len);

@@ -31,6 +31,36 @@ pub struct CacheStats {
 /// Key of a cached block: (SST id, block index).
 type BlockKey = (u64, usize);
 
+/// Hashes [`BlockKey`]s for the cache's index: a multiply per integer (SipHash, the default,
+/// cost about as much as the rest of a cache hit). Keys are ours, not chosen by a client.
+#[derive(Default, Clone, Copy)]
+struct BlockKeyHasher(u64);
+
+impl std::hash::Hasher for BlockKeyHasher {
+    fn finish(&self) -> u64 {
+        // Fold the well-mixed high bits of the products into the low ones hashbrown indexes by.
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type BlockIndex = HashMap<BlockKey, usize, std::hash::BuildHasherDefault<BlockKeyHasher>>;
+
 struct Slot {
     key: BlockKey,
     block: Arc<RecordBatch>,
@@ -43,7 +73,7 @@ struct Slot {
 #[derive(Default)]
 struct Inner {
     /// Where each cached block's slot is.
-    index: HashMap<BlockKey, usize>,
+    index: BlockIndex,
     /// The clock's slots; `None` are free (listed in `free`).
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,

@@ -19,7 +19,9 @@ use super::cache::BlockCache;
 use super::manifest::{Edit, Manifest, SstEntry, LEVELS_MAX};
 use super::memtable::{MemValue, Memtable};
 use super::merge::{MergeIter, RunSource};
-use super::sst::{parse_sst_name, sst_arrow_schema, sst_name, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS};
+use super::sst::{
+    hash64, parse_sst_name, sst_arrow_schema, sst_name, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS,
+};
 use crate::error::{Error, Result};
 use crate::log::notify::Notify;
 use crate::log::Storage;
@@ -204,18 +206,20 @@ impl<S: Storage + Clone> Lsm<S> {
             return Ok(found);
         }
         let version = Rc::clone(&self.version.borrow());
+        let hash = hash64(key);
         for (level, readers) in version.levels.iter().enumerate() {
-            let candidates: Vec<&Rc<SstReader<S::File>>> = if level == 0 {
-                readers.iter().collect()
+            // L0 SSTs overlap: all of them, newest first. Deeper levels: the one whose range holds the key.
+            let candidates: &[Rc<SstReader<S::File>>] = if level == 0 {
+                readers
             } else {
                 let at = readers.partition_point(|r| r.meta().last_key.as_slice() < key);
-                readers.get(at).filter(|r| r.meta().first_key.as_slice() <= key).into_iter().collect()
-            };
-            for reader in candidates {
-                if !reader.may_contain(key) {
-                    continue;
+                match readers.get(at) {
+                    Some(r) if r.meta().first_key.as_slice() <= key => std::slice::from_ref(r),
+                    _ => &[],
                 }
-                if let Some(row) = reader.get(key, &self.cache).await? {
+            };
+            for reader in candidates.iter().filter(|r| r.may_contain_hash(hash)) {
+                if let Some(row) = reader.get_unfiltered(key, &self.cache).await? {
                     if row.is_tombstone() {
                         return Ok(None);
                     }

@@ -24,6 +24,7 @@
 
 mod bloom;
 mod format;
+mod key_prefixes;
 mod reader;
 mod writer;
 

@@ -11,6 +11,7 @@ use zerocopy::FromBytes;
 
 use super::bloom::Bloom;
 use super::format::{decode_index, schema_crc, BlockInfo, Footer, FOOTER_LEN};
+use super::key_prefixes::{key_prefix, KeyPrefixes};
 use super::{key_column, sst_arrow_schema, sst_name, SstMeta, SstRow};
 use crate::batch::crc::crc32c;
 use crate::batch::ipc;
@@ -33,7 +34,10 @@ pub struct SstReader<F: StorageFile> {
     pub(super) blocks: Vec<BlockInfo>,
     /// The first 8 bytes of each block's last key as a big-endian number, contiguous: the
     /// block search runs over these and compares whole keys only among equal prefixes.
-    last_key_prefixes: Vec<u64>,
+    last_key_prefixes: KeyPrefixes,
+    /// The same of each block's first key: most lookups decide `first_key <= key` from these,
+    /// without reaching for the key bytes (two more cache misses).
+    first_key_prefixes: Vec<u64>,
     bloom: Bloom,
     stats: Vec<BatchStats>,
     /// Arrow schema of the stored columns (named as the reader's schema names them).
@@ -67,7 +71,8 @@ impl<F: StorageFile> SstReader<F> {
                 file,
                 name,
                 meta: loaded.meta,
-                last_key_prefixes: loaded.blocks.iter().map(|b| key_prefix(&b.last_key)).collect(),
+                last_key_prefixes: KeyPrefixes::new(loaded.blocks.iter().map(|b| b.last_key.as_slice())),
+                first_key_prefixes: loaded.blocks.iter().map(|b| key_prefix(&b.first_key)).collect(),
                 blocks: loaded.blocks,
                 bloom: loaded.bloom,
                 stats: loaded.stats,
@@ -131,7 +136,8 @@ impl<F: StorageFile> SstReader<F> {
         let keys: usize = self.blocks.iter().map(|b| b.first_key.len() + b.last_key.len()).sum();
         let stats = self.stats.len() * size_of::<BatchStats>()
             + self.stats.iter().map(|s| s.columns.len() * size_of::<ColumnStats>()).sum::<usize>();
-        keys + self.blocks.len() * size_of::<BlockInfo>() + (self.bloom.bits() / 8) as usize + stats
+        let prefixes = self.last_key_prefixes.resident_bytes() + self.first_key_prefixes.len() * size_of::<u64>();
+        keys + self.blocks.len() * size_of::<BlockInfo>() + (self.bloom.bits() / 8) as usize + stats + prefixes
     }
 
     /// False only when `key` is certainly not in the SST (bloom filter).
@@ -144,10 +150,14 @@ impl<F: StorageFile> SstReader<F> {
         // Blocks are sorted by last key, so by its prefix too: those with a smaller prefix end
         // below `key`, those with a larger one end above it; only equal prefixes need keys.
         let prefix = key_prefix(key);
-        let from = self.last_key_prefixes.partition_point(|&p| p < prefix);
-        let to = from + self.last_key_prefixes[from..].partition_point(|&p| p == prefix);
-        let i = from + self.blocks[from..to].partition_point(|b| b.last_key.as_slice() < key);
+        let equal = self.last_key_prefixes.equal_range(prefix);
+        let from = equal.start;
+        let i = from + self.blocks.get(equal).unwrap_or_default().partition_point(|b| b.last_key.as_slice() < key);
         debug_assert_eq!(i, self.blocks.partition_point(|b| b.last_key.as_slice() < key));
+        // A smaller first-key prefix means a smaller first key; only equal ones need the bytes.
+        if self.first_key_prefixes.get(i).is_some_and(|&p| p < prefix) {
+            return Some(i);
+        }
         self.blocks.get(i).filter(|b| b.first_key.as_slice() <= key).map(|_| i)
     }
 
@@ -167,6 +177,19 @@ impl<F: StorageFile> SstReader<F> {
         if !self.may_contain(key) {
             return Ok(None);
         }
+        self.get_unfiltered(key, cache).await
+    }
+
+    /// False only when the key whose [`hash64`](super::hash64) is `hash` is certainly not in
+    /// the SST: a caller probing several SSTs hashes the key once and checks each filter
+    /// before it builds a lookup future.
+    pub fn may_contain_hash(&self, hash: u64) -> bool {
+        self.bloom.may_contain_hash(hash)
+    }
+
+    /// [`Self::get`] without the bloom filter (the caller checked it): index, one block read
+    /// (through `cache`), binary search.
+    pub async fn get_unfiltered(&self, key: &[u8], cache: &BlockCache) -> Result<Option<SstRow>> {
         let Some(i) = self.block_for(key) else { return Ok(None) };
         let block = self.read_block(i, cache).await?;
         let keys = key_column(&block).ok_or_else(|| self.corrupt(0, format!("block {i} has no _key column")))?;
@@ -245,7 +268,11 @@ impl<F: StorageFile> SstReader<F> {
             let reason = format!("block {i} CRC32C mismatch: stored {:#010x}, computed {actual:#010x}", b.crc);
             return Err(self.corrupt(b.offset, reason));
         }
-        let batch = ipc::decode(&bytes, Arc::clone(&self.stored), false)
+        // Without added columns the blocks decode straight into the reader's schema (same
+        // types, maybe other names): no second batch to rename them.
+        let same_columns = self.stored.fields().len() == self.arrow.fields().len();
+        let schema = Arc::clone(if same_columns { &self.arrow } else { &self.stored });
+        let batch = ipc::decode(&bytes, schema, false)
             .map_err(|e| self.corrupt(b.offset, format!("block {i} does not decode: {e}")))?;
         let keys = key_column(&batch);
         let rows = batch.num_rows();
@@ -257,9 +284,8 @@ impl<F: StorageFile> SstReader<F> {
         if !keys_match {
             return Err(self.corrupt(b.offset, format!("block {i} disagrees with the index (rows or key range)")));
         }
-        if self.stored.fields().len() == self.arrow.fields().len() {
-            return RecordBatch::try_new(Arc::clone(&self.arrow), batch.columns().to_vec())
-                .map_err(|e| Error::arrow(format!("naming the columns of block {i} of {}", self.name), e));
+        if same_columns {
+            return Ok(batch);
         }
         let mut columns = batch.columns().to_vec();
         columns.extend(self.arrow.fields().iter().skip(columns.len()).map(|f| new_null_array(f.data_type(), rows)));
@@ -270,15 +296,6 @@ impl<F: StorageFile> SstReader<F> {
     fn corrupt(&self, position: u64, reason: String) -> Error {
         corruption(&self.name, position, reason)
     }
-}
-
-/// The first 8 bytes of `key` as a big-endian number, zero padded: ordered like the keys
-/// (a smaller number means a smaller key; equal numbers decide nothing).
-fn key_prefix(key: &[u8]) -> u64 {
-    let mut head = [0u8; 8];
-    let n = key.len().min(8);
-    head[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(head)
 }
 
 fn corruption(name: &str, position: u64, reason: String) -> Error {

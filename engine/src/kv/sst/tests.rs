@@ -210,6 +210,39 @@ fn prefix_ranges_and_block_lookup() {
     assert_eq!(reader.block_for(b"z"), None);
 }
 
+/// `block_for` against a plain search over the index, for keys that are in the SST and keys
+/// that fall between its keys (and so maybe between blocks), with short keys (unique 8-byte
+/// prefixes) and long keys sharing their first 8 bytes.
+#[test]
+fn block_for_agrees_with_a_plain_search() {
+    let naming: [fn(i64) -> Vec<u8>; 2] =
+        [|i| format!("{i:06}").into_bytes(), |i| format!("same-pfx/{i:06}").into_bytes()];
+    for (id, name) in naming.into_iter().enumerate() {
+        let s = storage();
+        let present: Vec<i64> = (0..3000).map(|i| i * 2).collect();
+        let keys: Vec<Vec<u8>> = present.iter().map(|&i| name(i)).collect();
+        let base = rows(0..3000, 0);
+        let mut columns = base.columns().to_vec();
+        columns[0] = Arc::new(BinaryArray::from_iter_values(keys.iter()));
+        let batch = RecordBatch::try_new(base.schema(), columns).expect("batch");
+        let sst = id as u64 + 1;
+        write(&s, sst, &[batch], SstOptions { block_bytes_target: 1024, ..SstOptions::default() }).expect("write");
+        let reader = block_on(SstReader::open(&s, sst, &schema())).expect("open");
+        assert!(reader.block_count() > 40);
+        let plain = |key: &[u8]| {
+            let i = reader.blocks.partition_point(|b| b.last_key.as_slice() < key);
+            reader.blocks.get(i).filter(|b| b.first_key.as_slice() <= key).map(|_| i)
+        };
+        let mut inside = 0;
+        for probe in (-1..6002).map(name).chain([Vec::new(), b"same".to_vec(), b"z".to_vec()]) {
+            assert_eq!(reader.block_for(&probe), plain(&probe), "key {}", String::from_utf8_lossy(&probe));
+            inside += usize::from(reader.block_for(&probe).is_some());
+        }
+        // Keys between two blocks are in neither: fewer hits than probes inside the range.
+        assert!(inside < 6000, "{inside}");
+    }
+}
+
 #[test]
 fn decoded_blocks_are_charged_their_real_memory() {
     let s = storage();
