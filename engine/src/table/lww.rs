@@ -136,3 +136,50 @@ pub(super) fn check_values(table: &str, schema: &Schema, rows: &RecordBatch) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::Int32Array;
+
+    use super::*;
+    use crate::schema::Column;
+
+    fn schema() -> Schema {
+        Schema::new(vec![
+            Column::not_null("k", DataType::Int),
+            Column::new("d", DataType::Decimal { precision: 4, scale: 2 }),
+        ])
+    }
+
+    fn rows(d: i128) -> RecordBatch {
+        let decimals = Decimal128Array::from(vec![Some(d), None]).with_precision_and_scale(4, 2).expect("type");
+        RecordBatch::try_new(schema().to_arrow(), vec![Arc::new(Int32Array::from(vec![1, 2])), Arc::new(decimals)])
+            .expect("batch")
+    }
+
+    #[test]
+    fn decimals_over_their_precision_are_refused() {
+        assert!(check_values("t", &schema(), &rows(9999)).is_ok());
+        assert!(check_values("t", &schema(), &rows(-9999)).is_ok());
+        let e = check_values("t", &schema(), &rows(10000)).expect_err("5 digits in DECIMAL(4, 2)");
+        assert!(e.to_string().contains("column 'd'"), "{e}");
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_place_and_last_row() {
+        let written = RecordBatch::try_new(
+            Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+                "k",
+                arrow_schema::DataType::Int32,
+                false,
+            )])),
+            vec![Arc::new(Int32Array::from(vec![10, 20, 11, 30, 21]))],
+        )
+        .expect("batch");
+        let keys: Vec<Vec<u8>> = [b"a", b"b", b"a", b"c", b"b"].iter().map(|k| k.to_vec()).collect();
+        let (keys, rows) = last_per_key(&written.schema(), &written, keys).expect("last rows");
+        assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        let values = rows.column(0).as_any().downcast_ref::<Int32Array>().expect("i32");
+        assert_eq!(values.values().to_vec(), vec![11, 21, 30]);
+    }
+}
