@@ -369,7 +369,10 @@ fn lookups(config: &EmbeddedConfig, ids: &[u64]) -> Result<(PhaseResult, PhaseRe
     let n = ids.len() as u64;
     let lookup = PhaseResult::new("embedded-lookup", SYSTEM, n, n, elapsed_s, &hist)
         .with_load(loadavg_before)
-        .with_note(format!("after the lookups: {note}"));
+        .with_note(format!(
+            "after the lookups: {note}; lost wake-ups seen by the caller so far (re-polled after 10 ms): {}",
+            rill_shard::runtime::lost_wakes()
+        ));
     let on_shard = lookups_on_shard(&rill, config, ids)?;
     let roundtrip = round_trips(&rill, n.min(ROUND_TRIPS))?;
     rill.shutdown();

@@ -28,7 +28,7 @@ pub use context::ShardContext;
 use coordinator::{Coordinator, Published};
 use mailbox::Mailbox;
 pub use shard::{BACKGROUND_SHARES, FOREGROUND_SHARES};
-pub use wait::{block_on, REPLY_SPIN_US};
+pub use wait::{block_on, lost_wakes, REPLY_SPIN_US};
 
 use crate::catalog::{Catalog, CatalogSnapshot};
 use crate::config::RillConfig;

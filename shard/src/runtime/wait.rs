@@ -57,23 +57,38 @@ fn run<F: Future>(future: F, signal: &Arc<Signal>) -> F::Output {
     let waker = Waker::from(Arc::clone(signal));
     let mut cx = Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
+    let mut woken = true;
     loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            if !woken {
+                // Ready, yet nobody woke us: a wake-up was lost (the park's bound saved it).
+                LOST_WAKES.fetch_add(1, Ordering::Relaxed);
+            }
             return out;
         }
-        wait_for(signal);
+        woken = wait_for(signal);
         signal.notified.store(false, Ordering::Release);
     }
 }
 
-fn wait_for(signal: &Signal) {
+/// Calls whose future was ready when a parked caller polled it after `PARK_MAX` without
+/// having been woken: lost wake-ups, each of which cost up to `PARK_MAX`.
+static LOST_WAKES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Lost wake-ups seen by blocked callers in this process (see `PARK_MAX`): a diagnostic.
+pub fn lost_wakes() -> u64 {
+    LOST_WAKES.load(Ordering::Relaxed)
+}
+
+/// Waits until woken (true) or until `PARK_MAX` of parking passed without a wake (false).
+fn wait_for(signal: &Signal) -> bool {
     let start = Instant::now();
     let busy = Duration::from_micros(BUSY_SPIN_US);
     let spin = Duration::from_micros(REPLY_SPIN_US);
     loop {
         for _ in 0..64 {
             if signal.notified.load(Ordering::Acquire) {
-                return;
+                return true;
             }
             std::hint::spin_loop();
         }
@@ -92,6 +107,7 @@ fn wait_for(signal: &Signal) {
     while !signal.notified.load(Ordering::Acquire) && parked.elapsed() < PARK_MAX {
         std::thread::park_timeout(PARK_MAX);
     }
+    signal.notified.load(Ordering::Acquire)
 }
 
 #[cfg(test)]
