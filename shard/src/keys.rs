@@ -69,6 +69,13 @@ impl<'a> KeyEncoder<'a> {
     }
 }
 
+/// The bucket and encoded primary key of a key batch's first row (`keys`: the primary-key
+/// columns by name, in key order), for one-key lookups.
+pub(crate) fn one_key(desc: &TableDescriptor, keys: &RecordBatch) -> Result<(u32, Vec<u8>)> {
+    let spread = spread_keys(desc, keys)?;
+    KeyEncoder::new(desc)?.encode(&spread, 0)
+}
+
 /// Groups the rows of `columns` (one array per table column) by bucket.
 pub(crate) fn group_by_bucket(desc: &TableDescriptor, columns: &[ArrayRef]) -> Result<BTreeMap<u32, BucketRows>> {
     let mut encoder = KeyEncoder::new(desc)?;

@@ -83,13 +83,18 @@ pub fn widen(rows: RecordBatch, to: &Schema) -> Result<RecordBatch> {
     if have > to.columns.len() {
         return Err(mismatch());
     }
-    let arrow = to.to_arrow();
+    widen_to_arrow(&rows, &to.to_arrow())
+}
+
+/// `rows` with all-null columns appended up to `to` (an Arrow schema whose first columns are
+/// those of `rows`): [`widen`] for callers that hold only the Arrow form.
+pub fn widen_to_arrow(rows: &RecordBatch, to: &arrow_schema::SchemaRef) -> Result<RecordBatch> {
     let n = rows.num_rows();
     let mut columns: Vec<ArrayRef> = rows.columns().to_vec();
-    for field in arrow.fields().iter().skip(have) {
+    for field in to.fields().iter().skip(columns.len()) {
         columns.push(new_null_array(field.data_type(), n));
     }
-    RecordBatch::try_new(arrow, columns).map_err(|e| Error::arrow("widening rows to a newer schema", e))
+    RecordBatch::try_new(Arc::clone(to), columns).map_err(|e| Error::arrow("widening rows to a newer schema", e))
 }
 
 /// The schema a stored batch names, from `schemas`.

@@ -12,7 +12,7 @@ use arrow_array::RecordBatch;
 
 use super::Rill;
 use crate::error::{Error, Result};
-use crate::keys::{spread_keys, KeyEncoder};
+use crate::keys::one_key;
 use crate::route::shard_of;
 use crate::runtime::{block_on, ShardContext};
 
@@ -41,8 +41,7 @@ impl OnShard {
         if info.is_partitioned() || keys.num_rows() != 1 {
             return refuse("OnShard::lookup takes one key of an unpartitioned table".into());
         }
-        let spread = spread_keys(&info.descriptor, keys)?;
-        let (bucket, key) = KeyEncoder::new(&info.descriptor)?.encode(&spread, 0)?;
+        let (bucket, key) = one_key(&info.descriptor, keys)?;
         let owner = shard_of(info.id, None, bucket, self.shards);
         if owner != self.ctx.index() {
             return refuse(format!("bucket {bucket} belongs to shard {owner}, not to shard {}", self.ctx.index()));

@@ -11,7 +11,7 @@ use super::Rill;
 use crate::api::partition_route::{split, split_existing};
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
-use crate::keys::{group_by_bucket, spread_keys, take_rows, widen, widen_keys, BucketRows, KeyEncoder};
+use crate::keys::{group_by_bucket, one_key, spread_keys, take_rows, widen, widen_keys, BucketRows};
 
 /// What an upsert or delete did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -192,8 +192,7 @@ impl Rill {
         let mut positions: Vec<Vec<u32>> = Vec::new();
         if info.descriptor.partition_keys.is_empty() && keys.num_rows() == 1 {
             // One key (a point lookup): one bucket, its answer is the answer.
-            let spread = spread_keys(&info.descriptor, &keys)?;
-            let (bucket, key) = KeyEncoder::new(&info.descriptor)?.encode(&spread, 0)?;
+            let (bucket, key) = one_key(&info.descriptor, &keys)?;
             let found = self.lookup_bucket(&info, None, bucket, vec![key])?.await?;
             return Ok((found.rows, found.found));
         }
@@ -285,21 +284,11 @@ fn merge_lookups(
     let widest = results.iter().map(|r| r.rows.schema()).max_by_key(|s| s.fields().len());
     if let Some(widest) = widest.filter(|w| results.iter().any(|r| r.rows.num_columns() < w.fields().len())) {
         for r in &mut results {
-            r.rows = pad_columns(&r.rows, &widest)?;
+            r.rows = rill_engine::schema::evolution::widen_to_arrow(&r.rows, &widest)?;
         }
     }
     let batches: Vec<&RecordBatch> = results.iter().map(|r| &r.rows).collect();
     let rows = arrow_select::interleave::interleave_record_batch(&batches, &indices)
         .map_err(|e| rill_engine::Error::arrow("merging lookup results", e))?;
     Ok((rows, found))
-}
-
-/// `batch` with null columns appended up to `schema` (a newer schema of the same table).
-fn pad_columns(batch: &RecordBatch, schema: &arrow_schema::SchemaRef) -> Result<RecordBatch> {
-    let mut columns = batch.columns().to_vec();
-    for field in schema.fields().iter().skip(columns.len()) {
-        columns.push(arrow_array::new_null_array(field.data_type(), batch.num_rows()));
-    }
-    RecordBatch::try_new(std::sync::Arc::clone(schema), columns)
-        .map_err(|e| rill_engine::Error::arrow("widening a lookup result", e).into())
 }
