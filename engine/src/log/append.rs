@@ -28,8 +28,9 @@ impl<S: Storage> Log<S> {
         Ok(info)
     }
 
-    /// Validates and stages a batch; returns its offsets without waiting for durability.
-    fn stage(&self, mut bytes: Vec<u8>) -> Result<AppendInfo> {
+    /// Validates and stages a batch; returns its offsets without waiting for durability (the
+    /// log order is fixed here). [`Log::wait_durable`] then waits for them; [`Log::append`] is both.
+    pub fn stage(&self, mut bytes: Vec<u8>) -> Result<AppendInfo> {
         let bucket = &self.config.bucket;
         if let Some(reason) = &self.state.borrow().poisoned {
             return Err(Error::LogClosed { bucket: bucket.clone(), reason: reason.clone() });
@@ -168,7 +169,7 @@ impl<S: Storage> Log<S> {
     }
 
     /// Waits until offsets below `ticket` are durable, leading a group commit when none runs.
-    pub(super) async fn wait_durable(&self, ticket: i64) -> Result<()> {
+    pub async fn wait_durable(&self, ticket: i64) -> Result<()> {
         loop {
             let lead = {
                 let mut state = self.state.borrow_mut();

@@ -163,8 +163,9 @@ fn apply(image: &mut Vec<u8>, position: u64, data: &[u8]) {
     image[at..at + data.len()].copy_from_slice(data);
 }
 
-/// Returns Pending once (waking itself), so writes and syncs take a turn of the executor the
-/// way real I/O does: appends arriving meanwhile get staged and share the next sync.
+/// Returns Pending once (waking itself), so reads, writes and syncs take a turn of the executor
+/// the way real I/O does: appends arriving meanwhile get staged and share the next sync, and
+/// writes reading old rows from SSTs interleave with other writes.
 async fn io_turn() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {
@@ -229,6 +230,7 @@ impl SimFileHandle {
 
 impl StorageFile for SimFileHandle {
     async fn read_at(&self, position: u64, len: usize) -> Result<Vec<u8>> {
+        io_turn().await;
         let faults = self.disk.borrow().faults;
         if self.storage().fault(faults.read_error_per_million) {
             return Err(Error::io(format!("reading sim:{}", self.name), injected("read")));

@@ -9,6 +9,7 @@ mod prewrite;
 mod replay;
 pub mod snapshot;
 pub mod virtual_tables;
+mod write_turn;
 
 pub use changelog::ChangelogImage;
 pub use pk::{KvWrite, LookupResult, PkConfig, PkTable, WriteResult};

@@ -20,6 +20,7 @@ use super::changelog::{ChangeRow, ChangelogImage, Planned};
 use super::lww::{self, LwwPlan};
 use super::merge::{row_datums, Datum, MergeEngine, Outcome};
 use super::prewrite::{Buffered, PreWrite};
+use super::write_turn::WriteTurn;
 use crate::batch::{BuildOptions, ChangeType, Compression};
 use crate::error::{Error, Result};
 use crate::kv::cache::BlockCache;
@@ -89,6 +90,8 @@ pub struct PkTable<S: Storage + Clone> {
     log: Log<S>,
     lsm: Lsm<S>,
     prewrite: RefCell<PreWrite>,
+    /// Planning and staging of writes, one at a time in arrival order.
+    turn: WriteTurn,
     poisoned: RefCell<Option<String>>,
 }
 
@@ -128,6 +131,7 @@ impl<S: Storage + Clone> PkTable<S> {
             log,
             lsm,
             prewrite: RefCell::new(PreWrite::default()),
+            turn: WriteTurn::default(),
             poisoned: RefCell::new(None),
         };
         super::replay::replay(&table.log, &table.lsm, &table.schema, &table.key_columns).await?;
@@ -156,10 +160,13 @@ impl<S: Storage + Clone> PkTable<S> {
 
     /// Applies a write; resolves when its changelog is durable and applied.
     pub async fn write(&self, write: KvWrite) -> Result<WriteResult> {
+        self.check_write(&write)?;
+        // Planning reads old rows (and may suspend on an SST read): one write plans and stages
+        // at a time, in arrival order; the sync below is shared by a group of writes.
+        let turn = self.turn.acquire().await;
         if let Some(reason) = self.poisoned.borrow().as_ref() {
             return Err(Error::LogClosed { bucket: self.log.config().bucket.clone(), reason: reason.clone() });
         }
-        self.check_write(&write)?;
         let (writer_id, batch_sequence) = (write.writer_id, write.batch_sequence);
         let idempotent = writer_id != crate::batch::header::NO_WRITER_ID;
         if idempotent {
@@ -180,7 +187,12 @@ impl<S: Storage + Clone> PkTable<S> {
         let bytes = plan.encode(&self.schema, &options)?;
         let applied = plan.keys.len();
         let id = self.prewrite.borrow_mut().stage(plan.keys, plan.deleted, plan.rows);
-        let appended = self.log.append(bytes).await;
+        let staged = self.log.stage(bytes);
+        drop(turn);
+        let appended = match staged {
+            Ok(info) => self.log.wait_durable(info.next_offset).await.map(|()| info),
+            Err(e) => Err(e),
+        };
         let info = match appended {
             Ok(info) => info,
             Err(e) => {
