@@ -7,5 +7,6 @@ pub mod manifest;
 pub mod memkey;
 pub mod memtable;
 pub mod merge;
+mod multi_get;
 pub mod sst;
 pub mod tree;

@@ -208,17 +208,7 @@ impl<S: Storage + Clone> Lsm<S> {
         let version = Rc::clone(&self.version.borrow());
         let hash = hash64(key);
         for (level, readers) in version.levels.iter().enumerate() {
-            // L0 SSTs overlap: all of them, newest first. Deeper levels: the one whose range holds the key.
-            let candidates: &[Rc<SstReader<S::File>>] = if level == 0 {
-                readers
-            } else {
-                let at = readers.partition_point(|r| r.meta().last_key.as_slice() < key);
-                match readers.get(at) {
-                    Some(r) if r.meta().first_key.as_slice() <= key => std::slice::from_ref(r),
-                    _ => &[],
-                }
-            };
-            for reader in candidates.iter().filter(|r| r.may_contain_hash(hash)) {
+            for reader in level_candidates(readers, level, key).iter().filter(|r| r.may_contain_hash(hash)) {
                 if let Some(row) = reader.get_unfiltered(key, &self.cache).await? {
                     if row.is_tombstone() {
                         return Ok(None);
@@ -232,14 +222,14 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// The table columns of an SST block, under the table schema built once (what
     /// [`table_rows`] does, without building a projected schema per call).
-    fn table_rows(&self, block: &RecordBatch) -> Result<RecordBatch> {
+    pub(super) fn table_rows(&self, block: &RecordBatch) -> Result<RecordBatch> {
         let columns = block.columns().get(SYSTEM_COLUMNS..).unwrap_or_default().to_vec();
         RecordBatch::try_new(Arc::clone(&self.table_arrow), columns)
             .map_err(|e| Error::arrow("table rows of an SST block", e))
     }
 
     /// `Some(answer)` when the memtables decide the key.
-    fn get_in_memory(&self, key: &[u8]) -> Option<Option<RowRef>> {
+    pub(super) fn get_in_memory(&self, key: &[u8]) -> Option<Option<RowRef>> {
         let decide = |m: &Memtable| {
             m.get(key).map(|v| match v {
                 MemValue::Row(batch, row) => Some((batch.clone(), row)),
@@ -453,6 +443,23 @@ impl Drop for Turn<'_> {
 }
 
 /// The manifest entry of a freshly written SST.
+/// The SSTs of `level` (its `readers`) whose key range may hold `key`, in the order to probe
+/// them: every L0 SST, newest first (they overlap); in deeper levels the one whose range holds it.
+pub(super) fn level_candidates<'v, F: crate::log::StorageFile>(
+    readers: &'v [Rc<SstReader<F>>],
+    level: usize,
+    key: &[u8],
+) -> &'v [Rc<SstReader<F>>] {
+    if level == 0 {
+        return readers;
+    }
+    let at = readers.partition_point(|r| r.meta().last_key.as_slice() < key);
+    match readers.get(at) {
+        Some(r) if r.meta().first_key.as_slice() <= key => std::slice::from_ref(r),
+        _ => &[],
+    }
+}
+
 pub(super) fn entry_of(meta: &super::sst::SstMeta, level: u8) -> SstEntry {
     SstEntry {
         id: meta.id,

@@ -220,17 +220,34 @@ impl<S: Storage + Clone> PkTable<S> {
         }
         lww::check_values(&self.desc.name, &self.schema, &write.rows)?;
         let wal = self.image == ChangelogImage::Wal;
-        let mut plan = LwwPlan::new(&write.rows);
+        // Per record: `Err(j)` = an earlier record j of this write holds the old row,
+        // `Ok(Some(r))` = old row r of the reads below, `Ok(None)` = not read (WAL image).
         let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(write.keys.len());
-        for (i, key) in write.keys.iter().enumerate() {
-            let old = match last.insert(key.as_slice(), i) {
-                Some(j) => Some(Err(j)),
-                None if wal => None,
-                None => self.current(key).await?.map(Ok),
+        let mut reads: Vec<&[u8]> = Vec::new();
+        let sources: Vec<std::result::Result<Option<usize>, usize>> = write
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| match last.insert(key.as_slice(), i) {
+                Some(j) => Err(j),
+                None if wal => Ok(None),
+                None => {
+                    reads.push(key);
+                    Ok(Some(reads.len() - 1))
+                }
+            })
+            .collect();
+        let mut old_rows = self.current_many(&reads).await?;
+        drop(last);
+        let mut plan = LwwPlan::new(&write.rows);
+        for (i, source) in sources.into_iter().enumerate() {
+            let old = match source {
+                Err(j) => Some(Err(j)),
+                Ok(None) => None,
+                Ok(Some(r)) => old_rows.get_mut(r).and_then(Option::take).map(Ok),
             };
             plan.upsert(i, old, wal);
         }
-        drop(last);
         plan.finish(&self.arrow, write.keys)
     }
 
@@ -346,13 +363,34 @@ impl<S: Storage + Clone> PkTable<S> {
         let targets = write.target_columns.as_deref();
         let fast = self.merge.is_last_write_wins_full_row(targets);
         let skip_old = fast && self.image == ChangelogImage::Wal;
+        // The old rows of first occurrences, read together (later ones merge on `local`).
+        let mut first: HashMap<&[u8], Option<usize>> = HashMap::new();
+        let mut reads: Vec<&[u8]> = Vec::new();
+        for (i, key) in write.keys.iter().enumerate() {
+            first.entry(key.as_slice()).or_insert_with(|| {
+                let read = !skip_old || write.deleted[i];
+                read.then(|| {
+                    reads.push(key);
+                    reads.len() - 1
+                })
+            });
+        }
+        let mut old_rows = self.current_many(&reads).await?;
         let mut local: HashMap<&[u8], Option<Rc<Vec<Datum>>>> = HashMap::new();
         let mut changes = Vec::new();
         for (i, key) in write.keys.iter().enumerate() {
             let old: Option<Rc<Vec<Datum>>> = match local.get(key.as_slice()) {
                 Some(v) => v.clone(),
-                None if skip_old && !write.deleted[i] => None,
-                None => self.current(key).await?.map(|(b, r)| row_datums(&b, r).map(Rc::new)).transpose()?,
+                None => match first
+                    .get(key.as_slice())
+                    .copied()
+                    .flatten()
+                    .and_then(|r| old_rows.get_mut(r))
+                    .and_then(Option::take)
+                {
+                    Some((b, r)) => Some(Rc::new(row_datums(&b, r)?)),
+                    None => None,
+                },
             };
             let outcome = if write.deleted[i] {
                 self.merge.delete(old.as_deref().map(Vec::as_slice), targets)?
@@ -394,12 +432,34 @@ impl<S: Storage + Clone> PkTable<S> {
         }
     }
 
-    /// The newest value of `key` including not-yet-durable writes.
-    async fn current(&self, key: &[u8]) -> Result<Option<RowRef>> {
-        if let Buffered::Value(value) = self.prewrite.borrow_mut().get(key) {
-            return Ok(value);
+    /// The newest value of each key including not-yet-durable writes; the LSM's share is read
+    /// in one batch (its missing blocks concurrently).
+    async fn current_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<RowRef>>> {
+        let mut values = Vec::with_capacity(keys.len());
+        let mut stored: Vec<&[u8]> = Vec::new();
+        let mut stored_at = Vec::new();
+        {
+            let mut prewrite = self.prewrite.borrow_mut();
+            for (i, key) in keys.iter().enumerate() {
+                match prewrite.get(key) {
+                    Buffered::Value(value) => values.push(value),
+                    Buffered::Absent => {
+                        values.push(None);
+                        stored.push(key);
+                        stored_at.push(i);
+                    }
+                }
+            }
         }
-        self.lsm.get(key).await
+        let found = match stored.as_slice() {
+            [] => Vec::new(),
+            [one] => vec![self.lsm.get(one).await?],
+            many => self.lsm.get_many(many).await?,
+        };
+        for (i, value) in stored_at.into_iter().zip(found) {
+            values[i] = value;
+        }
+        Ok(values)
     }
 
     /// Marks write `id` durable and applies every durable write at the queue's head, in order.
@@ -420,17 +480,12 @@ impl<S: Storage + Clone> PkTable<S> {
 
     /// Batched point lookup over durable data.
     pub async fn lookup(&self, keys: &[Vec<u8>]) -> Result<LookupResult> {
-        let mut found = Vec::with_capacity(keys.len());
-        let mut hits: Vec<RowRef> = Vec::with_capacity(keys.len());
-        for key in keys {
-            match self.lsm.get(key).await? {
-                Some(hit) => {
-                    hits.push(hit);
-                    found.push(true);
-                }
-                None => found.push(false),
-            }
-        }
+        let answers = match keys {
+            [one] => vec![self.lsm.get(one).await?],
+            many => self.lsm.get_many(&many.iter().map(Vec::as_slice).collect::<Vec<_>>()).await?,
+        };
+        let found = answers.iter().map(Option::is_some).collect();
+        let hits: Vec<RowRef> = answers.into_iter().flatten().collect();
         Ok(LookupResult { rows: super::changelog::gather_rows(&self.arrow, &hits)?, found })
     }
 

@@ -192,6 +192,11 @@ impl<F: StorageFile> SstReader<F> {
     pub async fn get_unfiltered(&self, key: &[u8], cache: &BlockCache) -> Result<Option<SstRow>> {
         let Some(i) = self.block_for(key) else { return Ok(None) };
         let block = self.read_block(i, cache).await?;
+        self.find_in_block(i, block, key)
+    }
+
+    /// `key`'s row in `block` (block `i` of this SST), by binary search.
+    pub fn find_in_block(&self, i: usize, block: Arc<RecordBatch>, key: &[u8]) -> Result<Option<SstRow>> {
         let keys = key_column(&block).ok_or_else(|| self.corrupt(0, format!("block {i} has no _key column")))?;
         let (mut low, mut high) = (0usize, keys.len());
         while low < high {
@@ -207,15 +212,19 @@ impl<F: StorageFile> SstReader<F> {
 
     /// Block `i`, from `cache` or read, verified and decoded (then cached).
     pub async fn read_block(&self, i: usize, cache: &BlockCache) -> Result<Arc<RecordBatch>> {
-        if let Some(block) = cache.get(self.cache_key, i) {
-            // A reader opened with another schema version may have cached it differently.
-            if Arc::ptr_eq(block.schema_ref(), &self.arrow) || block.schema_ref() == &self.arrow {
-                return Ok(block);
-            }
+        if let Some(block) = self.cached_block(i, cache) {
+            return Ok(block);
         }
         let block = Arc::new(self.load_block(i).await?);
         cache.insert(self.cache_key, i, Arc::clone(&block));
         Ok(block)
+    }
+
+    /// Block `i` if `cache` holds it (decoded in this reader's schema).
+    pub fn cached_block(&self, i: usize, cache: &BlockCache) -> Option<Arc<RecordBatch>> {
+        let block = cache.get(self.cache_key, i)?;
+        // A reader opened with another schema version may have cached it differently.
+        (Arc::ptr_eq(block.schema_ref(), &self.arrow) || block.schema_ref() == &self.arrow).then_some(block)
     }
 
     /// Block `i`, read, verified and decoded, bypassing any cache.
