@@ -1,7 +1,8 @@
 //! Batched reads (lookups of many keys, and the old rows a write of many keys reads) read the
 //! SST blocks they miss together: they must answer as one-key reads do, with duplicates,
 //! absent and deleted keys, keys in several levels, more missing blocks than one round reads,
-//! and a block cache too small to keep them.
+//! and a block cache too small to keep them. Blocks written by flushes and compactions enter
+//! the cache while it has room.
 #![allow(clippy::unwrap_used)]
 
 mod logkit;
@@ -27,6 +28,10 @@ fn schema() -> Schema {
 }
 
 fn open(sim: &SimStorage, cache_bytes: usize) -> PkTable<SimStorage> {
+    open_with(sim, cache_bytes, true)
+}
+
+fn open_with(sim: &SimStorage, cache_bytes: usize, cache_written_blocks: bool) -> PkTable<SimStorage> {
     let mut desc = TableDescriptor::log_table("db.t", schema());
     desc.primary_key = vec!["id".into()];
     let mut log = LogConfig::new("db.t/b0", schema());
@@ -39,6 +44,7 @@ fn open(sim: &SimStorage, cache_bytes: usize) -> PkTable<SimStorage> {
         sst_bytes_target: 16 * 1024,
         // Small blocks: a batch of keys misses more blocks than one round of reads takes.
         sst: SstOptions { block_bytes_target: 256, ..SstOptions::default() },
+        cache_written_blocks,
         ..LsmConfig::default()
     };
     let cache = Rc::new(BlockCache::new(cache_bytes));
@@ -170,4 +176,50 @@ proptest! {
         apply(&mut oracle, &records);
         check_lookup(&table, &oracle, &oracle.keys().copied().collect::<Vec<_>>());
     }
+}
+
+/// Blocks written by a flush and by a compaction enter the block cache while it has room:
+/// the lookups right after find every block there; with the option off each one is a miss.
+#[test]
+fn written_blocks_enter_the_cache_while_it_has_room() {
+    for fill in [true, false] {
+        let sim = SimStorage::new(3, SimFaults::default());
+        let table = open_with(&sim, 1 << 20, fill);
+        let mut oracle = BTreeMap::new();
+        for round in 0..4 {
+            let records: Vec<(i64, Option<String>)> =
+                (0..150).map(|i| (i * 4 + round, Some(format!("v{round}-{i}")))).collect();
+            write(&table, &records);
+            apply(&mut oracle, &records);
+            block_on(table.flush()).unwrap();
+        }
+        block_on(table.lsm().compact_all()).unwrap();
+        let before = table.lsm().cache().stats();
+        check_lookup(&table, &oracle, &oracle.keys().copied().collect::<Vec<_>>());
+        let after = table.lsm().cache().stats();
+        let misses = after.misses - before.misses;
+        if fill {
+            assert_eq!(misses, 0, "every block the lookups needed was cached when written");
+            assert_eq!(after.evictions, 0);
+        } else {
+            assert!(misses > 0);
+        }
+    }
+}
+
+/// A cache with no room left keeps its blocks: written blocks do not displace them.
+#[test]
+fn written_blocks_never_evict() {
+    let sim = SimStorage::new(4, SimFaults::default());
+    let table = open_with(&sim, 16 * 1024, true);
+    for round in 0..6 {
+        let records: Vec<(i64, Option<String>)> =
+            (0..200).map(|i| (i * 6 + round, Some(format!("v{round}-{i}")))).collect();
+        write(&table, &records);
+        block_on(table.flush()).unwrap();
+    }
+    block_on(table.lsm().compact_all()).unwrap();
+    let stats = table.lsm().cache().stats();
+    assert_eq!(stats.evictions, 0, "{stats:?}");
+    assert!(stats.bytes <= 16 * 1024 && stats.inserts > 0, "{stats:?}");
 }

@@ -204,6 +204,22 @@ impl BlockCache {
         debug_assert!(inner.bytes <= self.bytes_max && inner.index.len() + inner.free.len() == inner.slots.len());
     }
 
+    /// True when `bytes` more fit without evicting anything.
+    pub fn has_room(&self, bytes: usize) -> bool {
+        self.inner.borrow().bytes + bytes <= self.bytes_max
+    }
+
+    /// Caches a block only if it fits without evicting anything (blocks of a freshly written
+    /// SST use the free part of the budget, never displacing blocks that are being read).
+    /// Returns whether it was cached.
+    pub fn insert_if_room(&self, sst: u64, block: usize, batch: Arc<RecordBatch>) -> bool {
+        if !self.has_room(batch_memory_bytes(&batch)) {
+            return false;
+        }
+        self.insert(sst, block, batch);
+        true
+    }
+
     /// Drops every block of SST `sst` (after compaction deleted its file). Returns how many.
     pub fn remove_sst(&self, sst: u64) -> usize {
         let mut inner = self.inner.borrow_mut();

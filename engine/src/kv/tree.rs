@@ -43,6 +43,10 @@ pub struct LsmConfig {
     /// Rows per merged chunk in compaction and snapshots.
     pub merge_chunk_rows: usize,
     pub sst: SstOptions,
+    /// Blocks of SSTs written by flushes and compactions enter the block cache as they are
+    /// written, while it has room (never evicting), so lookups after a flush or compaction do
+    /// not start from a cold cache.
+    pub cache_written_blocks: bool,
 }
 
 impl Default for LsmConfig {
@@ -55,6 +59,7 @@ impl Default for LsmConfig {
             sst_bytes_target: 64 << 20,
             merge_chunk_rows: 4096,
             sst: SstOptions::default(),
+            cache_written_blocks: true,
         }
     }
 }
@@ -315,7 +320,7 @@ impl<S: Storage + Clone> Lsm<S> {
         if !frozen.is_empty() {
             let rows = frozen.sorted_rows(Arc::clone(&self.sst_schema))?;
             let id = self.next_sst_id();
-            let mut writer = SstWriter::create(&self.storage, id, &self.schema, self.config.sst, covers).await?;
+            let mut writer = self.create_sst(id, covers).await?;
             for start in (0..rows.num_rows()).step_by(self.config.merge_chunk_rows) {
                 let len = self.config.merge_chunk_rows.min(rows.num_rows() - start);
                 writer.add(&rows.slice(start, len)).await?;
@@ -339,7 +344,21 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// Opens one of this LSM's SSTs, keyed in the block cache under its namespace.
     pub(super) async fn open_sst(&self, id: u64) -> Result<SstReader<S::File>> {
-        Ok(SstReader::open(&self.storage, id, &self.schema).await?.with_cache_namespace(self.cache_namespace))
+        Ok(SstReader::open(&self.storage, id, &self.schema)
+            .await?
+            .with_cache_namespace(self.cache_namespace)
+            .with_arrow_schema(Arc::clone(&self.sst_schema)))
+    }
+
+    /// Creates SST `id` for a flush or compaction (its blocks entering the block cache while
+    /// it has room, if so configured).
+    pub(super) async fn create_sst(&self, id: u64, covers: i64) -> Result<SstWriter<S::File>> {
+        let writer = SstWriter::create(&self.storage, id, &self.schema, self.config.sst, covers).await?;
+        if !self.config.cache_written_blocks {
+            return Ok(writer);
+        }
+        let key = super::cache::cache_key(self.cache_namespace, id);
+        Ok(writer.with_cache_fill(Rc::clone(&self.cache), key, Arc::clone(&self.sst_schema)))
     }
 
     /// Allocates an SST id (persisted with the next manifest edit).

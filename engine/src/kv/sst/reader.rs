@@ -95,6 +95,15 @@ impl<F: StorageFile> SstReader<F> {
         self
     }
 
+    /// Decodes blocks into `arrow` (an `Arc` shared with the other readers and writers of the
+    /// LSM, so a cached block is recognised by pointer) when it equals this reader's schema.
+    pub fn with_arrow_schema(mut self, arrow: SchemaRef) -> Self {
+        if arrow == self.arrow {
+            self.arrow = arrow;
+        }
+        self
+    }
+
     /// The key of this SST's blocks in the block cache.
     pub fn cache_key(&self) -> u64 {
         self.cache_key

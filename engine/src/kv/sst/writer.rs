@@ -1,8 +1,11 @@
 //! [`SstWriter`]: streams key-ordered rows into data blocks and writes the SST file.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch};
+use arrow_buffer::Buffer;
 use arrow_schema::SchemaRef;
 
 use super::bloom::{hash64, Bloom};
@@ -11,8 +14,10 @@ use super::format::{SST_MAGIC, SST_VERSION};
 use super::{key_column, sst_arrow_schema, sst_name, tombstone_column, SstMeta, SstOptions, SYSTEM_COLUMNS};
 use crate::batch::builder::encode_ipc;
 use crate::batch::crc::crc32c;
+use crate::batch::ipc;
 use crate::batch::stats;
 use crate::error::{Error, Result};
+use crate::kv::cache::BlockCache;
 use crate::log::{Storage, StorageFile, WRITE_ALIGNMENT};
 use crate::schema::Schema;
 
@@ -51,6 +56,19 @@ pub struct SstWriter<F: StorageFile> {
     last_key: Option<Vec<u8>>,
     rows: u64,
     tombstones: u64,
+    /// Where written blocks also go while the cache has room.
+    fill: Option<CacheFill>,
+}
+
+/// A block cache that the blocks of a new SST enter as they are written (decoded from the
+/// bytes written, exactly as a read would decode them), while it has room: the first
+/// lookups after a flush or compaction then find them without a disk read.
+struct CacheFill {
+    cache: Rc<BlockCache>,
+    /// The SST's key in the cache (`cache::cache_key` of the LSM's namespace and the id).
+    key: u64,
+    /// The schema its readers decode into (the same `Arc`).
+    arrow: SchemaRef,
 }
 
 /// Chooses rows per block from the encoded size of the blocks so far.
@@ -121,7 +139,15 @@ impl<F: StorageFile> SstWriter<F> {
             last_key: None,
             rows: 0,
             tombstones: 0,
+            fill: None,
         })
+    }
+
+    /// Also puts each block written into `cache` under `key` (decoded into `arrow`, which
+    /// must be the schema this SST's readers decode into) while the cache has room for it.
+    pub fn with_cache_fill(mut self, cache: Rc<BlockCache>, key: u64, arrow: SchemaRef) -> Self {
+        self.fill = Some(CacheFill { cache, key, arrow });
+        self
     }
 
     /// Rows added so far.
@@ -251,6 +277,7 @@ impl<F: StorageFile> SstWriter<F> {
         encode_ipc(&block, self.options.compression, &mut self.out)?;
         let len = self.out.len() - start;
         let crc = self.out.get(start..).map(crc32c).unwrap_or_default();
+        self.fill_cache(start, len)?;
         self.out.resize(self.out.len().next_multiple_of(BLOCK_ALIGNMENT), 0);
         self.sizing.observe(len, rows);
         let stats_len = self.block_stats(&block)?;
@@ -268,6 +295,20 @@ impl<F: StorageFile> SstWriter<F> {
         if self.out.len() >= WRITE_BUFFER_BYTES {
             self.flush().await?;
         }
+        Ok(())
+    }
+
+    /// Puts the block just encoded at `out[start..start + len]` (the next block index) into
+    /// the fill cache when it has room.
+    fn fill_cache(&self, start: usize, len: usize) -> Result<()> {
+        let Some(fill) = &self.fill else { return Ok(()) };
+        if !fill.cache.has_room(len) {
+            return Ok(());
+        }
+        let bytes = self.out.get(start..start + len).unwrap_or_default();
+        let block = ipc::decode(&Buffer::from(bytes.to_vec()), Arc::clone(&fill.arrow), false)
+            .map_err(|e| self.invalid(format!("block {} does not decode after encoding: {e}", self.blocks.len())))?;
+        fill.cache.insert_if_room(fill.key, self.blocks.len(), Arc::new(block));
         Ok(())
     }
 
