@@ -19,13 +19,24 @@ use std::task::Poll;
 use atomic_waker::AtomicWaker;
 use crossbeam_queue::ArrayQueue;
 
+use super::point::{PointSlots, Ticket};
 use super::Request;
 use crate::error::{Error, Result};
+
+/// What the queue carries.
+pub(crate) enum Job {
+    /// A closure to run.
+    Call(Request),
+    /// A one-key lookup waiting in call slot `index` ([`super::point`]).
+    Point(u32),
+}
 
 /// The sending side of one shard's queue, shared by every thread.
 pub(crate) struct Mailbox {
     shard: usize,
-    queue: ArrayQueue<Request>,
+    queue: ArrayQueue<Job>,
+    /// Call slots of one-key lookups.
+    points: PointSlots,
     wake_pending: AtomicBool,
     closed: AtomicBool,
     /// Set (once) when a task on the shard panicked: the shard stopped serving.
@@ -39,6 +50,7 @@ impl Mailbox {
         Self {
             shard,
             queue: ArrayQueue::new(depth.max(1)),
+            points: PointSlots::new(),
             wake_pending: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             panicked: OnceLock::new(),
@@ -48,10 +60,27 @@ impl Mailbox {
 
     /// Queues a request and wakes the shard; never blocks.
     pub(crate) fn push(&self, request: Request) -> Result<()> {
+        self.push_job(Job::Call(request), None)
+    }
+
+    /// Queues the one-key lookup written into `ticket`'s slot and wakes the shard.
+    pub(crate) fn push_point(&self, ticket: &mut Ticket<'_>) -> Result<()> {
+        self.push_job(Job::Point(ticket.index()), Some(ticket))
+    }
+
+    /// The call slots of one-key lookups.
+    pub(crate) fn points(&self) -> &PointSlots {
+        &self.points
+    }
+
+    fn push_job(&self, job: Job, ticket: Option<&mut Ticket<'_>>) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(self.gone());
         }
-        self.queue.push(request).map_err(|_| Error::QueueFull { shard: self.shard })?;
+        self.queue.push(job).map_err(|_| Error::QueueFull { shard: self.shard })?;
+        if let Some(ticket) = ticket {
+            ticket.queued();
+        }
         if self.closed.load(Ordering::SeqCst) {
             // Closed while pushing: the shard may have drained for the last time already.
             // Dropping the requests drops their reply senders, so callers see ShardGone.
@@ -64,17 +93,23 @@ impl Mailbox {
 
     /// Drops every queued request (their callers get `ShardGone`).
     pub(crate) fn drain(&self) {
-        while self.queue.pop().is_some() {}
+        while let Some(job) = self.queue.pop() {
+            if let Job::Point(index) = job {
+                self.points.fail(index, self.gone());
+            }
+        }
     }
 
     fn wake(&self) {
-        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+        // The load keeps the flag's line shared while a wake is pending (a spinning shard
+        // does not clear it): only the first sender after the shard cleared it writes.
+        if !self.wake_pending.load(Ordering::SeqCst) && !self.wake_pending.swap(true, Ordering::SeqCst) {
             self.waker.wake();
         }
     }
 
     /// Shard side: takes the next request, if any.
-    pub(crate) fn pop(&self) -> Option<Request> {
+    pub(crate) fn pop(&self) -> Option<Job> {
         self.queue.pop()
     }
 
