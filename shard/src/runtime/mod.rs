@@ -6,6 +6,7 @@
 mod budget;
 pub mod context;
 pub(crate) mod coordinator;
+mod doorbell;
 pub(crate) mod mailbox;
 mod maintenance;
 pub mod memlock;
