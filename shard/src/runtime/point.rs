@@ -5,8 +5,9 @@
 //! closure, a oneshot channel, `Arc` reference counts bumped on one core and dropped on the
 //! other, the key's allocations. Each shard's mailbox therefore owns `POINT_SLOTS` slots
 //! (created once, never freed while the shard lives). A caller claims a free slot, writes the
-//! table id, bucket and encoded key into it (reusing the key buffer of the last call) and
-//! queues the slot's index; the shard looks the key up and writes the answer into the slot;
+//! table id, bucket and encoded key into it (inline up to 32 bytes, else in the slot's key
+//! buffer) and rings the slot's doorbell bit (`doorbell.rs`); the shard looks the key up and
+//! writes the answer into the slot;
 //! the caller spins on the slot's state (the same cache lines it just wrote) and takes the
 //! answer. Nothing is allocated per call on either side except the answer's rows, and no
 //! reference count is shared by the two threads. With every slot busy, or when the shard
@@ -38,6 +39,9 @@ use crate::error::Result;
 /// Call slots per shard: one-key lookups in flight at once through slots (more go the
 /// general way).
 pub(crate) const POINT_SLOTS: usize = 64;
+/// Keys up to this length travel inside the slot (on the cache lines the call moves anyway);
+/// the shard copies them into a key buffer of its own.
+const KEY_INLINE_BYTES: usize = 32;
 /// A slot keeps its key buffer between calls up to this capacity.
 pub(crate) const KEY_CAPACITY_KEPT: usize = 1024;
 
@@ -73,6 +77,11 @@ enum Answer {
 struct Call {
     table_id: u64,
     bucket: u32,
+    /// The key when it fits inline (`key_len` bytes of it), else `key` holds it.
+    key_inline: [u8; KEY_INLINE_BYTES],
+    key_len: Option<usize>,
+    /// The key buffer: written by the shard (from `key_inline`) or, for a long key, by the
+    /// caller.
     key: Vec<u8>,
     reply: Option<Result<Answer>>,
     /// Woken when the answer is written (set only by a caller about to wait).
@@ -126,6 +135,21 @@ impl PointSlot {
     fn call(&self) -> MutexGuard<'_, Call> {
         // Nothing panics while holding the lock; recover the data should that ever change.
         self.call.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Shard side: the request (table id, bucket, key in the slot's key buffer, lent to the
+    /// shard until [`Self::finish`]).
+    fn take_request(&self) -> (u64, u32, Vec<u8>) {
+        let mut call = self.call();
+        let mut key = std::mem::take(&mut call.key);
+        if let Some(inline) = call.key_len.and_then(|len| call.key_inline.get(..len)) {
+            key.clear();
+            if key.capacity() > KEY_CAPACITY_KEPT {
+                key = Vec::new();
+            }
+            key.extend_from_slice(inline);
+        }
+        (call.table_id, call.bucket, key)
     }
 
     /// Shard side: stores the answer and wakes a waiting caller (frees the slot if the caller
@@ -233,11 +257,17 @@ impl Ticket<'_> {
     /// Writes the request (the slot keeps its key buffer between calls).
     pub(crate) fn request(&mut self, table_id: u64, bucket: u32, key: &[u8]) {
         let mut call = self.slot.call();
-        call.key.clear();
-        if call.key.capacity() > KEY_CAPACITY_KEPT {
-            call.key = Vec::new();
+        if let Some(inline) = call.key_inline.get_mut(..key.len()) {
+            inline.copy_from_slice(key);
+            call.key_len = Some(key.len());
+        } else {
+            call.key_len = None;
+            call.key.clear();
+            if call.key.capacity() > KEY_CAPACITY_KEPT {
+                call.key = Vec::new();
+            }
+            call.key.extend_from_slice(key);
         }
-        call.key.extend_from_slice(key);
         call.table_id = table_id;
         call.bucket = bucket;
     }
@@ -312,10 +342,7 @@ pub(crate) fn job(ctx: Rc<ShardContext>, mailbox: Arc<Mailbox>, index: u32) -> B
     Box::pin(async move {
         let mut guard = guard;
         let Some(slot) = guard.mailbox.points().get(index) else { return };
-        let (table_id, bucket, key) = {
-            let mut call = slot.call();
-            (call.table_id, call.bucket, std::mem::take(&mut call.key))
-        };
+        let (table_id, bucket, key) = slot.take_request();
         let outcome = AssertUnwindSafe(lookup(&ctx, table_id, bucket, &key)).catch_unwind().await;
         let reply = outcome.unwrap_or_else(|payload| Err(super::panicked(&guard.mailbox, payload.as_ref())));
         guard.armed = false;
@@ -438,15 +465,19 @@ mod tests {
     #[test]
     fn a_bucket_not_open_sends_the_caller_the_general_way_with_its_key() {
         let slots = PointSlots::new();
-        let mut ticket = slots.claim().unwrap();
-        ticket.request(3, 2, b"the key");
-        ticket.queued();
-        let slot = slots.get(ticket.index()).unwrap();
-        let key = std::mem::take(&mut slot.call().key);
-        slot.finish(Some(key), Ok(None));
-        let Poll::Ready(Ok(PointReply::Fallback { key })) = ticket.poll_answer(Waker::noop()) else {
-            panic!("no fallback")
-        };
-        assert_eq!(key, b"the key");
+        let long = [7u8; KEY_INLINE_BYTES + 9];
+        for sent in [&b"the key"[..], &long[..], &b""[..], &[1u8; KEY_INLINE_BYTES][..]] {
+            let mut ticket = slots.claim().unwrap();
+            ticket.request(3, 2, sent);
+            ticket.queued();
+            let slot = slots.get(ticket.index()).unwrap();
+            let (table_id, bucket, key) = slot.take_request();
+            assert_eq!((table_id, bucket, key.as_slice()), (3, 2, sent), "the shard reads the key sent");
+            slot.finish(Some(key), Ok(None));
+            let Poll::Ready(Ok(PointReply::Fallback { key })) = ticket.poll_answer(Waker::noop()) else {
+                panic!("no fallback")
+            };
+            assert_eq!(key, sent);
+        }
     }
 }
