@@ -8,7 +8,7 @@
 //! table id, bucket and encoded key into it (inline up to 32 bytes, else in the slot's key
 //! buffer) and rings the slot's doorbell bit (`doorbell.rs`); the shard looks the key up and
 //! writes the answer into the slot;
-//! the caller spins on the slot's state (the same cache lines it just wrote) and takes the
+//! the caller spins on the slot's state word (a cache line of its own) and takes the
 //! answer. Nothing is allocated per call on either side except the answer's rows, and no
 //! reference count is shared by the two threads. With every slot busy, or when the shard
 //! does not hold the bucket open (dropped table, schema change, ...), the caller takes the
@@ -23,7 +23,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -123,12 +123,23 @@ impl Call {
     }
 }
 
-/// One slot, alone on its cache lines.
-#[repr(align(128))]
+/// One slot, alone on its cache lines: the state word the caller spins on has a line of its
+/// own, so the shard's writes of the answer (lock, fields, unlock) do not bounce it; the
+/// shard writes it once, last.
+#[repr(C, align(128))]
 #[derive(Default)]
 pub(crate) struct PointSlot {
-    state: AtomicU8,
+    flags: Flags,
     call: Mutex<Call>,
+}
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Flags {
+    state: AtomicU8,
+    /// The caller left a waker in the call and waits on it (SeqCst, paired with `state`: the
+    /// shard sets DONE then looks here, the caller sets this then looks at the state).
+    waiting: AtomicBool,
 }
 
 impl PointSlot {
@@ -155,11 +166,11 @@ impl PointSlot {
     /// Shard side: stores the answer and wakes a waiting caller (frees the slot if the caller
     /// gave up).
     fn finish(&self, key: Option<Vec<u8>>, reply: Result<Found>) {
-        let mut call = self.call();
-        if let Some(key) = key {
-            call.key = key;
-        }
-        if self.state.compare_exchange(CLAIMED, DONE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        {
+            let mut call = self.call();
+            if let Some(key) = key {
+                call.key = key;
+            }
             call.reply = Some(reply.map(|r| match r {
                 Some((rows, found)) => {
                     let (schema, columns, num_rows) = rows.into_parts();
@@ -168,14 +179,20 @@ impl PointSlot {
                 }
                 None => Answer::Fallback,
             }));
-            // By reference: the waker's reference count stays with the caller.
-            if let Some(waker) = &call.waker {
-                waker.wake_by_ref();
+        }
+        let flags = &self.flags;
+        if flags.state.compare_exchange(CLAIMED, DONE, Ordering::SeqCst, Ordering::Acquire).is_ok() {
+            if flags.waiting.load(Ordering::SeqCst) {
+                // By reference: the waker's reference count stays with the caller.
+                if let Some(waker) = &self.call().waker {
+                    waker.wake_by_ref();
+                }
             }
         } else {
-            drop(call);
-            drop(reply);
-            self.state.store(FREE, Ordering::Release);
+            // The caller gave up: the answer goes, the slot is free.
+            let answer = self.call().reply.take();
+            drop(answer);
+            flags.state.store(FREE, Ordering::Release);
         }
     }
 }
@@ -207,9 +224,11 @@ impl PointSlots {
         for step in 0..self.slots.len() {
             let index = (hint + step) % self.slots.len();
             let Some(slot) = self.slots.get(index) else { continue };
-            if slot.state.load(Ordering::Relaxed) == FREE
-                && slot.state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            let state = &slot.flags.state;
+            if state.load(Ordering::Relaxed) == FREE
+                && state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
+                slot.flags.waiting.store(false, Ordering::Relaxed);
                 HINT.set(index);
                 return Some(Ticket { slot, index: index as u32, stage: Stage::Writing });
             }
@@ -279,7 +298,7 @@ impl Ticket<'_> {
 
     /// True once the answer is there (no waker involved: for spinning).
     pub(crate) fn is_done(&self) -> bool {
-        self.slot.state.load(Ordering::Acquire) == DONE
+        self.slot.flags.state.load(Ordering::Acquire) == DONE
     }
 
     /// Takes the answer if it is there, else leaves `waker` to be woken by it.
@@ -289,13 +308,17 @@ impl Ticket<'_> {
                 reason: "a call slot polled after its answer".into(),
             }));
         }
+        let flags = &self.slot.flags;
         if !self.is_done() {
-            let mut call = self.slot.call();
-            if !call.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                call.waker = Some(waker.clone());
+            {
+                let mut call = self.slot.call();
+                if !call.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    call.waker = Some(waker.clone());
+                }
             }
-            // The shard sets DONE under this lock: either it saw the waker or we see DONE.
-            if self.slot.state.load(Ordering::Acquire) != DONE {
+            flags.waiting.store(true, Ordering::SeqCst);
+            // The shard sets DONE, then looks at `waiting`: it wakes us or we see DONE.
+            if flags.state.load(Ordering::SeqCst) != DONE {
                 return Poll::Pending;
             }
         }
@@ -303,7 +326,8 @@ impl Ticket<'_> {
         call.waker = None;
         let reply = call.take_reply();
         drop(call);
-        self.slot.state.store(FREE, Ordering::Release);
+        flags.waiting.store(false, Ordering::Relaxed);
+        flags.state.store(FREE, Ordering::Release);
         self.stage = Stage::Taken;
         Poll::Ready(reply)
     }
@@ -323,12 +347,13 @@ impl Drop for Ticket<'_> {
         match self.stage {
             Stage::Taken => return,
             Stage::Writing => {
-                self.slot.state.store(FREE, Ordering::Release);
+                self.slot.flags.state.store(FREE, Ordering::Release);
                 return;
             }
             Stage::Queued => {}
         }
-        if self.slot.state.compare_exchange(CLAIMED, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        let state = &self.slot.flags.state;
+        if state.compare_exchange(CLAIMED, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // Answered meanwhile: drop the answer and free the slot.
             let _ = self.poll_answer(Waker::noop());
         }
@@ -388,7 +413,7 @@ mod tests {
     }
 
     fn state(slots: &PointSlots, index: u32) -> u8 {
-        slots.get(index).unwrap().state.load(Ordering::SeqCst)
+        slots.get(index).unwrap().flags.state.load(Ordering::SeqCst)
     }
 
     /// The shard's side of a queued ticket: answers it with `reply`.
@@ -422,6 +447,7 @@ mod tests {
         slots.fail(index, Error::ShardGone { shard: 0 });
         assert_eq!(state(&slots, index), FREE, "the answer to nobody frees the slot");
         assert!(slots.get(index).unwrap().call().reply.is_none(), "and is not kept for the next call");
+        const _: () = assert!(std::mem::offset_of!(PointSlot, call) >= 64, "the state has a line of its own");
         // Answered, then dropped unread: freed at once.
         let mut ticket = slots.claim().unwrap();
         ticket.queued();
