@@ -55,25 +55,39 @@ impl<'a> KeyEncoder<'a> {
     /// The bucket and encoded primary key of row `row` of `columns` (one array per table
     /// column).
     pub(crate) fn encode(&mut self, columns: &[ArrayRef], row: usize) -> Result<(u32, Vec<u8>)> {
-        let desc = self.desc;
         let mut key = Vec::new();
-        encode_key(&desc.schema, &self.key_columns, columns, row, &mut key)?;
+        let bucket = self.encode_into(columns, row, &mut key)?;
+        Ok((bucket, key))
+    }
+
+    /// [`Self::encode`] into `key` (appended): returns the bucket.
+    pub(crate) fn encode_into(&mut self, columns: &[ArrayRef], row: usize, key: &mut Vec<u8>) -> Result<u32> {
+        let desc = self.desc;
+        let start = key.len();
+        encode_key(&desc.schema, &self.key_columns, columns, row, key)?;
         let bucket = if self.bucket_is_key {
-            bucket_for_key(&key, desc.bucket_count)
+            bucket_for_key(key.get(start..).unwrap_or_default(), desc.bucket_count)
         } else {
             self.bucket_key.clear();
             encode_key(&desc.schema, &self.bucket_columns, columns, row, &mut self.bucket_key)?;
             bucket_for_key(&self.bucket_key, desc.bucket_count)
         };
-        Ok((bucket, key))
+        Ok(bucket)
     }
 }
 
 /// The bucket and encoded primary key of a key batch's first row (`keys`: the primary-key
 /// columns by name, in key order), for one-key lookups.
 pub(crate) fn one_key(desc: &TableDescriptor, keys: &RecordBatch) -> Result<(u32, Vec<u8>)> {
+    let mut key = Vec::new();
+    let bucket = one_key_into(desc, keys, &mut key)?;
+    Ok((bucket, key))
+}
+
+/// [`one_key`] into `key` (appended): returns the bucket.
+pub(crate) fn one_key_into(desc: &TableDescriptor, keys: &RecordBatch, key: &mut Vec<u8>) -> Result<u32> {
     let spread = spread_keys(desc, keys)?;
-    KeyEncoder::new(desc)?.encode(&spread, 0)
+    KeyEncoder::new(desc)?.encode_into(&spread, 0, key)
 }
 
 /// Groups the rows of `columns` (one array per table column) by bucket.

@@ -3,7 +3,10 @@
 //! the shards work in parallel. A write spanning several buckets is atomic per bucket only
 //! (as in Fluss): on error, some buckets may have applied their part.
 
-use crate::runtime::block_on;
+use crate::runtime::point::{PointReply, Ticket, KEY_CAPACITY_KEPT};
+use crate::runtime::{block_on, spin_until};
+use std::sync::Arc;
+
 use arrow_array::RecordBatch;
 use rill_engine::table::{KvWrite, LookupResult};
 
@@ -11,7 +14,7 @@ use super::Rill;
 use crate::api::partition_route::{split, split_existing};
 use crate::catalog::{TableInfo, TableKind};
 use crate::error::{Error, Result};
-use crate::keys::{group_by_bucket, one_key, spread_keys, take_rows, widen, widen_keys, BucketRows};
+use crate::keys::{group_by_bucket, one_key_into, spread_keys, take_rows, widen, widen_keys, BucketRows};
 
 /// What an upsert or delete did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -187,15 +190,83 @@ impl Rill {
     pub async fn lookup_async(&self, table: &str, keys: RecordBatch) -> Result<(RecordBatch, Vec<bool>)> {
         let info = self.table(table)?;
         pk_table(&info)?;
+        match self.point(&info, &keys)? {
+            Point::Queued(ticket, bucket) => {
+                drop(keys);
+                let reply = ticket.await?;
+                self.point_answer(&info, bucket, reply).await
+            }
+            Point::Encoded(bucket, key) => self.lookup_one(&info, bucket, key).await,
+            Point::Many => self.lookup_general(&info, keys).await,
+        }
+    }
+
+    /// Blocking [`Self::lookup_async`].
+    pub fn lookup(&self, table: &str, keys: RecordBatch) -> Result<(RecordBatch, Vec<bool>)> {
+        let info = self.table(table)?;
+        pk_table(&info)?;
+        match self.point(&info, &keys)? {
+            Point::Queued(mut ticket, bucket) => {
+                // Freed while the shard works.
+                drop(keys);
+                // The answer lands on the slot's own cache lines: spin on them, then park.
+                spin_until(|| ticket.is_done());
+                let reply = block_on(&mut ticket)?;
+                drop(ticket);
+                block_on(self.point_answer(&info, bucket, reply))
+            }
+            Point::Encoded(bucket, key) => block_on(self.lookup_one(&info, bucket, key)),
+            Point::Many => block_on(self.lookup_general(&info, keys)),
+        }
+    }
+
+    /// A one-key lookup of an unpartitioned table (a point lookup) is encoded and queued in a
+    /// call slot of the owning shard ([`crate::runtime::point`]), if one is free.
+    fn point(&self, info: &TableInfo, keys: &RecordBatch) -> Result<Point<'_>> {
+        if !info.descriptor.partition_keys.is_empty() || keys.num_rows() != 1 {
+            return Ok(Point::Many);
+        }
+        SCRATCH_KEY.with_borrow_mut(|key| {
+            key.clear();
+            if key.capacity() > KEY_CAPACITY_KEPT {
+                *key = Vec::new();
+            }
+            let bucket = one_key_into(&info.descriptor, keys, key)?;
+            let shard = self.owner_in(info, None, bucket)?;
+            let mailbox = self.inner.runtime.mailbox(shard)?;
+            let Some(mut ticket) = mailbox.points().claim() else { return Ok(Point::Encoded(bucket, key.clone())) };
+            ticket.request(info.id, bucket, key);
+            mailbox.push_point(&mut ticket)?;
+            Ok(Point::Queued(ticket, bucket))
+        })
+    }
+
+    /// The result of a point lookup from its slot's answer.
+    async fn point_answer(
+        &self,
+        info: &Arc<TableInfo>,
+        bucket: u32,
+        reply: PointReply,
+    ) -> Result<(RecordBatch, Vec<bool>)> {
+        match reply {
+            PointReply::Row { rows, found } => Ok((rows, vec![found])),
+            PointReply::Fallback { key } => self.lookup_one(info, bucket, key).await,
+        }
+    }
+
+    /// A point lookup the general way (a closure on the shard): its bucket's answer is the
+    /// answer.
+    async fn lookup_one(&self, info: &Arc<TableInfo>, bucket: u32, key: Vec<u8>) -> Result<(RecordBatch, Vec<bool>)> {
+        let found = self.lookup_bucket(info, None, bucket, vec![key])?.await?;
+        Ok((found.rows, found.found))
+    }
+
+    /// Lookups of several keys (or keys of a partitioned table): grouped per bucket, one call
+    /// per bucket, answers merged in request order.
+    async fn lookup_general(&self, info: &Arc<TableInfo>, keys: RecordBatch) -> Result<(RecordBatch, Vec<bool>)> {
         // (partition, bucket, encoded keys) per call, and where each key sits in the request.
         let mut jobs: Vec<(Option<u64>, u32, Vec<Vec<u8>>)> = Vec::new();
         let mut positions: Vec<Vec<u32>> = Vec::new();
-        if info.descriptor.partition_keys.is_empty() && keys.num_rows() == 1 {
-            // One key (a point lookup): one bucket, its answer is the answer.
-            let (bucket, key) = one_key(&info.descriptor, &keys)?;
-            let found = self.lookup_bucket(&info, None, bucket, vec![key])?.await?;
-            return Ok((found.rows, found.found));
-        }
         if info.descriptor.partition_keys.is_empty() {
             // No partitions: encode the keys straight from the key columns.
             let spread = spread_keys(&info.descriptor, &keys)?;
@@ -206,7 +277,7 @@ impl Rill {
         } else {
             let wide = widen_keys(&info.descriptor, &keys)?;
             // Keys of partitions that do not exist are not found (as in Fluss).
-            for slice in split_existing(&self.catalog(), &info, &wide)? {
+            for slice in split_existing(&self.catalog(), info, &wide)? {
                 let partition = slice.partition_id();
                 for (bucket, BucketRows { rows, keys }) in group_by_bucket(&info.descriptor, slice.rows.columns())? {
                     positions.push(rows.iter().filter_map(|&r| slice.positions.get(r as usize).copied()).collect());
@@ -216,13 +287,13 @@ impl Rill {
         }
         let mut calls = Vec::with_capacity(jobs.len());
         for (partition, bucket, keys) in jobs {
-            calls.push(self.lookup_bucket(&info, partition, bucket, keys)?);
+            calls.push(self.lookup_bucket(info, partition, bucket, keys)?);
         }
         let mut results = Vec::with_capacity(calls.len());
         for call in calls {
             results.push(call.await?);
         }
-        merge_lookups(&info, keys.num_rows(), positions, results)
+        merge_lookups(info, keys.num_rows(), positions, results)
     }
 
     /// Sends a lookup of `keys` (encoded) to the shard owning the bucket.
@@ -240,11 +311,21 @@ impl Rill {
             Ok(open.pk()?.lookup(&keys).await?)
         }))
     }
+}
 
-    /// Blocking [`Self::lookup_async`].
-    pub fn lookup(&self, table: &str, keys: RecordBatch) -> Result<(RecordBatch, Vec<bool>)> {
-        block_on(self.lookup_async(table, keys))
-    }
+/// How a lookup goes.
+enum Point<'a> {
+    /// One key, queued in a call slot of its bucket's shard.
+    Queued(Ticket<'a>, u32),
+    /// One key, encoded (bucket, key), but no call slot was free.
+    Encoded(u32, Vec<u8>),
+    /// Several keys, or a partitioned table.
+    Many,
+}
+
+thread_local! {
+    /// A caller thread's key buffer for one-key lookups (copied into the call slot).
+    static SCRATCH_KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Puts per-bucket lookup results back in request order.

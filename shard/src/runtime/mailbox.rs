@@ -1,4 +1,5 @@
-//! The way into a shard from any thread: a bounded lock-free queue plus a wake-up.
+//! The way into a shard from any thread: a bounded lock-free queue plus a wake-up. One-key
+//! lookups skip the queue: they ring a doorbell bit of their call slot ([`super::point`]).
 //!
 //! The shard's serving task parks on the mailbox with its own glommio `Waker` registered in
 //! an `AtomicWaker`; a sender pushes its request and wakes that waker. Waking a glommio task
@@ -8,8 +9,8 @@
 //! system call on either side.
 //!
 //! Wakes coalesce: a sender wakes only when no wake is pending; the shard clears the flag
-//! before it re-checks the queue and parks, so a request pushed after that check always wakes
-//! it (both sides use SeqCst).
+//! before it re-checks the queue and the doorbell and parks, so a request pushed after that
+//! check always wakes it (both sides use SeqCst).
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,13 +20,26 @@ use std::task::Poll;
 use atomic_waker::AtomicWaker;
 use crossbeam_queue::ArrayQueue;
 
+use super::doorbell::Doorbell;
+use super::point::{PointSlots, Ticket};
 use super::Request;
 use crate::error::{Error, Result};
+
+/// What the shard takes from its mailbox.
+pub(crate) enum Job {
+    /// A closure to run (from the queue).
+    Call(Request),
+    /// A one-key lookup waiting in call slot `index` ([`super::point`], rung on the doorbell).
+    Point(u32),
+}
 
 /// The sending side of one shard's queue, shared by every thread.
 pub(crate) struct Mailbox {
     shard: usize,
     queue: ArrayQueue<Request>,
+    /// Call slots of one-key lookups, and the bits that say which are queued.
+    points: PointSlots,
+    doorbell: Doorbell,
     wake_pending: AtomicBool,
     closed: AtomicBool,
     /// Set (once) when a task on the shard panicked: the shard stopped serving.
@@ -39,6 +53,8 @@ impl Mailbox {
         Self {
             shard,
             queue: ArrayQueue::new(depth.max(1)),
+            points: PointSlots::new(),
+            doorbell: Doorbell::default(),
             wake_pending: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             panicked: OnceLock::new(),
@@ -52,6 +68,26 @@ impl Mailbox {
             return Err(self.gone());
         }
         self.queue.push(request).map_err(|_| Error::QueueFull { shard: self.shard })?;
+        self.sent()
+    }
+
+    /// Rings the one-key lookup written into `ticket`'s slot and wakes the shard.
+    pub(crate) fn push_point(&self, ticket: &mut Ticket<'_>) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(self.gone());
+        }
+        self.doorbell.ring(ticket.index());
+        ticket.queued();
+        self.sent()
+    }
+
+    /// The call slots of one-key lookups.
+    pub(crate) fn points(&self) -> &PointSlots {
+        &self.points
+    }
+
+    /// After a request went in: wakes the shard, unless it closed meanwhile.
+    fn sent(&self) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) {
             // Closed while pushing: the shard may have drained for the last time already.
             // Dropping the requests drops their reply senders, so callers see ShardGone.
@@ -64,18 +100,31 @@ impl Mailbox {
 
     /// Drops every queued request (their callers get `ShardGone`).
     pub(crate) fn drain(&self) {
-        while self.queue.pop().is_some() {}
+        while let Some(job) = self.pop() {
+            if let Job::Point(index) = job {
+                self.points.fail(index, self.gone());
+            }
+        }
     }
 
     fn wake(&self) {
-        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+        // The load keeps the flag's line shared while a wake is pending (a spinning shard
+        // does not clear it): only the first sender after the shard cleared it writes.
+        if !self.wake_pending.load(Ordering::SeqCst) && !self.wake_pending.swap(true, Ordering::SeqCst) {
             self.waker.wake();
         }
     }
 
-    /// Shard side: takes the next request, if any.
-    pub(crate) fn pop(&self) -> Option<Request> {
-        self.queue.pop()
+    /// Shard side: takes the next request, if any. Rung slots are taken all at once and
+    /// served first; between two such batches one queued request goes (neither kind starves).
+    pub(crate) fn pop(&self) -> Option<Job> {
+        if let Some(index) = self.doorbell.next_taken() {
+            return Some(Job::Point(index));
+        }
+        if let Some(request) = self.queue.pop() {
+            return Some(Job::Call(request));
+        }
+        self.doorbell.take().map(Job::Point)
     }
 
     /// Shard side, before parking: clears the wake flag; true if the queue is still empty
@@ -83,7 +132,7 @@ impl Mailbox {
     pub(crate) fn prepare_sleep(&self) -> bool {
         self.wake_pending.store(false, Ordering::SeqCst);
         std::sync::atomic::fence(Ordering::SeqCst);
-        self.queue.is_empty()
+        self.is_empty()
     }
 
     /// Shard side: resolves once a request is queued or the mailbox is closed. Call after
@@ -91,7 +140,7 @@ impl Mailbox {
     pub(crate) async fn wait(&self) {
         poll_fn(|cx| {
             self.waker.register(cx.waker());
-            if !self.queue.is_empty() || self.is_closed() {
+            if !self.is_empty() || self.is_closed() {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -133,9 +182,9 @@ impl Mailbox {
         self.shard
     }
 
-    /// True when no request is queued.
+    /// True when no request is queued and no call slot rung.
     pub(crate) fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.doorbell.is_quiet() && self.queue.is_empty()
     }
 
     /// True once closed.
@@ -215,5 +264,33 @@ mod tests {
         assert!(park(&mailbox, &counter), "a closed mailbox ends the wait");
         assert!(matches!(mailbox.push(request()), Err(Error::ShardGone { shard: 0 })));
         assert!(rx.try_recv().is_err(), "the dropped request's caller sees a cancelled reply");
+    }
+
+    #[test]
+    fn rung_call_slots_wake_the_shard_and_fail_when_drained() {
+        let counter = Arc::new(CountingWaker::default());
+        let mailbox = Mailbox::new(2, 4);
+        assert!(mailbox.prepare_sleep());
+        assert!(!park(&mailbox, &counter));
+        let mut first = mailbox.points().claim().unwrap();
+        first.request(1, 0, b"k");
+        mailbox.push_point(&mut first).unwrap();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "ringing wakes the parked shard");
+        assert!(!mailbox.prepare_sleep(), "a rung slot keeps the shard awake");
+        mailbox.push(request()).unwrap();
+        assert!(matches!(mailbox.pop(), Some(Job::Call(_))), "a queued request between batches");
+        assert!(matches!(mailbox.pop(), Some(Job::Point(i)) if i == first.index()));
+        assert!(mailbox.pop().is_none());
+        let mut second = mailbox.points().claim().unwrap();
+        mailbox.push_point(&mut second).unwrap();
+        mailbox.close();
+        mailbox.drain();
+        let mut cx = Context::from_waker(Waker::noop());
+        let answer = std::pin::Pin::new(&mut second).poll(&mut cx);
+        assert!(matches!(answer, Poll::Ready(Err(Error::ShardGone { shard: 2 }))), "{answer:?}");
+        assert!(matches!(
+            mailbox.push_point(&mut mailbox.points().claim().unwrap()),
+            Err(Error::ShardGone { shard: 2 })
+        ));
     }
 }

@@ -6,9 +6,11 @@
 mod budget;
 pub mod context;
 pub(crate) mod coordinator;
-mod mailbox;
+mod doorbell;
+pub(crate) mod mailbox;
 mod maintenance;
 pub mod memlock;
+pub(crate) mod point;
 mod shard;
 pub mod snapshots;
 mod wait;
@@ -28,6 +30,7 @@ pub use context::ShardContext;
 use coordinator::{Coordinator, Published};
 use mailbox::Mailbox;
 pub use shard::{BACKGROUND_SHARES, FOREGROUND_SHARES};
+pub(crate) use wait::spin_until;
 pub use wait::{block_on, lost_wakes, REPLY_SPIN_US};
 
 use crate::catalog::{Catalog, CatalogSnapshot};
@@ -119,6 +122,11 @@ impl Runtime {
         self.mailboxes.push(mailbox);
         self.threads.lock().map_err(|e| runtime_err("shard thread list", e))?.push(handle);
         Ok(ready_rx)
+    }
+
+    /// The call slots of one-key lookups of `shard`, with the means to queue one.
+    pub(crate) fn mailbox(&self, shard: usize) -> Result<&Mailbox> {
+        self.mailboxes.get(shard).map(|m| m.as_ref()).ok_or(Error::ShardGone { shard })
     }
 
     /// Number of shards.

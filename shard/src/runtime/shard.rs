@@ -13,7 +13,7 @@ use tracing::warn;
 use super::budget::MemtableBudget;
 use super::context::ShardContext;
 use super::coordinator::Coordinator;
-use super::mailbox::Mailbox;
+use super::mailbox::{Job, Mailbox};
 use super::maintenance::{Maintenance, MaintenanceConfig};
 use crate::bucket::BucketSettings;
 use crate::catalog::{Catalog, CatalogSnapshot};
@@ -98,13 +98,16 @@ const INLINE_SERVE_MAX: Duration = Duration::from_micros(500);
 /// the executor (which re-arms its preemption timer with system calls each time tasks run).
 /// A request that has to wait becomes a task of its own in the foreground queue; then, and
 /// every `INLINE_SERVE_MAX`, the serving task gives way to the executor.
-async fn serve(ctx: &Rc<ShardContext>, mailbox: &Mailbox, fg: TaskQueueHandle, spin: Duration) {
+async fn serve(ctx: &Rc<ShardContext>, mailbox: &Arc<Mailbox>, fg: TaskQueueHandle, spin: Duration) {
     let mut served_since = Instant::now();
     loop {
         let mut waiting = false;
         while let Some(job) = mailbox.pop() {
             let guard = ctx.begin();
-            let mut work = job(Rc::clone(ctx));
+            let mut work = match job {
+                Job::Call(request) => request(Rc::clone(ctx)),
+                Job::Point(index) => super::point::job(Rc::clone(ctx), Arc::clone(mailbox), index),
+            };
             if !spin.is_zero() {
                 // Its next poll, as a task, registers the task's waker wherever it waits.
                 if work.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready() {

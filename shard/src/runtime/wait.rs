@@ -80,25 +80,33 @@ pub fn lost_wakes() -> u64 {
     LOST_WAKES.load(Ordering::Relaxed)
 }
 
-/// Waits until woken (true) or until `PARK_MAX` of parking passed without a wake (false).
-fn wait_for(signal: &Signal) -> bool {
+/// Spins until `done` returns true (busy for `BUSY_SPIN_US`, then yielding the CPU between
+/// checks) for at most `REPLY_SPIN_US`; false if it never did.
+pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
     let start = Instant::now();
     let busy = Duration::from_micros(BUSY_SPIN_US);
     let spin = Duration::from_micros(REPLY_SPIN_US);
     loop {
         for _ in 0..64 {
-            if signal.notified.load(Ordering::Acquire) {
+            if done() {
                 return true;
             }
             std::hint::spin_loop();
         }
         let waited = start.elapsed();
         if waited >= spin {
-            break;
+            return false;
         }
         if waited >= busy {
             std::thread::yield_now();
         }
+    }
+}
+
+/// Waits until woken (true) or until `PARK_MAX` of parking passed without a wake (false).
+fn wait_for(signal: &Signal) -> bool {
+    if spin_until(|| signal.notified.load(Ordering::Acquire)) {
+        return true;
     }
     // Returns at once if woken meanwhile (the unpark token is kept); spurious wake-ups just
     // poll the future again. Bounded: should a wake-up ever be lost, the future is polled

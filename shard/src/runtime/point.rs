@@ -1,0 +1,509 @@
+//! One-key lookups from other threads through reusable call slots.
+//!
+//! A [`Rill::lookup`](crate::Rill::lookup) of one key is the call whose latency matters most,
+//! and most of its cost beyond the shard's own work was memory crossing cores: a boxed
+//! closure, a oneshot channel, `Arc` reference counts bumped on one core and dropped on the
+//! other, the key's allocations. Each shard's mailbox therefore owns `POINT_SLOTS` slots
+//! (created once, never freed while the shard lives). A caller claims a free slot, writes the
+//! table id, bucket and encoded key into it (inline up to 32 bytes, else in the slot's key
+//! buffer) and rings the slot's doorbell bit (`doorbell.rs`); the shard looks the key up and
+//! writes the answer into the slot;
+//! the caller spins on the slot's state word (a cache line of its own) and takes the
+//! answer. Nothing is allocated per call on either side except the answer's rows, and no
+//! reference count is shared by the two threads. With every slot busy, or when the shard
+//! does not hold the bucket open (dropped table, schema change, ...), the caller takes the
+//! general path, which has the full error handling.
+//!
+//! States: `FREE` -(caller claims)-> `CLAIMED` -(shard answers)-> `DONE` -(caller takes)->
+//! `FREE`; a caller that gives up (a dropped future) moves `CLAIMED` to `ABANDONED`, and the
+//! shard's answer then frees the slot instead.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Schema, SchemaRef};
+use futures_lite::future::BoxedLocal;
+use futures_lite::FutureExt;
+
+use super::mailbox::Mailbox;
+use super::ShardContext;
+use crate::error::Result;
+
+/// Call slots per shard: one-key lookups in flight at once through slots (more go the
+/// general way).
+pub(crate) const POINT_SLOTS: usize = 64;
+/// Keys up to this length travel inside the slot (on the cache lines the call moves anyway);
+/// the shard copies them into a key buffer of its own.
+const KEY_INLINE_BYTES: usize = 32;
+/// A slot keeps its key buffer between calls up to this capacity.
+pub(crate) const KEY_CAPACITY_KEPT: usize = 1024;
+
+const FREE: u8 = 0;
+const CLAIMED: u8 = 1;
+const DONE: u8 = 2;
+const ABANDONED: u8 = 3;
+
+/// What a caller gets.
+#[derive(Debug)]
+pub(crate) enum PointReply {
+    /// The row (empty when missing) and whether the key was found.
+    Row { rows: RecordBatch, found: bool },
+    /// The bucket is not open on the shard as the slot named it (a dropped table, a bucket
+    /// reopening after a schema change, ...): the general path decides, with this key.
+    Fallback { key: Vec<u8> },
+}
+
+/// What the shard's lookup found: the row and whether the key was found, or `None` when the
+/// bucket is not open there.
+pub(crate) type Found = Option<(RecordBatch, bool)>;
+
+/// What the shard writes into the slot: the row's columns without their schema, whose
+/// reference count would otherwise be bumped on the shard and dropped by the caller.
+#[derive(Debug)]
+enum Answer {
+    Row { columns: Vec<ArrayRef>, num_rows: usize, found: bool },
+    Fallback,
+}
+
+/// A call's request and answer.
+#[derive(Default)]
+struct Call {
+    table_id: u64,
+    bucket: u32,
+    /// The key when it fits inline (`key_len` bytes of it), else `key` holds it.
+    key_inline: [u8; KEY_INLINE_BYTES],
+    key_len: Option<usize>,
+    /// The key buffer: written by the shard (from `key_inline`) or, for a long key, by the
+    /// caller.
+    key: Vec<u8>,
+    reply: Option<Result<Answer>>,
+    /// Woken when the answer is written (set only by a caller about to wait).
+    waker: Option<Waker>,
+    /// The schema of the last answer as the shard has it (only the shard touches it).
+    shard_schema: Option<SchemaRef>,
+    /// An equal schema of the caller's own (only the caller clones it): the answer's rows
+    /// get this one.
+    caller_schema: Option<SchemaRef>,
+}
+
+impl Call {
+    /// Shard side: keeps `schema`'s caller copy up to date (a new copy only when the schema
+    /// differs from the last answer's).
+    fn learn_schema(&mut self, schema: SchemaRef) {
+        let same = self.shard_schema.as_ref().is_some_and(|s| Arc::ptr_eq(s, &schema) || **s == *schema);
+        if !same || self.caller_schema.is_none() {
+            self.caller_schema = Some(Arc::new(Schema::clone(&schema)));
+            self.shard_schema = Some(schema);
+        }
+    }
+
+    /// Caller side: the answer as rows in the caller's schema copy.
+    fn take_reply(&mut self) -> Result<PointReply> {
+        let fallback = |call: &Self| Ok(PointReply::Fallback { key: call.key.clone() });
+        match (self.reply.take(), &self.caller_schema) {
+            (Some(Ok(Answer::Row { columns, num_rows, found })), Some(schema)) => {
+                // SAFETY: `columns` and `num_rows` are the parts of a `RecordBatch` the engine
+                // built (and validated) with the shard's schema, and `schema` is a clone of
+                // that schema made by `learn_schema` for this very answer (equal fields,
+                // metadata and nullability).
+                let rows = unsafe { RecordBatch::new_unchecked(Arc::clone(schema), columns, num_rows) };
+                Ok(PointReply::Row { rows, found })
+            }
+            (Some(Err(e)), _) => Err(e),
+            // Fallback, or (never) an answer without its schema: the general path decides.
+            _ => fallback(self),
+        }
+    }
+}
+
+/// One slot, alone on its cache lines: the state word the caller spins on has a line of its
+/// own, so the shard's writes of the answer (lock, fields, unlock) do not bounce it; the
+/// shard writes it once, last.
+#[repr(C, align(128))]
+#[derive(Default)]
+pub(crate) struct PointSlot {
+    flags: Flags,
+    call: Mutex<Call>,
+}
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Flags {
+    state: AtomicU8,
+    /// The caller left a waker in the call and waits on it (SeqCst, paired with `state`: the
+    /// shard sets DONE then looks here, the caller sets this then looks at the state).
+    waiting: AtomicBool,
+}
+
+impl PointSlot {
+    fn call(&self) -> MutexGuard<'_, Call> {
+        // Nothing panics while holding the lock; recover the data should that ever change.
+        self.call.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Shard side: the request (table id, bucket, key in the slot's key buffer, lent to the
+    /// shard until [`Self::finish`]).
+    fn take_request(&self) -> (u64, u32, Vec<u8>) {
+        let mut call = self.call();
+        let mut key = std::mem::take(&mut call.key);
+        if let Some(inline) = call.key_len.and_then(|len| call.key_inline.get(..len)) {
+            key.clear();
+            if key.capacity() > KEY_CAPACITY_KEPT {
+                key = Vec::new();
+            }
+            key.extend_from_slice(inline);
+        }
+        (call.table_id, call.bucket, key)
+    }
+
+    /// Shard side: stores the answer and wakes a waiting caller (frees the slot if the caller
+    /// gave up).
+    fn finish(&self, key: Option<Vec<u8>>, reply: Result<Found>) {
+        {
+            let mut call = self.call();
+            if let Some(key) = key {
+                call.key = key;
+            }
+            call.reply = Some(reply.map(|r| match r {
+                Some((rows, found)) => {
+                    let (schema, columns, num_rows) = rows.into_parts();
+                    call.learn_schema(schema);
+                    Answer::Row { columns, num_rows, found }
+                }
+                None => Answer::Fallback,
+            }));
+        }
+        let flags = &self.flags;
+        if flags.state.compare_exchange(CLAIMED, DONE, Ordering::SeqCst, Ordering::Acquire).is_ok() {
+            if flags.waiting.load(Ordering::SeqCst) {
+                // By reference: the waker's reference count stays with the caller.
+                if let Some(waker) = &self.call().waker {
+                    waker.wake_by_ref();
+                }
+            }
+        } else {
+            // The caller gave up: the answer goes, the slot is free.
+            let answer = self.call().reply.take();
+            drop(answer);
+            flags.state.store(FREE, Ordering::Release);
+        }
+    }
+}
+
+/// The slots of one shard.
+pub(crate) struct PointSlots {
+    slots: Box<[PointSlot]>,
+}
+
+thread_local! {
+    /// The slot this thread tried first last time (its own, usually).
+    static HINT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Spreads threads over the slots.
+static NEXT_HINT: AtomicU32 = AtomicU32::new(0);
+
+impl PointSlots {
+    pub(crate) fn new() -> Self {
+        Self { slots: (0..POINT_SLOTS).map(|_| PointSlot::default()).collect() }
+    }
+
+    /// Caller side: claims a free slot (none free: `None`).
+    pub(crate) fn claim(&self) -> Option<Ticket<'_>> {
+        let mut hint = HINT.get();
+        if hint >= self.slots.len() {
+            hint = NEXT_HINT.fetch_add(1, Ordering::Relaxed) as usize % self.slots.len();
+        }
+        for step in 0..self.slots.len() {
+            let index = (hint + step) % self.slots.len();
+            let Some(slot) = self.slots.get(index) else { continue };
+            let state = &slot.flags.state;
+            if state.load(Ordering::Relaxed) == FREE
+                && state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            {
+                slot.flags.waiting.store(false, Ordering::Relaxed);
+                HINT.set(index);
+                return Some(Ticket { slot, index: index as u32, stage: Stage::Writing });
+            }
+        }
+        None
+    }
+
+    /// Shard side: answers slot `index` with an error (its request was dropped unserved).
+    pub(crate) fn fail(&self, index: u32, error: crate::error::Error) {
+        if let Some(slot) = self.slots.get(index as usize) {
+            slot.finish(None, Err(error));
+        }
+    }
+
+    fn get(&self, index: u32) -> Option<&PointSlot> {
+        self.slots.get(index as usize)
+    }
+}
+
+/// A claimed slot, caller side. Dropping it before the answer gives the slot up (the
+/// shard's answer frees it).
+pub(crate) struct Ticket<'a> {
+    slot: &'a PointSlot,
+    index: u32,
+    stage: Stage,
+}
+
+/// Where a ticket's call is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Being written: the shard knows nothing of it (dropping frees the slot).
+    Writing,
+    /// In the queue or on the shard: only the shard's answer frees the slot.
+    Queued,
+    /// The answer was taken and the slot freed (it may belong to another call already).
+    Taken,
+}
+
+impl Ticket<'_> {
+    /// The slot's index, to queue.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Writes the request (the slot keeps its key buffer between calls).
+    pub(crate) fn request(&mut self, table_id: u64, bucket: u32, key: &[u8]) {
+        let mut call = self.slot.call();
+        if let Some(inline) = call.key_inline.get_mut(..key.len()) {
+            inline.copy_from_slice(key);
+            call.key_len = Some(key.len());
+        } else {
+            call.key_len = None;
+            call.key.clear();
+            if call.key.capacity() > KEY_CAPACITY_KEPT {
+                call.key = Vec::new();
+            }
+            call.key.extend_from_slice(key);
+        }
+        call.table_id = table_id;
+        call.bucket = bucket;
+    }
+
+    /// Marks the request queued (from now on only the shard's answer frees the slot).
+    pub(crate) fn queued(&mut self) {
+        self.stage = Stage::Queued;
+    }
+
+    /// True once the answer is there (no waker involved: for spinning).
+    pub(crate) fn is_done(&self) -> bool {
+        self.slot.flags.state.load(Ordering::Acquire) == DONE
+    }
+
+    /// Takes the answer if it is there, else leaves `waker` to be woken by it.
+    fn poll_answer(&mut self, waker: &Waker) -> Poll<Result<PointReply>> {
+        if self.stage != Stage::Queued {
+            return Poll::Ready(Err(crate::error::Error::Runtime {
+                reason: "a call slot polled after its answer".into(),
+            }));
+        }
+        let flags = &self.slot.flags;
+        if !self.is_done() {
+            {
+                let mut call = self.slot.call();
+                if !call.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    call.waker = Some(waker.clone());
+                }
+            }
+            flags.waiting.store(true, Ordering::SeqCst);
+            // The shard sets DONE, then looks at `waiting`: it wakes us or we see DONE.
+            if flags.state.load(Ordering::SeqCst) != DONE {
+                return Poll::Pending;
+            }
+        }
+        let mut call = self.slot.call();
+        call.waker = None;
+        let reply = call.take_reply();
+        drop(call);
+        flags.waiting.store(false, Ordering::Relaxed);
+        flags.state.store(FREE, Ordering::Release);
+        self.stage = Stage::Taken;
+        Poll::Ready(reply)
+    }
+}
+
+impl Future for Ticket<'_> {
+    type Output = Result<PointReply>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let waker = cx.waker();
+        self.poll_answer(waker)
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        match self.stage {
+            Stage::Taken => return,
+            Stage::Writing => {
+                self.slot.flags.state.store(FREE, Ordering::Release);
+                return;
+            }
+            Stage::Queued => {}
+        }
+        let state = &self.slot.flags.state;
+        if state.compare_exchange(CLAIMED, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            // Answered meanwhile: drop the answer and free the slot.
+            let _ = self.poll_answer(Waker::noop());
+        }
+    }
+}
+
+/// Shard side: the work of queued slot `index`. The guard answers `ShardGone` (or
+/// `ShardPanicked`) should the work be dropped before it answered, polled or not.
+pub(crate) fn job(ctx: Rc<ShardContext>, mailbox: Arc<Mailbox>, index: u32) -> BoxedLocal<()> {
+    let guard = Unanswered { mailbox, index, armed: true };
+    Box::pin(async move {
+        let mut guard = guard;
+        let Some(slot) = guard.mailbox.points().get(index) else { return };
+        let (table_id, bucket, key) = slot.take_request();
+        let outcome = AssertUnwindSafe(lookup(&ctx, table_id, bucket, &key)).catch_unwind().await;
+        let reply = outcome.unwrap_or_else(|payload| Err(super::panicked(&guard.mailbox, payload.as_ref())));
+        guard.armed = false;
+        slot.finish(Some(key), reply);
+    })
+}
+
+/// Looks `key` up in bucket `bucket` of unpartitioned table `table_id`, if open here.
+async fn lookup(ctx: &ShardContext, table_id: u64, bucket: u32, key: &Vec<u8>) -> Result<Found> {
+    let Some(open) = ctx.bucket_by_id((table_id, None, bucket)) else {
+        return Ok(None);
+    };
+    let found = open.pk()?.lookup(std::slice::from_ref(key)).await?;
+    Ok(Some((found.rows, found.found.first().copied().unwrap_or(false))))
+}
+
+struct Unanswered {
+    mailbox: Arc<Mailbox>,
+    index: u32,
+    armed: bool,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.armed {
+            self.mailbox.points().fail(self.index, self.mailbox.gone());
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use arrow_array::Int64Array;
+    use arrow_schema::{DataType, Field};
+
+    use super::*;
+    use crate::error::Error;
+
+    fn batch(column: &str, value: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new(column, DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![value])) as ArrayRef]).unwrap()
+    }
+
+    fn state(slots: &PointSlots, index: u32) -> u8 {
+        slots.get(index).unwrap().flags.state.load(Ordering::SeqCst)
+    }
+
+    /// The shard's side of a queued ticket: answers it with `reply`.
+    fn answer(slots: &PointSlots, ticket: &mut Ticket<'_>, reply: Result<Found>) -> Poll<Result<PointReply>> {
+        ticket.request(7, 1, b"key");
+        ticket.queued();
+        slots.get(ticket.index()).unwrap().finish(None, reply);
+        assert!(ticket.is_done());
+        ticket.poll_answer(Waker::noop())
+    }
+
+    #[test]
+    fn slots_run_out_and_unqueued_tickets_give_theirs_back() {
+        let slots = PointSlots::new();
+        let mut held: Vec<Ticket<'_>> = (0..POINT_SLOTS).map(|_| slots.claim().unwrap()).collect();
+        assert!(slots.claim().is_none(), "every slot is claimed");
+        let index = held.pop().unwrap().index();
+        assert_eq!(state(&slots, index), FREE, "a ticket never queued frees its slot");
+        assert_eq!(slots.claim().unwrap().index(), index);
+    }
+
+    #[test]
+    fn an_abandoned_call_keeps_its_slot_until_the_shard_answers() {
+        let slots = PointSlots::new();
+        let mut ticket = slots.claim().unwrap();
+        ticket.request(1, 0, b"k");
+        ticket.queued();
+        let index = ticket.index();
+        drop(ticket);
+        assert_eq!(state(&slots, index), ABANDONED, "the shard may still be writing the answer");
+        slots.fail(index, Error::ShardGone { shard: 0 });
+        assert_eq!(state(&slots, index), FREE, "the answer to nobody frees the slot");
+        assert!(slots.get(index).unwrap().call().reply.is_none(), "and is not kept for the next call");
+        const _: () = assert!(std::mem::offset_of!(PointSlot, call) >= 64, "the state has a line of its own");
+        // Answered, then dropped unread: freed at once.
+        let mut ticket = slots.claim().unwrap();
+        ticket.queued();
+        slots.get(ticket.index()).unwrap().finish(None, Err(Error::ShardGone { shard: 0 }));
+        let index = ticket.index();
+        drop(ticket);
+        assert_eq!(state(&slots, index), FREE);
+    }
+
+    #[test]
+    fn answers_carry_a_schema_copy_of_the_callers_own() {
+        let slots = PointSlots::new();
+        let shard_rows = batch("id", 5);
+        let mut ticket = slots.claim().unwrap();
+        let Poll::Ready(Ok(PointReply::Row { rows: first, found: true })) =
+            answer(&slots, &mut ticket, Ok(Some((shard_rows.clone(), true))))
+        else {
+            panic!("no row")
+        };
+        drop(ticket);
+        assert_eq!(first, shard_rows);
+        assert!(!Arc::ptr_eq(first.schema_ref(), shard_rows.schema_ref()), "no count shared with the shard");
+        let mut ticket = slots.claim().unwrap();
+        let Poll::Ready(Ok(PointReply::Row { rows: second, .. })) =
+            answer(&slots, &mut ticket, Ok(Some((shard_rows.clone(), true))))
+        else {
+            panic!("no row")
+        };
+        drop(ticket);
+        assert!(Arc::ptr_eq(first.schema_ref(), second.schema_ref()), "the copy is made once per schema");
+        let mut ticket = slots.claim().unwrap();
+        let other = batch("other", 6);
+        let Poll::Ready(Ok(PointReply::Row { rows: third, .. })) =
+            answer(&slots, &mut ticket, Ok(Some((other.clone(), true))))
+        else {
+            panic!("no row")
+        };
+        assert_eq!(third, other, "a new schema gets a new copy");
+    }
+
+    #[test]
+    fn a_bucket_not_open_sends_the_caller_the_general_way_with_its_key() {
+        let slots = PointSlots::new();
+        let long = [7u8; KEY_INLINE_BYTES + 9];
+        for sent in [&b"the key"[..], &long[..], &b""[..], &[1u8; KEY_INLINE_BYTES][..]] {
+            let mut ticket = slots.claim().unwrap();
+            ticket.request(3, 2, sent);
+            ticket.queued();
+            let slot = slots.get(ticket.index()).unwrap();
+            let (table_id, bucket, key) = slot.take_request();
+            assert_eq!((table_id, bucket, key.as_slice()), (3, 2, sent), "the shard reads the key sent");
+            slot.finish(Some(key), Ok(None));
+            let Poll::Ready(Ok(PointReply::Fallback { key })) = ticket.poll_answer(Waker::noop()) else {
+                panic!("no fallback")
+            };
+            assert_eq!(key, sent);
+        }
+    }
+}
