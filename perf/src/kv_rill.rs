@@ -21,15 +21,23 @@ use crate::Result;
 
 /// How long the compaction task sleeps when nothing is due.
 const COMPACTION_IDLE: Duration = Duration::from_millis(10);
+/// How often the flush task looks at the memtable.
+const FLUSH_POLL: Duration = Duration::from_millis(5);
+/// The memtable limit handed to the engine, never reached: the flush task flushes at the
+/// budget instead, so a write never waits for a flush (as a shard runs it).
+const ENGINE_MEMTABLE_BYTES_MAX: usize = usize::MAX / 8;
 /// Shares of the compaction task queue (the default queue, where the benchmark runs, has 1000).
 const COMPACTION_SHARES: usize = 250;
 
 type Table = PkTable<UringStorage>;
 
-/// An open rill table and its compaction task.
+/// An open rill table and its background tasks (flush, compaction).
 pub struct RillStore {
     table: Rc<Table>,
     compactor: Cell<Option<Compactor>>,
+    /// Flush beyond this many memtable bytes (`LsmConfig::default().memtable_bytes_max`);
+    /// writers wait for a flush only beyond twice it.
+    memtable_budget: usize,
     /// The largest memtable seen after a write since open (its budget is
     /// `LsmConfig::memtable_bytes_max`; a flush is skipped while a compaction runs).
     memtable_peak_bytes: Cell<usize>,
@@ -38,10 +46,11 @@ pub struct RillStore {
 struct Compactor {
     stop: Rc<Cell<bool>>,
     task: Task<Result<usize>>,
+    flusher: Task<Result<usize>>,
 }
 
 impl RillStore {
-    fn start_compactor(table: &Rc<Table>) -> Result<Compactor> {
+    fn start_compactor(table: &Rc<Table>, memtable_budget: usize) -> Result<Compactor> {
         let queue = glommio::executor().create_task_queue(
             Shares::Static(COMPACTION_SHARES),
             Latency::NotImportant,
@@ -51,13 +60,17 @@ impl RillStore {
         let (t, s) = (Rc::clone(table), Rc::clone(&stop));
         let task = glommio::spawn_local_into(compact_until(t, s), queue)
             .map_err(|e| format!("spawning the compaction task: {e}"))?;
-        Ok(Compactor { stop, task })
+        let (t, s) = (Rc::clone(table), Rc::clone(&stop));
+        let flusher = glommio::spawn_local_into(flush_until(t, s, memtable_budget), queue)
+            .map_err(|e| format!("spawning the flush task: {e}"))?;
+        Ok(Compactor { stop, task, flusher })
     }
 
     async fn stop_compactor(&self) -> Result<()> {
         if let Some(c) = self.compactor.take() {
             c.stop.set(true);
             c.task.await?;
+            c.flusher.await?;
         }
         Ok(())
     }
@@ -66,6 +79,21 @@ impl RillStore {
     pub fn table(&self) -> &Table {
         &self.table
     }
+}
+
+/// Flushes the memtable whenever it is over `budget`, until told to stop; returns the
+/// number of flushes.
+async fn flush_until(table: Rc<Table>, stop: Rc<Cell<bool>>, budget: usize) -> Result<usize> {
+    let mut flushes = 0;
+    while !stop.get() {
+        if table.lsm().memtable_bytes() > budget {
+            table.flush().await.map_err(|e| format!("flush: {e}"))?;
+            flushes += 1;
+        } else {
+            glommio::timer::sleep(FLUSH_POLL).await;
+        }
+    }
+    Ok(flushes)
 }
 
 /// Runs compaction steps until told to stop; returns the number of steps.
@@ -94,8 +122,9 @@ impl KvStore for RillStore {
             .await
             .map_err(|e| format!("opening the rill table in {}: {e}", dir.display()))?;
         let table = Rc::new(table);
-        let compactor = Self::start_compactor(&table)?;
-        Ok(Self { table, compactor: Cell::new(Some(compactor)), memtable_peak_bytes: Cell::new(0) })
+        let memtable_budget = LsmConfig::default().memtable_bytes_max;
+        let compactor = Self::start_compactor(&table, memtable_budget)?;
+        Ok(Self { table, compactor: Cell::new(Some(compactor)), memtable_budget, memtable_peak_bytes: Cell::new(0) })
     }
 
     fn name(&self) -> &'static str {
@@ -118,6 +147,10 @@ impl KvStore for RillStore {
         self.table.write(batch).await.map_err(|e| format!("rill write: {e}"))?;
         let memtable = self.table.lsm().memtable_bytes();
         self.memtable_peak_bytes.set(self.memtable_peak_bytes.get().max(memtable));
+        if memtable > 2 * self.memtable_budget {
+            // Writes outran the flush task: wait for a flush (memory stays bounded).
+            self.table.flush().await.map_err(|e| format!("rill flush: {e}"))?;
+        }
         Ok(())
     }
 
@@ -139,7 +172,7 @@ impl KvStore for RillStore {
         self.stop_compactor().await?;
         self.table.flush().await.map_err(|e| format!("rill flush: {e}"))?;
         self.table.lsm().compact_all().await.map_err(|e| format!("rill compaction: {e}"))?;
-        self.compactor.set(Some(Self::start_compactor(&self.table)?));
+        self.compactor.set(Some(Self::start_compactor(&self.table, self.memtable_budget)?));
         Ok(())
     }
 
@@ -160,7 +193,7 @@ impl KvStore for RillStore {
             if levels.is_empty() { "no SSTs".to_string() } else { levels.join(", ") },
             mib(lsm.memtable_bytes()),
             mib(self.memtable_peak_bytes.get()),
-            lsm.config().memtable_bytes_max >> 20,
+            self.memtable_budget >> 20,
             self.table.log().segment_count()
         )
     }
@@ -188,9 +221,10 @@ impl KvStore for RillStore {
     }
 }
 
-/// `LsmConfig::default()`, with the block size of `--rill-block-bytes`.
+/// `LsmConfig::default()`, with the block size of `--rill-block-bytes`, flushing left to the
+/// flush task.
 fn lsm_config(config: &KvConfig) -> LsmConfig {
-    let mut lsm = LsmConfig::default();
+    let mut lsm = LsmConfig { memtable_bytes_max: ENGINE_MEMTABLE_BYTES_MAX, ..LsmConfig::default() };
     if let Some(bytes) = config.rill_block_bytes {
         lsm.sst.block_bytes_target = bytes;
     }
@@ -199,7 +233,7 @@ fn lsm_config(config: &KvConfig) -> LsmConfig {
 
 /// How the rill table is set up, in words (for the results).
 pub fn setup(config: &KvConfig) -> Vec<String> {
-    let lsm = lsm_config(config);
+    let lsm = LsmConfig { memtable_bytes_max: LsmConfig::default().memtable_bytes_max, ..lsm_config(config) };
     vec![
         format!(
             "PkTable `id BIGINT NOT NULL` PK + `v BYTES`, default merge engine, table.changelog.image {}, changelog ZSTD, validate_payload off (the default)",
@@ -218,7 +252,7 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
             lsm.sst.compression
         ),
         "UringStorage (io_uring, O_DIRECT: no page cache); each write resolves after its changelog batch is fdatasynced (group commit)".into(),
-        format!("compaction: a glommio task queue of {COMPACTION_SHARES} shares on the same executor (one core), idle poll {} ms", COMPACTION_IDLE.as_millis()),
+        format!("compaction and flushes: tasks in a glommio task queue of {COMPACTION_SHARES} shares on the same executor (one core), as a shard runs them; compaction idle poll {} ms; the memtable is flushed when over its budget (polled every {} ms), writers wait for a flush only beyond twice the budget", COMPACTION_IDLE.as_millis(), FLUSH_POLL.as_millis()),
         "settle before gets: stop compaction task, PkTable::flush, Lsm::compact_all (until no level is over its target)".into(),
         "get = PkTable::lookup with one key (returns an Arrow batch of the found row)".into(),
     ]

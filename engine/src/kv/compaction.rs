@@ -106,7 +106,7 @@ impl<S: Storage + Clone> Lsm<S> {
             }
             if writer.is_none() {
                 let id = self.next_sst_id();
-                writer = Some((self.create_sst(id, covers).await?, 0));
+                writer = Some((self.create_sst(id, covers, true).await?, 0));
             }
             if let Some((w, bytes)) = writer.as_mut() {
                 w.add(&chunk).await?;

@@ -43,10 +43,23 @@ pub struct LsmConfig {
     /// Rows per merged chunk in compaction and snapshots.
     pub merge_chunk_rows: usize,
     pub sst: SstOptions,
-    /// Blocks of SSTs written by flushes and compactions enter the block cache as they are
-    /// written, while it has room (never evicting), so lookups after a flush or compaction do
-    /// not start from a cold cache.
-    pub cache_written_blocks: bool,
+    /// Which written SSTs' blocks enter the block cache as they are written, while it has
+    /// room (never evicting), so lookups after a flush or compaction do not start cold.
+    pub cache_written_blocks: CacheWritten,
+}
+
+/// Which SSTs' blocks enter the block cache as they are written ([`LsmConfig::cache_written_blocks`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheWritten {
+    /// None: blocks are cached when first read.
+    Never,
+    /// Flushed SSTs (the newest rows, the likeliest to be read next): the default. A bulk
+    /// load caches at most the few L0 SSTs that wait for compaction.
+    Flushes,
+    /// Flushed and compacted SSTs: a rewritten key range stays warm, at the price of
+    /// filling the cache during a bulk load.
+    FlushesAndCompactions,
 }
 
 impl Default for LsmConfig {
@@ -59,7 +72,7 @@ impl Default for LsmConfig {
             sst_bytes_target: 64 << 20,
             merge_chunk_rows: 4096,
             sst: SstOptions::default(),
-            cache_written_blocks: true,
+            cache_written_blocks: CacheWritten::Flushes,
         }
     }
 }
@@ -320,7 +333,7 @@ impl<S: Storage + Clone> Lsm<S> {
         if !frozen.is_empty() {
             let rows = frozen.sorted_rows(Arc::clone(&self.sst_schema))?;
             let id = self.next_sst_id();
-            let mut writer = self.create_sst(id, covers).await?;
+            let mut writer = self.create_sst(id, covers, false).await?;
             for start in (0..rows.num_rows()).step_by(self.config.merge_chunk_rows) {
                 let len = self.config.merge_chunk_rows.min(rows.num_rows() - start);
                 writer.add(&rows.slice(start, len)).await?;
@@ -350,11 +363,16 @@ impl<S: Storage + Clone> Lsm<S> {
             .with_arrow_schema(Arc::clone(&self.sst_schema)))
     }
 
-    /// Creates SST `id` for a flush or compaction (its blocks entering the block cache while
-    /// it has room, if so configured).
-    pub(super) async fn create_sst(&self, id: u64, covers: i64) -> Result<SstWriter<S::File>> {
+    /// Creates SST `id` for a flush (`compaction` false) or a compaction, its blocks entering
+    /// the block cache while it has room if [`LsmConfig::cache_written_blocks`] says so.
+    pub(super) async fn create_sst(&self, id: u64, covers: i64, compaction: bool) -> Result<SstWriter<S::File>> {
         let writer = SstWriter::create(&self.storage, id, &self.schema, self.config.sst, covers).await?;
-        if !self.config.cache_written_blocks {
+        let fill = match self.config.cache_written_blocks {
+            CacheWritten::Never => false,
+            CacheWritten::Flushes => !compaction,
+            CacheWritten::FlushesAndCompactions => true,
+        };
+        if !fill {
             return Ok(writer);
         }
         let key = super::cache::cache_key(self.cache_namespace, id);
