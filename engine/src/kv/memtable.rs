@@ -156,19 +156,32 @@ impl Memtable {
 
     /// All rows in key order as SST rows: `_key`, `_tombstone`, then the table columns.
     pub fn sorted_rows(&self, sst_schema: SchemaRef) -> Result<RecordBatch> {
-        let keys = BinaryArray::from_iter_values(self.index.keys());
-        let tombstones = BooleanArray::from_iter(self.index.values().map(|s| Some(*s == Slot::Tombstone)));
-        let picks: Vec<(usize, usize)> = self
-            .index
-            .values()
-            .map(|s| match s {
+        let mut all = self.sorted_chunks(sst_schema, usize::MAX);
+        all.next().unwrap_or_else(|| Ok(RecordBatch::new_empty(Arc::clone(&all.schema))))
+    }
+
+    /// [`Self::sorted_rows`] `chunk_rows` rows at a time: a flush gathers (and writes) one
+    /// chunk after another instead of the whole memtable in one step, so the tasks sharing
+    /// its thread run between chunks.
+    pub fn sorted_chunks(&self, sst_schema: SchemaRef, chunk_rows: usize) -> SortedChunks<'_> {
+        let entries = self.index.iter().map(|(k, s)| (k.as_slice(), *s)).collect();
+        SortedChunks { memtable: self, schema: sst_schema, entries, at: 0, chunk_rows: chunk_rows.max(1) }
+    }
+
+    /// Rows `entries` (in key order) as SST rows.
+    fn sst_rows(&self, schema: &SchemaRef, entries: &[(&[u8], Slot)]) -> Result<RecordBatch> {
+        let keys = BinaryArray::from_iter_values(entries.iter().map(|(k, _)| k));
+        let tombstones = BooleanArray::from_iter(entries.iter().map(|(_, s)| Some(*s == Slot::Tombstone)));
+        let picks: Vec<(usize, usize)> = entries
+            .iter()
+            .map(|(_, s)| match s {
                 Slot::Row { write, row } => self.locate(*write, *row),
                 Slot::Tombstone => (self.chunks.len(), 0),
             })
             .collect();
         let mut columns: Vec<ArrayRef> = vec![Arc::new(keys), Arc::new(tombstones)];
         columns.extend(self.gather(&picks)?);
-        RecordBatch::try_new(sst_schema, columns).map_err(|e| Error::arrow("building memtable rows", e))
+        RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| Error::arrow("building memtable rows", e))
     }
 
     /// The table columns of the rows at `picks` ((chunk, row); chunk == chunks.len() = a null row).
@@ -227,6 +240,29 @@ impl Memtable {
         self.chunks.push(merged);
         self.tail_from = self.chunks.len();
         Ok(())
+    }
+}
+
+/// A memtable's rows in key order, a chunk at a time ([`Memtable::sorted_chunks`]).
+pub struct SortedChunks<'a> {
+    memtable: &'a Memtable,
+    schema: SchemaRef,
+    entries: Vec<(&'a [u8], Slot)>,
+    at: usize,
+    chunk_rows: usize,
+}
+
+impl Iterator for SortedChunks<'_> {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.entries.len() {
+            return None;
+        }
+        let end = self.entries.len().min(self.at.saturating_add(self.chunk_rows));
+        let chunk = self.entries.get(self.at..end).unwrap_or_default();
+        self.at = end;
+        Some(self.memtable.sst_rows(&self.schema, chunk))
     }
 }
 
@@ -315,8 +351,12 @@ mod tests {
                 .chain(schema().fields().iter().map(|f| f.as_ref().clone().with_nullable(true)))
                 .collect::<Vec<_>>(),
         ));
-        let sorted = m.sorted_rows(sst_schema).expect("rows");
+        let sorted = m.sorted_rows(Arc::clone(&sst_schema)).expect("rows");
         assert_eq!(sorted.num_rows(), 7);
+        let chunks: Vec<RecordBatch> =
+            m.sorted_chunks(Arc::clone(&sst_schema), 3).collect::<Result<_>>().expect("chunks");
+        assert_eq!(chunks.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), [3, 3, 1]);
+        assert_eq!(concat_batches(&sst_schema, &chunks).expect("concat"), sorted, "chunks add up to the rows");
         let keys = sorted.column(0).as_any().downcast_ref::<BinaryArray>().expect("binary");
         assert!((1..keys.len()).all(|i| keys.value(i - 1) < keys.value(i)));
         let last = (CHUNKS_MAX + 9) as i64;

@@ -331,12 +331,10 @@ impl<S: Storage + Clone> Lsm<S> {
         let mut edit = Edit { covers_log_offset: covers, ..Edit::default() };
         let mut reader = None;
         if !frozen.is_empty() {
-            let rows = frozen.sorted_rows(Arc::clone(&self.sst_schema))?;
             let id = self.next_sst_id();
             let mut writer = self.create_sst(id, covers, false).await?;
-            for start in (0..rows.num_rows()).step_by(self.config.merge_chunk_rows) {
-                let len = self.config.merge_chunk_rows.min(rows.num_rows() - start);
-                writer.add(&rows.slice(start, len)).await?;
+            for chunk in frozen.sorted_chunks(Arc::clone(&self.sst_schema), self.config.merge_chunk_rows) {
+                writer.add(&chunk?).await?;
             }
             let meta = writer.finish().await?;
             self.storage.sync_dir().await?;
