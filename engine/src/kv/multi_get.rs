@@ -3,17 +3,15 @@
 //! together, their I/Os in flight at once, and each key resumes where it stopped. A write of
 //! 100 keys whose old rows are on disk waits for about one read instead of 100 in a row.
 
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::Poll;
 
 use arrow_array::RecordBatch;
 
 use super::sst::{hash64, SstReader, SstRow};
 use super::tree::{level_candidates, Lsm, RowRef, Version};
 use crate::error::Result;
+use crate::log::join::join_all;
 use crate::log::Storage;
 
 /// Block reads in flight at once for one batched read (more wait for the next round).
@@ -36,12 +34,15 @@ enum Step<F: crate::log::StorageFile> {
 }
 
 impl<S: Storage + Clone> Lsm<S> {
-    /// The newest version of each key (as [`Lsm::get`] answers one), in order; the blocks
-    /// missing from the cache are read concurrently.
-    pub async fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<RowRef>>> {
+    /// The newest version of each key (as [`Lsm::get`] answers one, which also serves a
+    /// single key), in order; the blocks missing from the cache are read concurrently.
+    pub async fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<RowRef>>> {
+        if let [one] = keys {
+            return Ok(vec![self.get(one.as_ref()).await?]);
+        }
         let mut found: Vec<Option<RowRef>> = vec![None; keys.len()];
         let mut pending = Vec::new();
-        for (k, key) in keys.iter().enumerate() {
+        for (k, key) in keys.iter().map(AsRef::as_ref).enumerate() {
             match self.get_in_memory(key) {
                 Some(answer) => found[k] = answer,
                 None => pending.push(Cursor { key: k, hash: hash64(key), level: 0, at: 0 }),
@@ -56,7 +57,7 @@ impl<S: Storage + Clone> Lsm<S> {
             let mut waiting: Vec<(Cursor, usize)> = Vec::new();
             let mut next_round = Vec::new();
             for mut cursor in pending.drain(..) {
-                let key = keys[cursor.key];
+                let key = keys[cursor.key].as_ref();
                 match self.advance(&version, key, &mut cursor)? {
                     Step::Decided(answer) => found[cursor.key] = answer,
                     Step::Read(reader, block) => {
@@ -77,7 +78,7 @@ impl<S: Storage + Clone> Lsm<S> {
             let blocks: Vec<Arc<RecordBatch>> = blocks.into_iter().collect::<Result<_>>()?;
             for (mut cursor, read) in waiting {
                 let (reader, block) = &reads[read];
-                match reader.find_in_block(*block, Arc::clone(&blocks[read]), keys[cursor.key])? {
+                match reader.find_in_block(*block, Arc::clone(&blocks[read]), keys[cursor.key].as_ref())? {
                     Some(row) => found[cursor.key] = self.answer(row)?,
                     None => {
                         cursor.at += 1;
@@ -115,34 +116,10 @@ impl<S: Storage + Clone> Lsm<S> {
     }
 
     /// A found SST row as an answer: a tombstone hides the key.
-    fn answer(&self, row: SstRow) -> Result<Option<RowRef>> {
+    pub(super) fn answer(&self, row: SstRow) -> Result<Option<RowRef>> {
         if row.is_tombstone() {
             return Ok(None);
         }
         Ok(Some((self.table_rows(&row.block)?, row.row)))
     }
-}
-
-/// Polls every future until all are ready; their outputs in order.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    poll_fn(|cx| {
-        let mut ready = true;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(v) => *output = Some(v),
-                    Poll::Pending => ready = false,
-                }
-            }
-        }
-        if ready {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }

@@ -228,10 +228,7 @@ impl<S: Storage + Clone> Lsm<S> {
         for (level, readers) in version.levels.iter().enumerate() {
             for reader in level_candidates(readers, level, key).iter().filter(|r| r.may_contain_hash(hash)) {
                 if let Some(row) = reader.get_unfiltered(key, &self.cache).await? {
-                    if row.is_tombstone() {
-                        return Ok(None);
-                    }
-                    return Ok(Some((self.table_rows(&row.block)?, row.row)));
+                    return self.answer(row);
                 }
             }
         }

@@ -4,6 +4,7 @@
 mod append;
 pub mod config;
 pub mod entry;
+pub(crate) mod join;
 pub mod notify;
 mod open;
 mod read;

@@ -5,11 +5,11 @@
 //! opened with DMA, a non-empty probe file is, so glommio's one-time polled-I/O probe cannot
 //! be fooled by an empty file into switching on polled reads that then fail with EOPNOTSUPP.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use glommio::io::{DmaFile, OpenOptions};
 
+use super::join::join_all;
 use super::storage::{Storage, StorageFile, WRITE_ALIGNMENT};
 use crate::error::{Error, Result};
 
@@ -174,29 +174,11 @@ impl StorageFile for UringFile {
         debug_assert!(position as usize % WRITE_ALIGNMENT == 0 && total % WRITE_ALIGNMENT == 0);
         // Large writes go out as several chunks in flight at once (the device overlaps them);
         // each chunk is copied into its own DMA buffer when its future is first polled.
-        let mut chunks: Vec<_> = (0..total)
+        let chunks: Vec<_> = (0..total)
             .step_by(WRITE_CHUNK_BYTES)
-            .map(|from| Box::pin(self.write_chunk(position, parts, from, WRITE_CHUNK_BYTES.min(total - from))))
+            .map(|from| self.write_chunk(position, parts, from, WRITE_CHUNK_BYTES.min(total - from)))
             .collect();
-        let mut results: Vec<Option<Result<()>>> = chunks.iter().map(|_| None).collect();
-        std::future::poll_fn(|cx| {
-            let mut done = true;
-            for (chunk, result) in chunks.iter_mut().zip(results.iter_mut()) {
-                if result.is_none() {
-                    match chunk.as_mut().poll(cx) {
-                        std::task::Poll::Ready(r) => *result = Some(r),
-                        std::task::Poll::Pending => done = false,
-                    }
-                }
-            }
-            if done {
-                std::task::Poll::Ready(())
-            } else {
-                std::task::Poll::Pending
-            }
-        })
-        .await;
-        results.into_iter().flatten().collect()
+        join_all(chunks).await.into_iter().collect()
     }
 
     async fn allocate(&self, len: u64) -> Result<()> {

@@ -451,11 +451,7 @@ impl<S: Storage + Clone> PkTable<S> {
                 }
             }
         }
-        let found = match stored.as_slice() {
-            [] => Vec::new(),
-            [one] => vec![self.lsm.get(one).await?],
-            many => self.lsm.get_many(many).await?,
-        };
+        let found = self.lsm.get_many(&stored).await?;
         for (i, value) in stored_at.into_iter().zip(found) {
             values[i] = value;
         }
@@ -480,10 +476,7 @@ impl<S: Storage + Clone> PkTable<S> {
 
     /// Batched point lookup over durable data.
     pub async fn lookup(&self, keys: &[Vec<u8>]) -> Result<LookupResult> {
-        let answers = match keys {
-            [one] => vec![self.lsm.get(one).await?],
-            many => self.lsm.get_many(&many.iter().map(Vec::as_slice).collect::<Vec<_>>()).await?,
-        };
+        let answers = self.lsm.get_many(keys).await?;
         let found = answers.iter().map(Option::is_some).collect();
         let hits: Vec<RowRef> = answers.into_iter().flatten().collect();
         Ok(LookupResult { rows: super::changelog::gather_rows(&self.arrow, &hits)?, found })
