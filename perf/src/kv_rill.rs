@@ -17,6 +17,7 @@ use rill_engine::table::{KvWrite, PkConfig, PkTable};
 use crate::kv_bench::KvConfig;
 use crate::kv_data;
 use crate::kv_store::KvStore;
+use crate::poll_timer::{timed, PollStats};
 use crate::Result;
 
 /// How long the compaction task sleeps when nothing is due.
@@ -41,6 +42,9 @@ pub struct RillStore {
     /// The largest memtable seen after a write since open (its budget is
     /// `LsmConfig::memtable_bytes_max`; a flush is skipped while a compaction runs).
     memtable_peak_bytes: Cell<usize>,
+    /// Poll times of the compaction and flush tasks (since the last settle).
+    compaction_polls: Rc<PollStats>,
+    flush_polls: Rc<PollStats>,
 }
 
 struct Compactor {
@@ -50,7 +54,11 @@ struct Compactor {
 }
 
 impl RillStore {
-    fn start_compactor(table: &Rc<Table>, memtable_budget: usize) -> Result<Compactor> {
+    fn start_compactor(
+        table: &Rc<Table>,
+        memtable_budget: usize,
+        polls: (&Rc<PollStats>, &Rc<PollStats>),
+    ) -> Result<Compactor> {
         let queue = glommio::executor().create_task_queue(
             Shares::Static(COMPACTION_SHARES),
             Latency::NotImportant,
@@ -58,10 +66,10 @@ impl RillStore {
         );
         let stop = Rc::new(Cell::new(false));
         let (t, s) = (Rc::clone(table), Rc::clone(&stop));
-        let task = glommio::spawn_local_into(compact_until(t, s), queue)
+        let task = glommio::spawn_local_into(timed(compact_until(t, s), Rc::clone(polls.0)), queue)
             .map_err(|e| format!("spawning the compaction task: {e}"))?;
         let (t, s) = (Rc::clone(table), Rc::clone(&stop));
-        let flusher = glommio::spawn_local_into(flush_until(t, s, memtable_budget), queue)
+        let flusher = glommio::spawn_local_into(timed(flush_until(t, s, memtable_budget), Rc::clone(polls.1)), queue)
             .map_err(|e| format!("spawning the flush task: {e}"))?;
         Ok(Compactor { stop, task, flusher })
     }
@@ -123,8 +131,16 @@ impl KvStore for RillStore {
             .map_err(|e| format!("opening the rill table in {}: {e}", dir.display()))?;
         let table = Rc::new(table);
         let memtable_budget = LsmConfig::default().memtable_bytes_max;
-        let compactor = Self::start_compactor(&table, memtable_budget)?;
-        Ok(Self { table, compactor: Cell::new(Some(compactor)), memtable_budget, memtable_peak_bytes: Cell::new(0) })
+        let (compaction_polls, flush_polls) = (Rc::new(PollStats::default()), Rc::new(PollStats::default()));
+        let compactor = Self::start_compactor(&table, memtable_budget, (&compaction_polls, &flush_polls))?;
+        Ok(Self {
+            table,
+            compactor: Cell::new(Some(compactor)),
+            memtable_budget,
+            memtable_peak_bytes: Cell::new(0),
+            compaction_polls,
+            flush_polls,
+        })
     }
 
     fn name(&self) -> &'static str {
@@ -172,7 +188,10 @@ impl KvStore for RillStore {
         self.stop_compactor().await?;
         self.table.flush().await.map_err(|e| format!("rill flush: {e}"))?;
         self.table.lsm().compact_all().await.map_err(|e| format!("rill compaction: {e}"))?;
-        self.compactor.set(Some(Self::start_compactor(&self.table, self.memtable_budget)?));
+        self.compaction_polls.reset();
+        self.flush_polls.reset();
+        let polls = (&self.compaction_polls, &self.flush_polls);
+        self.compactor.set(Some(Self::start_compactor(&self.table, self.memtable_budget, polls)?));
         Ok(())
     }
 
@@ -189,12 +208,14 @@ impl KvStore for RillStore {
             .collect();
         let mib = |b: usize| b as f64 / (1 << 20) as f64;
         format!(
-            "{}; memtable {:.1} MiB (largest after a write since open: {:.1} MiB, budget {} MiB); log {} segments",
+            "{}; memtable {:.1} MiB (largest after a write since open: {:.1} MiB, budget {} MiB); log {} segments; polls of the compaction task since the last settle: {}; of the flush task: {}",
             if levels.is_empty() { "no SSTs".to_string() } else { levels.join(", ") },
             mib(lsm.memtable_bytes()),
             mib(self.memtable_peak_bytes.get()),
             self.memtable_budget >> 20,
-            self.table.log().segment_count()
+            self.table.log().segment_count(),
+            self.compaction_polls.describe(),
+            self.flush_polls.describe()
         )
     }
 

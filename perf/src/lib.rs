@@ -28,6 +28,7 @@ pub mod kv_rill;
 mod kv_store;
 pub mod log_append;
 pub mod machine;
+pub mod poll_timer;
 pub mod report;
 #[cfg(feature = "rocksdb")]
 pub mod rocks_peer;

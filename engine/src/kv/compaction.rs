@@ -110,6 +110,9 @@ impl<S: Storage + Clone> Lsm<S> {
             }
             if let Some((w, bytes)) = writer.as_mut() {
                 w.add(&chunk).await?;
+                // Neither reading cached input blocks nor adding need suspend: yield between
+                // chunks, so foreground work waits for one chunk at most.
+                futures_lite::future::yield_now().await;
                 *bytes += chunk.get_array_memory_size() as u64;
                 if *bytes >= self.config.sst_bytes_target {
                     if let Some((w, _)) = writer.take() {

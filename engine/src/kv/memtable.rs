@@ -164,8 +164,7 @@ impl Memtable {
     /// chunk after another instead of the whole memtable in one step, so the tasks sharing
     /// its thread run between chunks.
     pub fn sorted_chunks(&self, sst_schema: SchemaRef, chunk_rows: usize) -> SortedChunks<'_> {
-        let entries = self.index.iter().map(|(k, s)| (k.as_slice(), *s)).collect();
-        SortedChunks { memtable: self, schema: sst_schema, entries, at: 0, chunk_rows: chunk_rows.max(1) }
+        SortedChunks { memtable: self, schema: sst_schema, after: None, done: false, chunk_rows: chunk_rows.max(1) }
     }
 
     /// Rows `entries` (in key order) as SST rows.
@@ -194,6 +193,25 @@ impl Memtable {
             out.push(interleave(&sources, picks).map_err(|e| Error::arrow("gathering memtable rows", e))?);
         }
         Ok(out)
+    }
+
+    /// Frees the memtable a step at a time, yielding between steps: a full memtable is
+    /// hundreds of thousands of allocations (index nodes, one chunk per write), and freeing
+    /// them in one go held the thread for about 10 ms.
+    pub async fn release_in_steps(mut self) {
+        while !self.index.is_empty() {
+            for _ in 0..RELEASE_ENTRIES_PER_STEP {
+                if self.index.pop_first().is_none() {
+                    break;
+                }
+            }
+            futures_lite::future::yield_now().await;
+        }
+        while !self.chunks.is_empty() {
+            let keep = self.chunks.len().saturating_sub(RELEASE_CHUNKS_PER_STEP);
+            self.chunks.truncate(keep);
+            futures_lite::future::yield_now().await;
+        }
     }
 
     /// Puts `newer`'s writes on top of this memtable's (after a failed flush).
@@ -243,26 +261,45 @@ impl Memtable {
     }
 }
 
-/// A memtable's rows in key order, a chunk at a time ([`Memtable::sorted_chunks`]).
+/// Index entries freed per step of [`Memtable::release_in_steps`].
+const RELEASE_ENTRIES_PER_STEP: usize = 1 << 14;
+/// Chunks (a write's rows: several buffers each) freed per step.
+const RELEASE_CHUNKS_PER_STEP: usize = 1 << 10;
+
+/// A memtable's rows in key order, a chunk at a time ([`Memtable::sorted_chunks`]): each
+/// chunk walks the index on from the last key of the one before, so no step touches more
+/// than one chunk's entries (a flush yields between chunks).
 pub struct SortedChunks<'a> {
     memtable: &'a Memtable,
     schema: SchemaRef,
-    entries: Vec<(&'a [u8], Slot)>,
-    at: usize,
+    /// The last key of the chunk before (`None`: start at the first key).
+    after: Option<&'a MemKey>,
+    done: bool,
     chunk_rows: usize,
 }
 
-impl Iterator for SortedChunks<'_> {
+impl<'a> Iterator for SortedChunks<'a> {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.at >= self.entries.len() {
+        if self.done {
             return None;
         }
-        let end = self.entries.len().min(self.at.saturating_add(self.chunk_rows));
-        let chunk = self.entries.get(self.at..end).unwrap_or_default();
-        self.at = end;
-        Some(self.memtable.sst_rows(&self.schema, chunk))
+        let index: &'a BTreeMap<MemKey, Slot> = &self.memtable.index;
+        let from = match self.after {
+            Some(key) => index.range::<MemKey, _>((Bound::Excluded(key), Bound::Unbounded)),
+            None => index.range::<MemKey, _>(..),
+        };
+        let entries: Vec<(&'a MemKey, Slot)> = from.take(self.chunk_rows).map(|(k, s)| (k, *s)).collect();
+        match entries.last() {
+            Some((last, _)) => self.after = Some(*last),
+            None => {
+                self.done = true;
+                return None;
+            }
+        }
+        let entries: Vec<(&[u8], Slot)> = entries.into_iter().map(|(k, s)| (k.as_slice(), s)).collect();
+        Some(self.memtable.sst_rows(&self.schema, &entries))
     }
 }
 
@@ -361,5 +398,23 @@ mod tests {
         assert!((1..keys.len()).all(|i| keys.value(i - 1) < keys.value(i)));
         let last = (CHUNKS_MAX + 9) as i64;
         assert_eq!(value_of(&m, last % 7), Some(format!("r{last}-{}", last % 7)));
+    }
+
+    #[test]
+    fn a_flushed_memtable_is_freed_in_steps() {
+        let mut m = Memtable::new(schema());
+        let ids: Vec<i64> = (0..(RELEASE_ENTRIES_PER_STEP + 10) as i64).collect();
+        for batch in ids.chunks(1000) {
+            let keys: Vec<Vec<u8>> = batch.iter().map(|&i| key(i)).collect();
+            m.apply(&keys, &vec![false; batch.len()], &rows(batch, "v")).expect("apply");
+        }
+        let mut release = std::pin::pin!(m.release_in_steps());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut polls = 1;
+        while std::future::Future::poll(release.as_mut(), &mut cx).is_pending() {
+            polls += 1;
+        }
+        // Two steps of index entries, one of chunks, each followed by a yield.
+        assert_eq!(polls, 4, "freed a step per poll");
     }
 }

@@ -70,7 +70,7 @@ impl Default for LsmConfig {
             l1_bytes_target: 256 << 20,
             level_size_multiplier: 10,
             sst_bytes_target: 64 << 20,
-            merge_chunk_rows: 4096,
+            merge_chunk_rows: 1024,
             sst: SstOptions::default(),
             cache_written_blocks: CacheWritten::Flushes,
         }
@@ -311,16 +311,22 @@ impl<S: Storage + Clone> Lsm<S> {
         *self.flushing.borrow_mut() = Some(Rc::clone(&frozen));
         let result = self.write_l0(&frozen, covers).await;
         *self.flushing.borrow_mut() = None;
-        if result.is_err() {
-            // Keep the rows readable; the next flush retries them (they are also in the log).
-            let mut current = self.memtable.borrow_mut();
-            let newer = std::mem::replace(&mut *current, Memtable::new(self.schema.to_arrow()));
-            *current = Rc::try_unwrap(frozen).map_err(|_| Error::LogClosed {
-                bucket: self.bucket.clone(),
-                reason: "a failed flush left its memtable shared".into(),
-            })?;
-            current.absorb(newer);
+        if result.is_ok() {
+            // Nobody else holds it once it is no longer `flushing` (lookups copy what they
+            // take out); should somebody, it is freed when they let go.
+            if let Ok(frozen) = Rc::try_unwrap(frozen) {
+                frozen.release_in_steps().await;
+            }
+            return result;
         }
+        // Keep the rows readable; the next flush retries them (they are also in the log).
+        let mut current = self.memtable.borrow_mut();
+        let newer = std::mem::replace(&mut *current, Memtable::new(self.schema.to_arrow()));
+        *current = Rc::try_unwrap(frozen).map_err(|_| Error::LogClosed {
+            bucket: self.bucket.clone(),
+            reason: "a failed flush left its memtable shared".into(),
+        })?;
+        current.absorb(newer);
         result
     }
 
@@ -332,6 +338,9 @@ impl<S: Storage + Clone> Lsm<S> {
             let mut writer = self.create_sst(id, covers, false).await?;
             for chunk in frozen.sorted_chunks(Arc::clone(&self.sst_schema), self.config.merge_chunk_rows) {
                 writer.add(&chunk?).await?;
+                // Adding a chunk need not suspend (the writer buffers): give the executor
+                // back between chunks, so foreground work waits for one chunk at most.
+                futures_lite::future::yield_now().await;
             }
             let meta = writer.finish().await?;
             self.storage.sync_dir().await?;
@@ -423,12 +432,19 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// Deletes replaced SST files no reader holds any more.
     pub async fn collect_garbage(&self) -> Result<usize> {
-        let ready = {
+        let free = {
             let mut obsolete = self.obsolete.borrow_mut();
             let (free, held): (Vec<_>, Vec<_>) = obsolete.drain(..).partition(|r| Rc::strong_count(r) == 1);
             *obsolete = held;
-            free.iter().map(|r| (r.meta().id, r.cache_key())).collect::<Vec<_>>()
+            free
         };
+        let ready: Vec<(u64, u64)> = free.iter().map(|r| (r.meta().id, r.cache_key())).collect();
+        for reader in free {
+            // A reader is tens of thousands of allocations (block index keys, statistics):
+            // one at a time, yielding between them.
+            drop(reader);
+            futures_lite::future::yield_now().await;
+        }
         for (id, key) in &ready {
             self.cache.remove_sst(*key);
             self.storage.remove(&sst_name(*id)).await?;

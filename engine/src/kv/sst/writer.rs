@@ -27,8 +27,9 @@ pub const WRITE_BUFFER_BYTES: usize = 1 << 20;
 pub const BLOCK_ROWS_MAX: usize = 1 << 16;
 /// Rows encoded to estimate the encoded size of a row before the first block.
 const PROBE_ROWS: usize = 128;
-/// Key hashes inserted into the bloom between two yields to the executor.
-const BLOOM_KEYS_PER_YIELD: usize = 1 << 16;
+/// Key hashes inserted into the bloom between two yields to the executor (each insert is a
+/// few cache misses: about half a millisecond per step).
+const BLOOM_KEYS_PER_YIELD: usize = 1 << 12;
 
 /// Streams rows sorted by key into an SST: [`add`](Self::add) any number of batches in the
 /// SST Arrow schema ([`sst_arrow_schema`]), then [`finish`](Self::finish). After an error the
