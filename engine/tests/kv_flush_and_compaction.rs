@@ -191,3 +191,45 @@ fn flushes_interleave_with_compaction_at_every_step() {
         assert_eq!(value(&table, id).as_deref(), Some(format!("v-{id}").as_str()), "id {id} after restart");
     }
 }
+
+/// Polls `future` to completion with a waker that does nothing (every Pending is a yield or
+/// a simulated I/O turn that woke itself); returns its output and how often it was Pending.
+fn poll_counting<F: std::future::Future>(future: F) -> (F::Output, usize) {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut pending = 0;
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return (out, pending);
+        }
+        pending += 1;
+    }
+}
+
+#[test]
+fn a_flush_gives_the_executor_back_between_chunks() {
+    let sim = SimStorage::new(13, SimFaults::default());
+    let mut desc = TableDescriptor::log_table("db.t", schema());
+    desc.primary_key = vec!["id".into()];
+    let mut log = LogConfig::new("db.t/b0", schema());
+    log.retention_ms_max = None;
+    let chunk_rows = 256;
+    let lsm = LsmConfig { memtable_bytes_max: 64 << 20, merge_chunk_rows: chunk_rows, ..LsmConfig::default() };
+    let cache = Rc::new(BlockCache::new(1 << 20));
+    let table =
+        block_on(PkTable::open(sim.clone(), desc, PkConfig { log, lsm }, cache, logkit::ticking_clock(0))).unwrap();
+    let rows = 20_000;
+    let ids: Vec<i64> = (0..rows).collect();
+    for batch in ids.chunks(1000) {
+        write(&table, batch, "a", false);
+    }
+    // The SST (~400 KB) goes out in a few writes: without a yield per chunk the flush would
+    // be Pending a few dozen times (its I/O turns), not once per chunk.
+    let (flushed, pending) = poll_counting(table.flush());
+    flushed.unwrap();
+    let chunks = rows as usize / chunk_rows;
+    assert!(pending >= chunks, "{pending} yields for {chunks} chunks");
+    assert_eq!(table.lsm().level_sizes()[0], 1, "one L0 SST");
+    let found = block_on(table.lookup(&keys(&[0, 12_345, rows - 1]))).unwrap();
+    assert_eq!(found.found, [true, true, true]);
+}
