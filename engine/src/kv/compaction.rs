@@ -112,7 +112,7 @@ impl<S: Storage + Clone> Lsm<S> {
                 w.add(&chunk).await?;
                 // Neither reading cached input blocks nor adding need suspend: yield between
                 // chunks, so foreground work waits for one chunk at most.
-                futures_lite::future::yield_now().await;
+                crate::kv::step::end_of_step().await;
                 *bytes += chunk.get_array_memory_size() as u64;
                 if *bytes >= self.config.sst_bytes_target {
                     if let Some((w, _)) = writer.take() {

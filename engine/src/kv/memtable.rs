@@ -205,12 +205,12 @@ impl Memtable {
                     break;
                 }
             }
-            futures_lite::future::yield_now().await;
+            crate::kv::step::end_of_step().await;
         }
         while !self.chunks.is_empty() {
             let keep = self.chunks.len().saturating_sub(RELEASE_CHUNKS_PER_STEP);
             self.chunks.truncate(keep);
-            futures_lite::future::yield_now().await;
+            crate::kv::step::end_of_step().await;
         }
     }
 

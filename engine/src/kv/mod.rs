@@ -9,4 +9,5 @@ pub mod memtable;
 pub mod merge;
 mod multi_get;
 pub mod sst;
+pub mod step;
 pub mod tree;

@@ -340,7 +340,7 @@ impl<S: Storage + Clone> Lsm<S> {
                 writer.add(&chunk?).await?;
                 // Adding a chunk need not suspend (the writer buffers): give the executor
                 // back between chunks, so foreground work waits for one chunk at most.
-                futures_lite::future::yield_now().await;
+                crate::kv::step::end_of_step().await;
             }
             let meta = writer.finish().await?;
             self.storage.sync_dir().await?;
@@ -443,7 +443,7 @@ impl<S: Storage + Clone> Lsm<S> {
             // A reader is tens of thousands of allocations (block index keys, statistics):
             // one at a time, yielding between them.
             drop(reader);
-            futures_lite::future::yield_now().await;
+            crate::kv::step::end_of_step().await;
         }
         for (id, key) in &ready {
             self.cache.remove_sst(*key);

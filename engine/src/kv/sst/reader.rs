@@ -480,7 +480,7 @@ async fn decode_stats(
         }
         all.push(block_stats);
         if (i + 1) % STATS_BLOCKS_PER_YIELD == 0 {
-            futures_lite::future::yield_now().await;
+            crate::kv::step::end_of_step().await;
         }
     }
     Ok(all)

@@ -402,7 +402,7 @@ impl<F: StorageFile> SstWriter<F> {
         let mut bloom = Bloom::new(self.key_hashes.len(), self.options.bloom_bits_per_key);
         for chunk in self.key_hashes.chunks(BLOOM_KEYS_PER_YIELD) {
             bloom.insert_all(chunk);
-            futures_lite::future::yield_now().await;
+            crate::kv::step::end_of_step().await;
         }
         bloom
     }
