@@ -42,9 +42,22 @@ pub struct RillStore {
     /// The largest memtable seen after a write since open (its budget is
     /// `LsmConfig::memtable_bytes_max`; a flush is skipped while a compaction runs).
     memtable_peak_bytes: Cell<usize>,
-    /// Poll times of the compaction and flush tasks (since the last settle).
-    compaction_polls: Rc<PollStats>,
-    flush_polls: Rc<PollStats>,
+    /// Poll times of the background tasks (since the last settle).
+    polls: TaskPolls,
+}
+
+/// Poll times of the compaction and the flush task.
+#[derive(Default)]
+struct TaskPolls {
+    compaction: Rc<PollStats>,
+    flush: Rc<PollStats>,
+}
+
+impl TaskPolls {
+    fn reset(&self) {
+        self.compaction.reset();
+        self.flush.reset();
+    }
 }
 
 struct Compactor {
@@ -54,11 +67,7 @@ struct Compactor {
 }
 
 impl RillStore {
-    fn start_compactor(
-        table: &Rc<Table>,
-        memtable_budget: usize,
-        polls: (&Rc<PollStats>, &Rc<PollStats>),
-    ) -> Result<Compactor> {
+    fn start_compactor(table: &Rc<Table>, memtable_budget: usize, polls: &TaskPolls) -> Result<Compactor> {
         let queue = glommio::executor().create_task_queue(
             Shares::Static(COMPACTION_SHARES),
             Latency::NotImportant,
@@ -66,11 +75,12 @@ impl RillStore {
         );
         let stop = Rc::new(Cell::new(false));
         let (t, s) = (Rc::clone(table), Rc::clone(&stop));
-        let task = glommio::spawn_local_into(timed(compact_until(t, s), Rc::clone(polls.0)), queue)
+        let task = glommio::spawn_local_into(timed(compact_until(t, s), Rc::clone(&polls.compaction)), queue)
             .map_err(|e| format!("spawning the compaction task: {e}"))?;
         let (t, s) = (Rc::clone(table), Rc::clone(&stop));
-        let flusher = glommio::spawn_local_into(timed(flush_until(t, s, memtable_budget), Rc::clone(polls.1)), queue)
-            .map_err(|e| format!("spawning the flush task: {e}"))?;
+        let flusher =
+            glommio::spawn_local_into(timed(flush_until(t, s, memtable_budget), Rc::clone(&polls.flush)), queue)
+                .map_err(|e| format!("spawning the flush task: {e}"))?;
         Ok(Compactor { stop, task, flusher })
     }
 
@@ -131,15 +141,14 @@ impl KvStore for RillStore {
             .map_err(|e| format!("opening the rill table in {}: {e}", dir.display()))?;
         let table = Rc::new(table);
         let memtable_budget = LsmConfig::default().memtable_bytes_max;
-        let (compaction_polls, flush_polls) = (Rc::new(PollStats::default()), Rc::new(PollStats::default()));
-        let compactor = Self::start_compactor(&table, memtable_budget, (&compaction_polls, &flush_polls))?;
+        let polls = TaskPolls::default();
+        let compactor = Self::start_compactor(&table, memtable_budget, &polls)?;
         Ok(Self {
             table,
             compactor: Cell::new(Some(compactor)),
             memtable_budget,
             memtable_peak_bytes: Cell::new(0),
-            compaction_polls,
-            flush_polls,
+            polls,
         })
     }
 
@@ -188,10 +197,8 @@ impl KvStore for RillStore {
         self.stop_compactor().await?;
         self.table.flush().await.map_err(|e| format!("rill flush: {e}"))?;
         self.table.lsm().compact_all().await.map_err(|e| format!("rill compaction: {e}"))?;
-        self.compaction_polls.reset();
-        self.flush_polls.reset();
-        let polls = (&self.compaction_polls, &self.flush_polls);
-        self.compactor.set(Some(Self::start_compactor(&self.table, self.memtable_budget, polls)?));
+        self.polls.reset();
+        self.compactor.set(Some(Self::start_compactor(&self.table, self.memtable_budget, &self.polls)?));
         Ok(())
     }
 
@@ -214,8 +221,8 @@ impl KvStore for RillStore {
             mib(self.memtable_peak_bytes.get()),
             self.memtable_budget >> 20,
             self.table.log().segment_count(),
-            self.compaction_polls.describe(),
-            self.flush_polls.describe()
+            self.polls.compaction.describe(),
+            self.polls.flush.describe()
         )
     }
 

@@ -164,7 +164,7 @@ impl Memtable {
     /// chunk after another instead of the whole memtable in one step, so the tasks sharing
     /// its thread run between chunks.
     pub fn sorted_chunks(&self, sst_schema: SchemaRef, chunk_rows: usize) -> SortedChunks<'_> {
-        SortedChunks { memtable: self, schema: sst_schema, after: None, done: false, chunk_rows: chunk_rows.max(1) }
+        SortedChunks { memtable: self, schema: sst_schema, after: None, chunk_rows: chunk_rows.max(1) }
     }
 
     /// Rows `entries` (in key order) as SST rows.
@@ -274,7 +274,6 @@ pub struct SortedChunks<'a> {
     schema: SchemaRef,
     /// The last key of the chunk before (`None`: start at the first key).
     after: Option<&'a MemKey>,
-    done: bool,
     chunk_rows: usize,
 }
 
@@ -282,23 +281,21 @@ impl<'a> Iterator for SortedChunks<'a> {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
         let index: &'a BTreeMap<MemKey, Slot> = &self.memtable.index;
         let from = match self.after {
             Some(key) => index.range::<MemKey, _>((Bound::Excluded(key), Bound::Unbounded)),
             None => index.range::<MemKey, _>(..),
         };
-        let entries: Vec<(&'a MemKey, Slot)> = from.take(self.chunk_rows).map(|(k, s)| (k, *s)).collect();
-        match entries.last() {
-            Some((last, _)) => self.after = Some(*last),
-            None => {
-                self.done = true;
-                return None;
-            }
-        }
-        let entries: Vec<(&[u8], Slot)> = entries.into_iter().map(|(k, s)| (k.as_slice(), s)).collect();
+        let mut last = None;
+        let entries: Vec<(&[u8], Slot)> = from
+            .take(self.chunk_rows)
+            .map(|(k, s)| {
+                last = Some(k);
+                (k.as_slice(), *s)
+            })
+            .collect();
+        // No key after the last chunk's: done (and every later call finds none either).
+        self.after = Some(last?);
         Some(self.memtable.sst_rows(&self.schema, &entries))
     }
 }

@@ -490,7 +490,6 @@ impl Drop for Turn<'_> {
     }
 }
 
-/// The manifest entry of a freshly written SST.
 /// The SSTs of `level` (its `readers`) whose key range may hold `key`, in the order to probe
 /// them: every L0 SST, newest first (they overlap); in deeper levels the one whose range holds it.
 pub(super) fn level_candidates<'v, F: crate::log::StorageFile>(
@@ -508,6 +507,7 @@ pub(super) fn level_candidates<'v, F: crate::log::StorageFile>(
     }
 }
 
+/// The manifest entry of a freshly written SST.
 pub(super) fn entry_of(meta: &super::sst::SstMeta, level: u8) -> SstEntry {
     SstEntry {
         id: meta.id,

@@ -447,12 +447,12 @@ fn check_totals(footer: &Footer, blocks: &[BlockInfo]) -> std::result::Result<()
     Ok(())
 }
 
-/// Decodes each block's statistics with the stored schema, then adds the columns the reader's
-/// schema added as all-null.
 /// Blocks whose statistics are decoded between two yields to the executor (a 64 MiB SST has
 /// about 16 000 blocks: decoding them all was a step of several milliseconds).
 const STATS_BLOCKS_PER_YIELD: usize = 1024;
 
+/// Decodes each block's statistics with the stored schema, then adds the columns the reader's
+/// schema added as all-null.
 async fn decode_stats(
     blocks: &[BlockInfo],
     mut bytes: &[u8],
