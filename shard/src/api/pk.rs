@@ -222,7 +222,7 @@ impl Rill {
 
     /// A one-key lookup of an unpartitioned table (a point lookup) is encoded and queued in a
     /// call slot of the owning shard ([`crate::runtime::point`]), if one is free.
-    fn point(&self, info: &TableInfo, keys: &RecordBatch) -> Result<Point<'_>> {
+    fn point(&self, info: &Arc<TableInfo>, keys: &RecordBatch) -> Result<Point<'_>> {
         if !info.descriptor.partition_keys.is_empty() || keys.num_rows() != 1 {
             return Ok(Point::Many);
         }
@@ -235,7 +235,7 @@ impl Rill {
             let shard = self.owner_in(info, None, bucket)?;
             let mailbox = self.inner.runtime.mailbox(shard)?;
             let Some(mut ticket) = mailbox.points().claim() else { return Ok(Point::Encoded(bucket, key.clone())) };
-            ticket.request(info.id, bucket, key);
+            ticket.request(info, bucket, key);
             mailbox.push_point(&mut ticket)?;
             Ok(Point::Queued(ticket, bucket))
         })

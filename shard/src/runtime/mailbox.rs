@@ -273,7 +273,6 @@ mod tests {
         assert!(mailbox.prepare_sleep());
         assert!(!park(&mailbox, &counter));
         let mut first = mailbox.points().claim().unwrap();
-        first.request(1, 0, b"k");
         mailbox.push_point(&mut first).unwrap();
         assert_eq!(counter.0.load(Ordering::SeqCst), 1, "ringing wakes the parked shard");
         assert!(!mailbox.prepare_sleep(), "a rung slot keeps the shard awake");

@@ -11,6 +11,7 @@ pub(crate) mod mailbox;
 mod maintenance;
 pub mod memlock;
 pub(crate) mod point;
+mod point_rows;
 mod shard;
 pub mod snapshots;
 mod wait;

@@ -7,12 +7,13 @@
 //! (created once, never freed while the shard lives). A caller claims a free slot, writes the
 //! table id, bucket and encoded key into it (inline up to 32 bytes, else in the slot's key
 //! buffer) and rings the slot's doorbell bit (`doorbell.rs`); the shard looks the key up and
-//! writes the answer into the slot;
-//! the caller spins on the slot's state word (a cache line of its own) and takes the
-//! answer. Nothing is allocated per call on either side except the answer's rows, and no
-//! reference count is shared by the two threads. With every slot busy, or when the shard
-//! does not hold the bucket open (dropped table, schema change, ...), the caller takes the
-//! general path, which has the full error handling.
+//! lends the caller the columns holding the row (clones into the slot's reusable vector) and
+//! the row's index; the caller spins on the slot's state word (a cache line of its own), takes
+//! the answer and slices the one-row batch out on its own thread (`point_rows.rs`). Nothing
+//! the shard allocates for a call is freed by the caller, or the other way round. With every
+//! slot busy, or when the shard cannot answer this way (the bucket is not open as named: a
+//! dropped table, a schema change, ...), the caller takes the general path, which has the
+//! full error handling.
 //!
 //! States: `FREE` -(caller claims)-> `CLAIMED` -(shard answers)-> `DONE` -(caller takes)->
 //! `FREE`; a caller that gives up (a dropped future) moves `CLAIMED` to `ABANDONED`, and the
@@ -27,13 +28,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{Schema, SchemaRef};
 use futures_lite::future::BoxedLocal;
 use futures_lite::FutureExt;
 
+use arrow_array::{ArrayRef, RecordBatch};
+
 use super::mailbox::Mailbox;
 use super::ShardContext;
+use crate::catalog::TableInfo;
 use crate::error::Result;
 
 /// Call slots per shard: one-key lookups in flight at once through slots (more go the
@@ -60,16 +62,30 @@ pub(crate) enum PointReply {
     Fallback { key: Vec<u8> },
 }
 
-/// What the shard's lookup found: the row and whether the key was found, or `None` when the
-/// bucket is not open there.
-pub(crate) type Found = Option<(RecordBatch, bool)>;
+/// What the shard's lookup found: whether the key was found (its columns and row index are
+/// then in the request), or `None` when this path cannot answer (the bucket is not open there
+/// under the schema the caller named).
+pub(crate) type Found = Option<bool>;
 
-/// What the shard writes into the slot: the row's columns without their schema, whose
-/// reference count would otherwise be bumped on the shard and dropped by the caller.
+/// What the shard writes into the slot.
 #[derive(Debug)]
 enum Answer {
-    Row { columns: Vec<ArrayRef>, num_rows: usize, found: bool },
+    Row { found: bool },
     Fallback,
+}
+
+/// What the shard takes from a slot: the request, and the slot's key buffer and column vector
+/// (lent to the shard until [`PointSlot::finish`]).
+pub(crate) struct Request {
+    table_id: u64,
+    bucket: u32,
+    schema_id: i16,
+    key: Vec<u8>,
+    /// The table's columns of the batch holding the found row (emptied by the shard: the
+    /// previous answer's clones are dropped on the shard).
+    columns: Vec<ArrayRef>,
+    /// The found row's index in `columns`.
+    row: usize,
 }
 
 /// A call's request and answer.
@@ -77,48 +93,37 @@ enum Answer {
 struct Call {
     table_id: u64,
     bucket: u32,
+    /// The schema the caller decodes the row with; the shard answers only in that schema.
+    schema_id: i16,
     /// The key when it fits inline (`key_len` bytes of it), else `key` holds it.
     key_inline: [u8; KEY_INLINE_BYTES],
     key_len: Option<usize>,
     /// The key buffer: written by the shard (from `key_inline`) or, for a long key, by the
     /// caller.
     key: Vec<u8>,
+    /// The found row: row `row` of `columns`, in schema `schema_id` (written by the shard,
+    /// read by the caller; the shard drops the clones when it takes the next request).
+    columns: Vec<ArrayRef>,
+    row: usize,
     reply: Option<Result<Answer>>,
     /// Woken when the answer is written (set only by a caller about to wait).
     waker: Option<Waker>,
-    /// The schema of the last answer as the shard has it (only the shard touches it).
-    shard_schema: Option<SchemaRef>,
-    /// An equal schema of the caller's own (only the caller clones it): the answer's rows
-    /// get this one.
-    caller_schema: Option<SchemaRef>,
 }
 
 impl Call {
-    /// Shard side: keeps `schema`'s caller copy up to date (a new copy only when the schema
-    /// differs from the last answer's).
-    fn learn_schema(&mut self, schema: SchemaRef) {
-        let same = self.shard_schema.as_ref().is_some_and(|s| Arc::ptr_eq(s, &schema) || **s == *schema);
-        if !same || self.caller_schema.is_none() {
-            self.caller_schema = Some(Arc::new(Schema::clone(&schema)));
-            self.shard_schema = Some(schema);
-        }
-    }
-
-    /// Caller side: the answer as rows in the caller's schema copy.
-    fn take_reply(&mut self) -> Result<PointReply> {
-        let fallback = |call: &Self| Ok(PointReply::Fallback { key: call.key.clone() });
-        match (self.reply.take(), &self.caller_schema) {
-            (Some(Ok(Answer::Row { columns, num_rows, found })), Some(schema)) => {
-                // SAFETY: `columns` and `num_rows` are the parts of a `RecordBatch` the engine
-                // built (and validated) with the shard's schema, and `schema` is a clone of
-                // that schema made by `learn_schema` for this very answer (equal fields,
-                // metadata and nullability).
-                let rows = unsafe { RecordBatch::new_unchecked(Arc::clone(schema), columns, num_rows) };
+    /// Caller side: the answer, its row decoded with `table`'s schema (the one the request
+    /// named).
+    fn take_reply(&mut self, table: Option<&TableInfo>) -> Result<PointReply> {
+        match (self.reply.take(), table) {
+            (Some(Ok(Answer::Row { found })), Some(table)) => {
+                let row = found.then_some((self.columns.as_slice(), self.row));
+                let rows = super::point_rows::one_row(table.id, &table.descriptor.schema, row)?;
                 Ok(PointReply::Row { rows, found })
             }
             (Some(Err(e)), _) => Err(e),
-            // Fallback, or (never) an answer without its schema: the general path decides.
-            _ => fallback(self),
+            // Fallback, or (never) an answer to a request without its table: the general
+            // path decides.
+            _ => Ok(PointReply::Fallback { key: self.key.clone() }),
         }
     }
 }
@@ -148,9 +153,9 @@ impl PointSlot {
         self.call.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Shard side: the request (table id, bucket, key in the slot's key buffer, lent to the
-    /// shard until [`Self::finish`]).
-    fn take_request(&self) -> (u64, u32, Vec<u8>) {
+    /// Shard side: the request, with the slot's key (in the key buffer) and column vector
+    /// (empty).
+    fn take_request(&self) -> Request {
         let mut call = self.call();
         let mut key = std::mem::take(&mut call.key);
         if let Some(inline) = call.key_len.and_then(|len| call.key_inline.get(..len)) {
@@ -160,23 +165,24 @@ impl PointSlot {
             }
             key.extend_from_slice(inline);
         }
-        (call.table_id, call.bucket, key)
+        let mut columns = std::mem::take(&mut call.columns);
+        columns.clear();
+        Request { table_id: call.table_id, bucket: call.bucket, schema_id: call.schema_id, key, columns, row: 0 }
     }
 
-    /// Shard side: stores the answer and wakes a waiting caller (frees the slot if the caller
-    /// gave up).
-    fn finish(&self, key: Option<Vec<u8>>, reply: Result<Found>) {
+    /// Shard side: stores the answer (the row in `request`'s columns, which go back to the
+    /// slot with the key buffer) and wakes a waiting caller (frees the slot if the caller gave
+    /// up).
+    fn finish(&self, request: Option<Request>, reply: Result<Found>) {
         {
             let mut call = self.call();
-            if let Some(key) = key {
+            if let Some(Request { key, columns, row, .. }) = request {
                 call.key = key;
+                call.columns = columns;
+                call.row = row;
             }
             call.reply = Some(reply.map(|r| match r {
-                Some((rows, found)) => {
-                    let (schema, columns, num_rows) = rows.into_parts();
-                    call.learn_schema(schema);
-                    Answer::Row { columns, num_rows, found }
-                }
+                Some(found) => Answer::Row { found },
                 None => Answer::Fallback,
             }));
         }
@@ -230,7 +236,7 @@ impl PointSlots {
             {
                 slot.flags.waiting.store(false, Ordering::Relaxed);
                 HINT.set(index);
-                return Some(Ticket { slot, index: index as u32, stage: Stage::Writing });
+                return Some(Ticket { slot, index: index as u32, stage: Stage::Writing, table: None });
             }
         }
         None
@@ -254,6 +260,9 @@ pub(crate) struct Ticket<'a> {
     slot: &'a PointSlot,
     index: u32,
     stage: Stage,
+    /// The table the request names, as the caller's catalog has it (its schema decodes the
+    /// answer; the reference count stays on the caller's thread).
+    table: Option<Arc<TableInfo>>,
 }
 
 /// Where a ticket's call is.
@@ -273,8 +282,9 @@ impl Ticket<'_> {
         self.index
     }
 
-    /// Writes the request (the slot keeps its key buffer between calls).
-    pub(crate) fn request(&mut self, table_id: u64, bucket: u32, key: &[u8]) {
+    /// Writes the request: `key` (encoded) of bucket `bucket` of `table`, answered in
+    /// `table`'s schema (the slot keeps its key buffer between calls).
+    pub(crate) fn request(&mut self, table: &Arc<TableInfo>, bucket: u32, key: &[u8]) {
         let mut call = self.slot.call();
         if let Some(inline) = call.key_inline.get_mut(..key.len()) {
             inline.copy_from_slice(key);
@@ -287,8 +297,11 @@ impl Ticket<'_> {
             }
             call.key.extend_from_slice(key);
         }
-        call.table_id = table_id;
+        call.table_id = table.id;
+        call.schema_id = table.descriptor.schema.id;
         call.bucket = bucket;
+        drop(call);
+        self.table = Some(Arc::clone(table));
     }
 
     /// Marks the request queued (from now on only the shard's answer frees the slot).
@@ -324,7 +337,7 @@ impl Ticket<'_> {
         }
         let mut call = self.slot.call();
         call.waker = None;
-        let reply = call.take_reply();
+        let reply = call.take_reply(self.table.as_deref());
         drop(call);
         flags.waiting.store(false, Ordering::Relaxed);
         flags.state.store(FREE, Ordering::Release);
@@ -367,21 +380,30 @@ pub(crate) fn job(ctx: Rc<ShardContext>, mailbox: Arc<Mailbox>, index: u32) -> B
     Box::pin(async move {
         let mut guard = guard;
         let Some(slot) = guard.mailbox.points().get(index) else { return };
-        let (table_id, bucket, key) = slot.take_request();
-        let outcome = AssertUnwindSafe(lookup(&ctx, table_id, bucket, &key)).catch_unwind().await;
+        let mut request = slot.take_request();
+        let outcome = AssertUnwindSafe(lookup(&ctx, &mut request)).catch_unwind().await;
         let reply = outcome.unwrap_or_else(|payload| Err(super::panicked(&guard.mailbox, payload.as_ref())));
         guard.armed = false;
-        slot.finish(Some(key), reply);
+        slot.finish(Some(request), reply);
     })
 }
 
-/// Looks `key` up in bucket `bucket` of unpartitioned table `table_id`, if open here.
-async fn lookup(ctx: &ShardContext, table_id: u64, bucket: u32, key: &Vec<u8>) -> Result<Found> {
-    let Some(open) = ctx.bucket_by_id((table_id, None, bucket)) else {
+/// Looks the request's key up in its bucket of an unpartitioned table, if open here under the
+/// schema the caller named, and leaves a found row's columns and index in the request.
+async fn lookup(ctx: &ShardContext, request: &mut Request) -> Result<Found> {
+    let Some(open) = ctx.bucket_by_id((request.table_id, None, request.bucket)) else {
         return Ok(None);
     };
-    let found = open.pk()?.lookup(std::slice::from_ref(key)).await?;
-    Ok(Some((found.rows, found.found.first().copied().unwrap_or(false))))
+    let table = open.pk()?;
+    if table.descriptor().schema.id != request.schema_id {
+        return Ok(None);
+    }
+    let Some((batch, row)) = table.lsm().get(&request.key).await? else {
+        return Ok(Some(false));
+    };
+    request.columns.extend(batch.columns().iter().cloned());
+    request.row = row;
+    Ok(Some(true))
 }
 
 struct Unanswered {
@@ -402,27 +424,50 @@ impl Drop for Unanswered {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use arrow_array::Int64Array;
-    use arrow_schema::{DataType, Field};
+    use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
 
     use super::*;
     use crate::error::Error;
 
-    fn batch(column: &str, value: i64) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![Field::new(column, DataType::Int64, false)]));
-        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![value])) as ArrayRef]).unwrap()
+    /// Table `id` with one BIGINT column `column` (its key), schema `schema_id`.
+    fn table(id: u64, column: &str, schema_id: i16) -> Arc<TableInfo> {
+        let schema = Schema { id: schema_id, columns: vec![Column::not_null(column, DataType::BigInt)] };
+        let mut descriptor = TableDescriptor::log_table("t", schema.clone());
+        descriptor.primary_key = vec![column.to_string()];
+        let schemas = [(schema_id, Arc::new(schema))].into_iter().collect();
+        Arc::new(TableInfo { id, descriptor, created_ms: 0, modified_ms: 0, schemas })
     }
 
     fn state(slots: &PointSlots, index: u32) -> u8 {
         slots.get(index).unwrap().flags.state.load(Ordering::SeqCst)
     }
 
-    /// The shard's side of a queued ticket: answers it with `reply`.
-    fn answer(slots: &PointSlots, ticket: &mut Ticket<'_>, reply: Result<Found>) -> Poll<Result<PointReply>> {
-        ticket.request(7, 1, b"key");
+    /// The shard's side of a ticket for `table`: answers it with the row `value` (the second
+    /// row of a column, lent as the shard does) or with `reply`.
+    fn answer(
+        slots: &PointSlots,
+        ticket: &mut Ticket<'_>,
+        table: &Arc<TableInfo>,
+        value: Option<i64>,
+        reply: Result<Found>,
+    ) -> Poll<Result<PointReply>> {
+        ticket.request(table, 1, b"key");
         ticket.queued();
-        slots.get(ticket.index()).unwrap().finish(None, reply);
+        let slot = slots.get(ticket.index()).unwrap();
+        let mut request = slot.take_request();
+        assert_eq!((request.table_id, request.schema_id), (table.id, table.descriptor.schema.id));
+        assert!(request.columns.is_empty(), "the column vector comes empty");
+        if let Some(value) = value {
+            request.columns.push(Arc::new(Int64Array::from(vec![0, value, 0])));
+            request.row = 1;
+        }
+        slot.finish(Some(request), reply);
         assert!(ticket.is_done());
         ticket.poll_answer(Waker::noop())
+    }
+
+    fn value_of(rows: &RecordBatch) -> i64 {
+        rows.column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0)
     }
 
     #[test]
@@ -439,7 +484,7 @@ mod tests {
     fn an_abandoned_call_keeps_its_slot_until_the_shard_answers() {
         let slots = PointSlots::new();
         let mut ticket = slots.claim().unwrap();
-        ticket.request(1, 0, b"k");
+        ticket.request(&table(1, "id", 0), 0, b"k");
         ticket.queued();
         let index = ticket.index();
         drop(ticket);
@@ -458,48 +503,55 @@ mod tests {
     }
 
     #[test]
-    fn answers_carry_a_schema_copy_of_the_callers_own() {
+    fn answers_are_decoded_in_the_schema_the_request_named() {
         let slots = PointSlots::new();
-        let shard_rows = batch("id", 5);
+        let first_table = table(7, "id", 0);
         let mut ticket = slots.claim().unwrap();
-        let Poll::Ready(Ok(PointReply::Row { rows: first, found: true })) =
-            answer(&slots, &mut ticket, Ok(Some((shard_rows.clone(), true))))
+        let Poll::Ready(Ok(PointReply::Row { rows, found: true })) =
+            answer(&slots, &mut ticket, &first_table, Some(5), Ok(Some(true)))
         else {
             panic!("no row")
         };
         drop(ticket);
-        assert_eq!(first, shard_rows);
-        assert!(!Arc::ptr_eq(first.schema_ref(), shard_rows.schema_ref()), "no count shared with the shard");
+        assert_eq!((rows.num_rows(), value_of(&rows)), (1, 5));
+        assert_eq!(rows.schema(), first_table.descriptor.schema.to_arrow());
+        // The slot's column vector is reused: the next answer is its own row only.
+        let other = table(8, "other", 3);
         let mut ticket = slots.claim().unwrap();
-        let Poll::Ready(Ok(PointReply::Row { rows: second, .. })) =
-            answer(&slots, &mut ticket, Ok(Some((shard_rows.clone(), true))))
+        let Poll::Ready(Ok(PointReply::Row { rows, found: true })) =
+            answer(&slots, &mut ticket, &other, Some(-6), Ok(Some(true)))
         else {
             panic!("no row")
         };
         drop(ticket);
-        assert!(Arc::ptr_eq(first.schema_ref(), second.schema_ref()), "the copy is made once per schema");
+        assert_eq!((rows.num_rows(), value_of(&rows)), (1, -6));
+        assert_eq!(rows.schema().field(0).name(), "other");
         let mut ticket = slots.claim().unwrap();
-        let other = batch("other", 6);
-        let Poll::Ready(Ok(PointReply::Row { rows: third, .. })) =
-            answer(&slots, &mut ticket, Ok(Some((other.clone(), true))))
+        let Poll::Ready(Ok(PointReply::Row { rows, found: false })) =
+            answer(&slots, &mut ticket, &other, None, Ok(Some(false)))
         else {
-            panic!("no row")
+            panic!("a missing key is an empty answer")
         };
-        assert_eq!(third, other, "a new schema gets a new copy");
+        assert_eq!((rows.num_rows(), rows.schema()), (0, other.descriptor.schema.to_arrow()));
     }
 
     #[test]
     fn a_bucket_not_open_sends_the_caller_the_general_way_with_its_key() {
         let slots = PointSlots::new();
         let long = [7u8; KEY_INLINE_BYTES + 9];
+        let info = table(3, "id", 2);
         for sent in [&b"the key"[..], &long[..], &b""[..], &[1u8; KEY_INLINE_BYTES][..]] {
             let mut ticket = slots.claim().unwrap();
-            ticket.request(3, 2, sent);
+            ticket.request(&info, 2, sent);
             ticket.queued();
             let slot = slots.get(ticket.index()).unwrap();
-            let (table_id, bucket, key) = slot.take_request();
-            assert_eq!((table_id, bucket, key.as_slice()), (3, 2, sent), "the shard reads the key sent");
-            slot.finish(Some(key), Ok(None));
+            let request = slot.take_request();
+            assert_eq!(
+                (request.table_id, request.bucket, request.schema_id, request.key.as_slice()),
+                (3, 2, 2, sent),
+                "the shard reads the request sent"
+            );
+            slot.finish(Some(request), Ok(None));
             let Poll::Ready(Ok(PointReply::Fallback { key })) = ticket.poll_answer(Waker::noop()) else {
                 panic!("no fallback")
             };
