@@ -47,6 +47,12 @@ const KEY_INLINE_BYTES: usize = 32;
 /// A slot keeps its key buffer between calls up to this capacity.
 pub(crate) const KEY_CAPACITY_KEPT: usize = 1024;
 
+/// `Call::key_len` of a key that is not inline.
+const KEY_NOT_INLINE: u8 = u8::MAX;
+const _: () = assert!(KEY_INLINE_BYTES < KEY_NOT_INLINE as usize);
+// The request (up to the end of the inline key) fits a cache line after the mutex's 8 bytes.
+const _: () = assert!(std::mem::offset_of!(Call, key_inline) + KEY_INLINE_BYTES <= 56);
+
 const FREE: u8 = 0;
 const CLAIMED: u8 = 1;
 const DONE: u8 = 2;
@@ -88,16 +94,19 @@ pub(crate) struct Request {
     row: usize,
 }
 
-/// A call's request and answer.
+/// A call's request and answer. `repr(C)`, request first: what a caller writes for a call with
+/// a short key (ids, inline key) shares the cache line of the mutex word, so the shard takes one
+/// line from the caller's core for it (Rust's own field order put the key two lines away).
+#[repr(C)]
 #[derive(Default)]
 struct Call {
     table_id: u64,
     bucket: u32,
     /// The schema the caller decodes the row with; the shard answers only in that schema.
     schema_id: i16,
-    /// The key when it fits inline (`key_len` bytes of it), else `key` holds it.
+    /// How many bytes of `key_inline` are the key, or `KEY_NOT_INLINE` (then `key` holds it).
+    key_len: u8,
     key_inline: [u8; KEY_INLINE_BYTES],
-    key_len: Option<usize>,
     /// The key buffer: written by the shard (from `key_inline`) or, for a long key, by the
     /// caller.
     key: Vec<u8>,
@@ -158,7 +167,8 @@ impl PointSlot {
     fn take_request(&self) -> Request {
         let mut call = self.call();
         let mut key = std::mem::take(&mut call.key);
-        if let Some(inline) = call.key_len.and_then(|len| call.key_inline.get(..len)) {
+        let inline = (call.key_len != KEY_NOT_INLINE).then(|| call.key_inline.get(..usize::from(call.key_len)));
+        if let Some(inline) = inline.flatten() {
             key.clear();
             if key.capacity() > KEY_CAPACITY_KEPT {
                 key = Vec::new();
@@ -286,11 +296,12 @@ impl Ticket<'_> {
     /// `table`'s schema (the slot keeps its key buffer between calls).
     pub(crate) fn request(&mut self, table: &Arc<TableInfo>, bucket: u32, key: &[u8]) {
         let mut call = self.slot.call();
-        if let Some(inline) = call.key_inline.get_mut(..key.len()) {
+        let len = u8::try_from(key.len()).ok().filter(|&len| usize::from(len) <= KEY_INLINE_BYTES);
+        if let (Some(len), Some(inline)) = (len, call.key_inline.get_mut(..key.len())) {
             inline.copy_from_slice(key);
-            call.key_len = Some(key.len());
+            call.key_len = len;
         } else {
-            call.key_len = None;
+            call.key_len = KEY_NOT_INLINE;
             call.key.clear();
             if call.key.capacity() > KEY_CAPACITY_KEPT {
                 call.key = Vec::new();
