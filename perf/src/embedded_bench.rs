@@ -11,9 +11,11 @@
 //!    shut down (it flushes); the peer opens the buckets, flushes and compacts until no level
 //!    is over its target, so both read the same SSTs.
 //! 2. **embedded-lookup**: `Rill` reopened, cache warmed (one lookup of every key, 1000 keys
-//!    per call), then `ops` single-key `Rill::lookup` calls of uniform random keys, each timed
-//!    from the call until its result. Then the peer: the same warm-up and the same key
-//!    sequence through `PkTable::lookup`.
+//!    per call), then `lookup_rounds` rounds of `ops` single-key `Rill::lookup` calls of
+//!    uniform random keys, each timed from the call until its result, each round followed by
+//!    the same lookups run on the shard (`OnShard::lookup`). Then the peer: the same warm-up
+//!    and rounds of the same key sequence through `PkTable::lookup`. Per system the round with
+//!    the median p50 is reported (single rounds move with the VM).
 //! 3. **embedded-upsert**: `upsert_batch` random existing keys per `Rill::upsert`, one durable
 //!    write at a time, for `upsert_seconds`; the peer replays the same writes through
 //!    `PkTable::write`.
@@ -72,9 +74,12 @@ pub struct EmbeddedArgs {
     /// Rows per upsert call while loading.
     #[arg(long, default_value_t = 10_000)]
     pub load_batch: usize,
-    /// Single-key lookups per system.
+    /// Single-key lookups per system and round.
     #[arg(long, default_value_t = 500_000)]
     pub ops: u64,
+    /// Rounds of the lookups per system (the round with the median p50 is reported).
+    #[arg(long, default_value_t = 3)]
+    pub lookup_rounds: u32,
     /// Block cache per shard (default: 2x the logical data, so the lookups are served from it).
     #[arg(long)]
     pub cache_bytes: Option<usize>,
@@ -125,6 +130,7 @@ pub struct EmbeddedConfig {
     pub value_bytes: usize,
     pub load_batch: usize,
     pub ops: u64,
+    pub lookup_rounds: u32,
     pub cache_bytes: usize,
     /// `RillConfig` values the peer opens the buckets with.
     pub memtable_bytes_max: usize,
@@ -152,6 +158,7 @@ impl EmbeddedConfig {
             value_bytes: args.value_bytes,
             load_batch: args.load_batch.max(1),
             ops: args.ops,
+            lookup_rounds: args.lookup_rounds.max(1),
             cache_bytes: args.cache_bytes.unwrap_or(2 * logical).max(1 << 20),
             memtable_bytes_max: defaults.memtable_bytes_max,
             io_memory_bytes: defaults.io_memory_bytes,
@@ -197,7 +204,7 @@ impl EmbeddedConfig {
             ),
             format!("table `bench.kv`: `id BIGINT NOT NULL` PK + `v BYTES` ({} pseudo-random bytes), {} bucket(s); changelog image FULL", self.value_bytes, self.shards),
             "after the load: `Rill::shutdown` (flushes), then in-engine `PkTable::flush` + `Lsm::compact_all` on every bucket: both systems' lookups read the same SSTs".into(),
-            format!("lookups: cache warmed by one lookup of every key ({WARM_KEYS} per call), then single-key lookups of the same uniform random key sequence (seed {}); the key batch / key bytes are built before the timer starts; every {CHECK_EVERY}th value is checked", self.seed),
+            format!("lookups: cache warmed by one lookup of every key ({WARM_KEYS} per call), then {} rounds of single-key lookups of the same uniform random key sequence (seed {}; embedded and on-shard rounds alternate), the round with the median p50 reported per system; the key batch / key bytes are built before the timer starts; every {CHECK_EVERY}th value is checked", self.lookup_rounds, self.seed),
             format!("upserts: {} random existing keys per call, each durable (fdatasync, group commit); the in-engine peer replays the same writes", self.upsert_batch),
             format!("appends: `Rill::append` of {}-row batches of the log-append table (4 columns), one at a time, bucket round-robin; the peer times `build` (ZSTD + statistics, as the API does on the caller thread) + `Log::append`; MB/s counts encoded bytes", self.append_rows),
         ]
@@ -344,11 +351,34 @@ fn warm(rill: &Rill, keys: u64) -> Result<()> {
     Ok(())
 }
 
-/// Single-key lookups of `ids` through the embedding API, then no-op calls (see
-/// [`round_trips`]).
+/// Rounds of single-key lookups of `ids` through the embedding API, each followed by a round on
+/// the shard ([`lookups_on_shard`]), then no-op calls (see [`round_trips`]); the rounds with
+/// the median p50 are reported.
 fn lookups(config: &EmbeddedConfig, ids: &[u64]) -> Result<(PhaseResult, PhaseResult, PhaseResult)> {
     let rill = open(config)?;
     warm(&rill, config.keys)?;
+    let (mut embedded, mut on_shard) = (Vec::new(), Vec::new());
+    for _ in 0..config.lookup_rounds {
+        embedded.push(lookup_round(&rill, config, ids)?);
+        on_shard.push(lookups_on_shard(&rill, config, ids)?);
+    }
+    let note = bucket_shapes(&rill, kv_data::TABLE, config.shards)?;
+    let lookup = embedded_peer::median_round(embedded)?;
+    let lookup_note = format!(
+        "{}; after the lookups: {note}; lost wake-ups seen by the caller so far (re-polled after 10 ms): {}",
+        lookup.note,
+        rill_shard::runtime::lost_wakes()
+    );
+    let lookup = lookup.with_note(lookup_note);
+    let on_shard = embedded_peer::median_round(on_shard)?;
+    let n = ids.len() as u64;
+    let roundtrip = round_trips(&rill, n.min(ROUND_TRIPS))?;
+    rill.shutdown();
+    Ok((lookup, on_shard, roundtrip))
+}
+
+/// One round of single-key lookups of `ids` through `Rill::lookup`.
+fn lookup_round(rill: &Rill, config: &EmbeddedConfig, ids: &[u64]) -> Result<PhaseResult> {
     let loadavg_before = kv_proc::loadavg();
     let mut hist = histogram()?;
     let started = Instant::now();
@@ -365,18 +395,8 @@ fn lookups(config: &EmbeddedConfig, ids: &[u64]) -> Result<(PhaseResult, PhaseRe
         }
     }
     let elapsed_s = started.elapsed().as_secs_f64();
-    let note = bucket_shapes(&rill, kv_data::TABLE, config.shards)?;
     let n = ids.len() as u64;
-    let lookup = PhaseResult::new("embedded-lookup", SYSTEM, n, n, elapsed_s, &hist)
-        .with_load(loadavg_before)
-        .with_note(format!(
-            "after the lookups: {note}; lost wake-ups seen by the caller so far (re-polled after 10 ms): {}",
-            rill_shard::runtime::lost_wakes()
-        ));
-    let on_shard = lookups_on_shard(&rill, config, ids)?;
-    let roundtrip = round_trips(&rill, n.min(ROUND_TRIPS))?;
-    rill.shutdown();
-    Ok((lookup, on_shard, roundtrip))
+    Ok(PhaseResult::new("embedded-lookup", SYSTEM, n, n, elapsed_s, &hist).with_load(loadavg_before))
 }
 
 /// The same lookups by code running on shard 0 (`Rill::run_on_shard`, `OnShard::lookup`):
