@@ -4,7 +4,8 @@
 //! executor). The ratio embedded / in-engine is the cost of routing (caller thread -> shard
 //! mailbox -> wake-up -> shard -> reply).
 //!
-//! Phases, in order, with the `Rill` shut down whenever the peer has the buckets:
+//! Phases, in order, with the `Rill` shut down whenever the peer has the buckets (the lookup
+//! peer opens a copy of them instead):
 //!
 //! 1. **load**: a primary-key table `bench.kv` (`id BIGINT NOT NULL` PK + `v BYTES`) gets
 //!    keys `0..keys` through `Rill::upsert` in batches of `load_batch` rows; the `Rill` is
@@ -13,9 +14,10 @@
 //! 2. **embedded-lookup**: `Rill` reopened, cache warmed (one lookup of every key, 1000 keys
 //!    per call), then `lookup_rounds` rounds of `ops` single-key `Rill::lookup` calls of
 //!    uniform random keys, each timed from the call until its result, each round followed by
-//!    the same lookups run on the shard (`OnShard::lookup`). Then the peer: the same warm-up
-//!    and rounds of the same key sequence through `PkTable::lookup`. Per system the round with
-//!    the median p50 is reported (single rounds move with the VM).
+//!    the same lookups run on the shard (`OnShard::lookup`) and by the peer (the same warm-up
+//!    and key sequence through `PkTable::lookup`, on a copy of the data dir opened beside the
+//!    `Rill`: `embedded_lookup_peer.rs`). Per system the round with the median p50 is reported
+//!    (single rounds move with the VM).
 //! 3. **embedded-upsert**: `upsert_batch` random existing keys per `Rill::upsert`, one durable
 //!    write at a time, for `upsert_seconds`; the peer replays the same writes through
 //!    `PkTable::write`.
@@ -35,6 +37,7 @@ use rill_engine::schema::TableDescriptor;
 use rill_shard::{Rill, RillConfig, TableInfo};
 use serde::Serialize;
 
+use crate::embedded_lookup_peer::LookupPeer;
 use crate::embedded_peer::{self, check_value};
 use crate::embedded_report::{self, EmbeddedReport};
 use crate::kv_bench::{elapsed_ns, histogram, LatencyUs};
@@ -198,13 +201,13 @@ impl EmbeddedConfig {
                 self.caller_cpu.map_or("unpinned".to_string(), |c| format!("pinned to CPU {c}, where no shard runs")),
             ),
             format!(
-                "in-engine: the same bucket directories opened as `PkTable` (LsmConfig::default() with memtable {} MiB, one block cache of {:.1} MiB) / a `Log`, on one glommio executor pinned to CPU 0 (where shard 0 runs), no background task; the `Rill` is shut down meanwhile",
+                "in-engine: the same bucket directories opened as `PkTable` (LsmConfig::default() with memtable {} MiB, one block cache of {:.1} MiB) / a `Log`, on one glommio executor pinned to CPU 0 (where shard 0 runs), no background task; for the lookups a copy of the data dir, open beside the `Rill` (rounds interleaved), else the `Rill` is shut down meanwhile",
                 self.memtable_bytes_max >> 20,
                 (self.cache_bytes * self.shards) as f64 / (1 << 20) as f64
             ),
             format!("table `bench.kv`: `id BIGINT NOT NULL` PK + `v BYTES` ({} pseudo-random bytes), {} bucket(s); changelog image FULL", self.value_bytes, self.shards),
             "after the load: `Rill::shutdown` (flushes), then in-engine `PkTable::flush` + `Lsm::compact_all` on every bucket: both systems' lookups read the same SSTs".into(),
-            format!("lookups: cache warmed by one lookup of every key ({WARM_KEYS} per call), then {} rounds of single-key lookups of the same uniform random key sequence (seed {}; embedded and on-shard rounds alternate), the round with the median p50 reported per system; the key batch / key bytes are built before the timer starts; every {CHECK_EVERY}th value is checked", self.lookup_rounds, self.seed),
+            format!("lookups: cache warmed by one lookup of every key ({WARM_KEYS} per call), then {} rounds of single-key lookups of the same uniform random key sequence (seed {}; an embedded, an on-shard and an in-engine round in turn), the round with the median p50 reported per system; the key batch / key bytes are built before the timer starts; every {CHECK_EVERY}th value is checked", self.lookup_rounds, self.seed),
             format!("upserts: {} random existing keys per call, each durable (fdatasync, group commit); the in-engine peer replays the same writes", self.upsert_batch),
             format!("appends: `Rill::append` of {}-row batches of the log-append table (4 columns), one at a time, bucket round-robin; the peer times `build` (ZSTD + statistics, as the API does on the caller thread) + `Log::append`; MB/s counts encoded bytes", self.append_rows),
         ]
@@ -351,17 +354,29 @@ fn warm(rill: &Rill, keys: u64) -> Result<()> {
     Ok(())
 }
 
-/// Rounds of single-key lookups of `ids` through the embedding API, each followed by a round on
-/// the shard ([`lookups_on_shard`]), then no-op calls (see [`round_trips`]); the rounds with
-/// the median p50 are reported.
-fn lookups(config: &EmbeddedConfig, ids: &[u64]) -> Result<(PhaseResult, PhaseResult, PhaseResult)> {
+/// The lookup results: embedded, on-shard, in-engine (the median rounds), round trips.
+type LookupResults = (PhaseResult, PhaseResult, PhaseResult, PhaseResult);
+
+/// Rounds of single-key lookups of `ids`: through the embedding API, then run on the shard
+/// ([`lookups_on_shard`]), then in-engine on a copy of the data ([`LookupPeer`]), round after
+/// round, so that the three see the same minutes of the VM; then no-op calls (see
+/// [`round_trips`]). The round with the median p50 is reported per system.
+fn lookups(config: &EmbeddedConfig, table: &TableInfo, ids: Vec<u64>) -> Result<LookupResults> {
+    let copy = config.data_dir.with_file_name("peer-kv");
+    kv_proc::remove_dir(&copy)?;
+    kv_proc::copy_dir(&config.data_dir, &copy)?;
+    let peer = LookupPeer::start(copy.clone(), table.clone(), config.clone())?;
     let rill = open(config)?;
     warm(&rill, config.keys)?;
-    let (mut embedded, mut on_shard) = (Vec::new(), Vec::new());
+    let ids = Arc::new(ids);
+    let (mut embedded, mut on_shard, mut in_engine) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..config.lookup_rounds {
-        embedded.push(lookup_round(&rill, config, ids)?);
-        on_shard.push(lookups_on_shard(&rill, config, ids)?);
+        embedded.push(lookup_round(&rill, config, &ids)?);
+        on_shard.push(lookups_on_shard(&rill, config, &ids)?);
+        in_engine.push(peer.round(&ids)?);
     }
+    let peer_shape = peer.finish()?;
+    kv_proc::remove_dir(&copy)?;
     let note = bucket_shapes(&rill, kv_data::TABLE, config.shards)?;
     let lookup = embedded_peer::median_round(embedded)?;
     let lookup_note = format!(
@@ -371,10 +386,13 @@ fn lookups(config: &EmbeddedConfig, ids: &[u64]) -> Result<(PhaseResult, PhaseRe
     );
     let lookup = lookup.with_note(lookup_note);
     let on_shard = embedded_peer::median_round(on_shard)?;
+    let in_engine = embedded_peer::median_round(in_engine)?;
+    let in_engine_note = format!("{}; on a copy of the data dir; after the lookups: {peer_shape}", in_engine.note);
+    let in_engine = in_engine.with_note(in_engine_note);
     let n = ids.len() as u64;
     let roundtrip = round_trips(&rill, n.min(ROUND_TRIPS))?;
     rill.shutdown();
-    Ok((lookup, on_shard, roundtrip))
+    Ok((lookup, on_shard, in_engine, roundtrip))
 }
 
 /// One round of single-key lookups of `ids` through `Rill::lookup`.
@@ -602,10 +620,10 @@ fn run(config: &EmbeddedConfig) -> Result<(Option<LoadResult>, Vec<PhaseResult>)
             let mut chooser = KeyChooser::new(Distribution::Uniform, config.keys, 0.99, config.seed);
             let ids: Vec<u64> = (0..config.ops).map(|_| chooser.next_id()).collect();
             eprintln!("running {} single-key lookups, embedded then in-engine ...", config.ops);
-            let (lookup, on_shard, roundtrip) = lookups(config, &ids)?;
+            let (lookup, on_shard, in_engine, roundtrip) = lookups(config, &table, ids)?;
             results.push(lookup);
             results.push(on_shard);
-            results.push(embedded_peer::lookups(&config.data_dir, &table, config, ids)?);
+            results.push(in_engine);
             results.push(roundtrip);
             if config.caller_cpu.is_some() {
                 results.push(cross_core_floor(ROUND_TRIPS)?);

@@ -33,7 +33,7 @@ type Table = PkTable<UringStorage>;
 pub const SYSTEM: &str = "in-engine";
 
 /// Runs `f` on a fresh glommio executor pinned to CPU 0 and waits for it.
-fn on_executor<T, F, Fut>(config: &EmbeddedConfig, f: F) -> Result<T>
+pub(crate) fn on_executor<T, F, Fut>(config: &EmbeddedConfig, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce() -> Fut + Send + 'static,
@@ -54,7 +54,11 @@ fn bucket_dir(data_dir: &Path, table: &TableInfo, bucket: u32) -> PathBuf {
 }
 
 /// Opens every bucket of the primary-key table `table` as the shard does.
-async fn open_buckets(data_dir: &Path, table: &TableInfo, config: &EmbeddedConfig) -> Result<Vec<Rc<Table>>> {
+pub(crate) async fn open_buckets(
+    data_dir: &Path,
+    table: &TableInfo,
+    config: &EmbeddedConfig,
+) -> Result<Vec<Rc<Table>>> {
     let desc = &table.descriptor;
     let cache = Rc::new(BlockCache::new(config.cache_bytes * config.shards.max(1)));
     let mut out = Vec::new();
@@ -74,7 +78,7 @@ async fn open_buckets(data_dir: &Path, table: &TableInfo, config: &EmbeddedConfi
     Ok(out)
 }
 
-async fn close_buckets(tables: Vec<Rc<Table>>) -> Result<()> {
+pub(crate) async fn close_buckets(tables: Vec<Rc<Table>>) -> Result<()> {
     for t in tables {
         let t = Rc::try_unwrap(t).map_err(|_| "an in-engine table is still shared at close".to_string())?;
         t.close().await.map_err(|e| format!("closing an in-engine table: {e}"))?;
@@ -83,7 +87,7 @@ async fn close_buckets(tables: Vec<Rc<Table>>) -> Result<()> {
 }
 
 /// The LSM shape of the buckets, in words.
-fn shape(tables: &[Rc<Table>]) -> String {
+pub(crate) fn shape(tables: &[Rc<Table>]) -> String {
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     let per_bucket: Vec<String> = tables
         .iter()
@@ -120,28 +124,14 @@ pub fn settle(data_dir: &Path, table: &TableInfo, config: &EmbeddedConfig) -> Re
     })
 }
 
-/// Warms the cache with one lookup of every key (batches of 1000), then `lookup_rounds`
-/// rounds of single-key lookups of `ids` in order, each timed from the call until its result;
-/// reports the round with the median p50 ([`median_round`]).
-pub fn lookups(data_dir: &Path, table: &TableInfo, config: &EmbeddedConfig, ids: Vec<u64>) -> Result<PhaseResult> {
-    let (dir, table, c) = (data_dir.to_path_buf(), table.clone(), config.clone());
-    on_executor(config, move || async move {
-        let tables = open_buckets(&dir, &table, &c).await?;
-        let buckets = table.descriptor.bucket_count;
-        warm(&tables, buckets, c.keys).await?;
-        let mut rounds = Vec::new();
-        for _ in 0..c.lookup_rounds {
-            rounds.push(lookup_round(&tables, buckets, &ids, &c).await?);
-        }
-        let note = format!("after the lookups: {}", shape(&tables));
-        close_buckets(tables).await?;
-        let median = median_round(rounds)?;
-        let note = format!("{}; {note}", median.note);
-        Ok(median.with_note(note))
-    })
-}
-
-async fn lookup_round(tables: &[Rc<Table>], buckets: u32, ids: &[u64], c: &EmbeddedConfig) -> Result<PhaseResult> {
+/// One round of single-key lookups of `ids` in order, each timed from the call until its
+/// result.
+pub(crate) async fn lookup_round(
+    tables: &[Rc<Table>],
+    buckets: u32,
+    ids: &[u64],
+    c: &EmbeddedConfig,
+) -> Result<PhaseResult> {
     let loadavg_before = kv_proc::loadavg();
     let mut hist = histogram()?;
     let started = Instant::now();
@@ -180,7 +170,7 @@ fn pick(tables: &[Rc<Table>], bucket: u32) -> Result<&Table> {
     tables.get(bucket as usize).map(|t| t.as_ref()).ok_or_else(|| format!("no in-engine bucket {bucket}"))
 }
 
-async fn warm(tables: &[Rc<Table>], buckets: u32, keys: u64) -> Result<()> {
+pub(crate) async fn warm(tables: &[Rc<Table>], buckets: u32, keys: u64) -> Result<()> {
     let mut groups: Vec<Vec<Vec<u8>>> = vec![Vec::new(); buckets as usize];
     for id in 0..keys {
         let key = kv_data::key_of(id);

@@ -123,9 +123,42 @@ pub fn remove_dir(dir: &Path) -> Result<()> {
     }
 }
 
+/// Copies directory `from` (files and subdirectories) to `to`, which must not exist.
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir(to).map_err(|e| format!("creating {}: {e}", to.display()))?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("listing {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("listing {}: {e}", from.display()))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(|e| format!("reading {}: {e}", source.display()))?;
+        if kind.is_dir() {
+            copy_dir(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target)
+                .map_err(|e| format!("copying {} to {}: {e}", source.display(), target.display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copied_directory_has_the_same_tree() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let from = dir.path().join("from");
+        std::fs::create_dir_all(from.join("a/b")).map_err(|e| e.to_string())?;
+        std::fs::write(from.join("top"), b"1").map_err(|e| e.to_string())?;
+        std::fs::write(from.join("a/b/deep"), b"22").map_err(|e| e.to_string())?;
+        let to = dir.path().join("to");
+        copy_dir(&from, &to)?;
+        assert_eq!(std::fs::read(to.join("top")).map_err(|e| e.to_string())?, b"1");
+        assert_eq!(std::fs::read(to.join("a/b/deep")).map_err(|e| e.to_string())?, b"22");
+        assert!(copy_dir(&from, &to).is_err(), "the target must not exist");
+        Ok(())
+    }
 
     #[test]
     fn proc_counters_read() -> Result<()> {

@@ -16,6 +16,7 @@ pub mod criterion_summary;
 pub mod cross_core;
 pub mod data;
 pub mod embedded_bench;
+pub mod embedded_lookup_peer;
 pub mod embedded_peer;
 pub mod embedded_report;
 pub mod fio;
