@@ -220,3 +220,51 @@ fn check_typed_lookups(
         assert_eq!((found, none.num_rows(), none.schema()), (vec![false], 0, table.schema.to_arrow()));
     }
 }
+
+/// Keys longer than a slot carries inline travel in its key buffer; short and long keys
+/// alternate on the same slots and each call gets its own row.
+#[test]
+fn long_and_short_keys_alternate_on_the_slots() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch};
+    use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+    let schema = Schema::new(vec![Column::not_null("name", DataType::String), Column::new("score", DataType::BigInt)]);
+    let mut table = TableDescriptor::log_table("db.named", schema.clone());
+    table.primary_key = vec!["name".into()];
+    let names: Vec<String> = (0..40)
+        .map(|i| if i % 2 == 0 { format!("k{i}") } else { format!("a key longer than the slot's inline bytes {i}") })
+        .collect();
+    let rows = RecordBatch::try_new(
+        schema.to_arrow(),
+        vec![
+            Arc::new(StringArray::from(names.clone())) as ArrayRef,
+            Arc::new(Int64Array::from_iter_values(0..40)) as ArrayRef,
+        ],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rill = common::open(dir.path(), 1);
+    rill.create_table(table).unwrap();
+    rill.upsert("db.named", rows).unwrap();
+    let key_schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+        "name",
+        arrow_schema::DataType::Utf8,
+        false,
+    )]));
+    let key = |name: &str| {
+        RecordBatch::try_new(Arc::clone(&key_schema), vec![Arc::new(StringArray::from(vec![name])) as ArrayRef])
+            .unwrap()
+    };
+    for round in 0..3 {
+        for (i, name) in names.iter().enumerate() {
+            let (row, found) = rill.lookup("db.named", key(name)).unwrap();
+            assert_eq!(found, [true], "{name} (round {round})");
+            let score = row.column(1).as_any().downcast_ref::<Int64Array>().unwrap().value(0);
+            assert_eq!(score, i as i64, "{name} (round {round})");
+        }
+        let (row, found) = rill.lookup("db.named", key("a missing key longer than the inline bytes")).unwrap();
+        assert_eq!((found, row.num_rows()), (vec![false], 0));
+    }
+    rill.shutdown();
+}
