@@ -41,16 +41,16 @@ use crate::error::Result;
 /// Call slots per shard: one-key lookups in flight at once through slots (more go the
 /// general way).
 pub(crate) const POINT_SLOTS: usize = 64;
-/// Keys up to this length travel inside the slot, on the one cache line a call moves each way
-/// (a BIGINT key takes at most 10 bytes); longer ones in the slot's key buffer.
-const KEY_INLINE_BYTES: usize = 12;
+/// Keys up to this length travel inside the slot (on the cache lines the call moves anyway);
+/// the shard copies them into a key buffer of its own.
+const KEY_INLINE_BYTES: usize = 32;
 /// A slot keeps its key buffer between calls up to this capacity.
 pub(crate) const KEY_CAPACITY_KEPT: usize = 1024;
 
 /// `Call::key_len` of a key that is not inline.
 const KEY_NOT_INLINE: u8 = u8::MAX;
 const _: () = assert!(KEY_INLINE_BYTES < KEY_NOT_INLINE as usize);
-// What every call writes fits the cache line of the mutex word, after its 8 bytes.
+// The request (up to the end of the inline key) fits a cache line after the mutex's 8 bytes.
 const _: () = assert!(std::mem::offset_of!(Call, key_inline) + KEY_INLINE_BYTES <= 56);
 
 const FREE: u8 = 0;
@@ -73,85 +73,66 @@ pub(crate) enum PointReply {
 /// under the schema the caller named).
 pub(crate) type Found = Option<bool>;
 
-/// `Call::answer`: what the shard answered.
-const NO_ANSWER: u8 = 0;
-const ANSWER_FOUND: u8 = 1;
-const ANSWER_MISSING: u8 = 2;
-/// The general path decides (see [`PointReply::Fallback`]).
-const ANSWER_FALLBACK: u8 = 3;
-/// `Call::error` holds the error.
-const ANSWER_FAILED: u8 = 4;
+/// What the shard writes into the slot.
+#[derive(Debug)]
+enum Answer {
+    Row { found: bool },
+    Fallback,
+}
 
-/// What the shard takes from a slot: the request, the key, and the slot's column vector (lent
-/// to the shard until [`PointSlot::finish`]).
+/// What the shard takes from a slot: the request, and the slot's key buffer and column vector
+/// (lent to the shard until [`PointSlot::finish`]).
 pub(crate) struct Request {
     table_id: u64,
     bucket: u32,
     schema_id: i16,
-    /// The key: a copy of an inline key, or the slot's key buffer (`long_key`).
     key: Vec<u8>,
-    long_key: bool,
     /// The table's columns of the batch holding the found row (emptied by the shard: the
     /// previous answer's clones are dropped on the shard).
     columns: Vec<ArrayRef>,
     /// The found row's index in `columns`.
-    row: u32,
+    row: usize,
 }
 
-/// A call's request and answer, laid out so that a call with a short key moves one line of it
-/// each way: `repr(C)`, with everything every call writes (the request, by the caller; the
-/// answer's kind, row and columns, by the shard) in the 56 bytes after the mutex word, on the
-/// mutex's own cache line (`a_call_fits_the_mutex_line` checks it). What follows (a long key,
-/// an error, the waker of a caller that waits) sits on the next lines, touched only when used.
+/// A call's request and answer. `repr(C)`, request first: what a caller writes for a call with
+/// a short key (ids, inline key) shares the cache line of the mutex word, so the shard takes one
+/// line from the caller's core for it (Rust's own field order put the key two lines away).
 #[repr(C)]
 #[derive(Default)]
 struct Call {
-    /// The found row's table columns (clones of the batch holding it, in schema `schema_id`;
-    /// the shard drops them when it takes the slot's next request).
-    columns: Vec<ArrayRef>,
     table_id: u64,
     bucket: u32,
-    /// The found row's index in `columns`.
-    row: u32,
-    /// The schema the caller reads the row with; the shard answers only in that schema.
+    /// The schema the caller decodes the row with; the shard answers only in that schema.
     schema_id: i16,
     /// How many bytes of `key_inline` are the key, or `KEY_NOT_INLINE` (then `key` holds it).
     key_len: u8,
-    /// What the shard answered (`NO_ANSWER` until it did).
-    answer: u8,
     key_inline: [u8; KEY_INLINE_BYTES],
-    /// A long key (written by the caller).
+    /// The key buffer: written by the shard (from `key_inline`) or, for a long key, by the
+    /// caller.
     key: Vec<u8>,
-    /// The error of an `ANSWER_FAILED`.
-    error: Option<crate::error::Error>,
+    /// The found row: row `row` of `columns`, in schema `schema_id` (written by the shard,
+    /// read by the caller; the shard drops the clones when it takes the next request).
+    columns: Vec<ArrayRef>,
+    row: usize,
+    reply: Option<Result<Answer>>,
     /// Woken when the answer is written (set only by a caller about to wait).
     waker: Option<Waker>,
 }
 
 impl Call {
-    /// The request's key.
-    fn request_key(&self) -> &[u8] {
-        match self.key_inline.get(..usize::from(self.key_len)) {
-            Some(inline) if self.key_len != KEY_NOT_INLINE => inline,
-            _ => &self.key,
-        }
-    }
-
-    /// Caller side: the answer, its row in `table`'s schema (the one the request named).
+    /// Caller side: the answer, its row decoded with `table`'s schema (the one the request
+    /// named).
     fn take_reply(&mut self, table: Option<&TableInfo>) -> Result<PointReply> {
-        match (std::mem::replace(&mut self.answer, NO_ANSWER), table) {
-            (answer @ (ANSWER_FOUND | ANSWER_MISSING), Some(table)) => {
-                let found = answer == ANSWER_FOUND;
-                let row = found.then_some((self.columns.as_slice(), self.row as usize));
+        match (self.reply.take(), table) {
+            (Some(Ok(Answer::Row { found })), Some(table)) => {
+                let row = found.then_some((self.columns.as_slice(), self.row));
                 let rows = super::point_rows::one_row(table.id, &table.descriptor.schema, row)?;
                 Ok(PointReply::Row { rows, found })
             }
-            (ANSWER_FAILED, _) => Err(self.error.take().unwrap_or_else(|| crate::error::Error::Runtime {
-                reason: "a call slot failed without its error".into(),
-            })),
+            (Some(Err(e)), _) => Err(e),
             // Fallback, or (never) an answer to a request without its table: the general
             // path decides.
-            _ => Ok(PointReply::Fallback { key: self.request_key().to_vec() }),
+            _ => Ok(PointReply::Fallback { key: self.key.clone() }),
         }
     }
 }
@@ -181,17 +162,22 @@ impl PointSlot {
         self.call.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Shard side: the request, with its key and the slot's column vector (empty).
+    /// Shard side: the request, with the slot's key (in the key buffer) and column vector
+    /// (empty).
     fn take_request(&self) -> Request {
         let mut call = self.call();
-        let long_key = call.key_len == KEY_NOT_INLINE;
-        // An inline key is copied (allocated and freed on the shard), so that the slot's key
-        // buffer, on another line, is touched only by long keys.
-        let key = if long_key { std::mem::take(&mut call.key) } else { call.request_key().to_vec() };
+        let mut key = std::mem::take(&mut call.key);
+        let inline = (call.key_len != KEY_NOT_INLINE).then(|| call.key_inline.get(..usize::from(call.key_len)));
+        if let Some(inline) = inline.flatten() {
+            key.clear();
+            if key.capacity() > KEY_CAPACITY_KEPT {
+                key = Vec::new();
+            }
+            key.extend_from_slice(inline);
+        }
         let mut columns = std::mem::take(&mut call.columns);
         columns.clear();
-        let (table_id, bucket, schema_id) = (call.table_id, call.bucket, call.schema_id);
-        Request { table_id, bucket, schema_id, key, long_key, columns, row: 0 }
+        Request { table_id: call.table_id, bucket: call.bucket, schema_id: call.schema_id, key, columns, row: 0 }
     }
 
     /// Shard side: stores the answer (the row in `request`'s columns, which go back to the
@@ -200,22 +186,15 @@ impl PointSlot {
     fn finish(&self, request: Option<Request>, reply: Result<Found>) {
         {
             let mut call = self.call();
-            if let Some(Request { key, long_key, columns, row, .. }) = request {
-                if long_key {
-                    call.key = key;
-                }
+            if let Some(Request { key, columns, row, .. }) = request {
+                call.key = key;
                 call.columns = columns;
                 call.row = row;
             }
-            call.answer = match reply {
-                Ok(Some(true)) => ANSWER_FOUND,
-                Ok(Some(false)) => ANSWER_MISSING,
-                Ok(None) => ANSWER_FALLBACK,
-                Err(e) => {
-                    call.error = Some(e);
-                    ANSWER_FAILED
-                }
-            };
+            call.reply = Some(reply.map(|r| match r {
+                Some(found) => Answer::Row { found },
+                None => Answer::Fallback,
+            }));
         }
         let flags = &self.flags;
         if flags.state.compare_exchange(CLAIMED, DONE, Ordering::SeqCst, Ordering::Acquire).is_ok() {
@@ -227,10 +206,7 @@ impl PointSlot {
             }
         } else {
             // The caller gave up: the answer goes, the slot is free.
-            let mut call = self.call();
-            call.answer = NO_ANSWER;
-            let answer = (call.error.take(), std::mem::take(&mut call.columns));
-            drop(call);
+            let answer = self.call().reply.take();
             drop(answer);
             flags.state.store(FREE, Ordering::Release);
         }
@@ -371,9 +347,7 @@ impl Ticket<'_> {
             }
         }
         let mut call = self.slot.call();
-        if call.waker.is_some() {
-            call.waker = None;
-        }
+        call.waker = None;
         let reply = call.take_reply(self.table.as_deref());
         drop(call);
         flags.waiting.store(false, Ordering::Relaxed);
@@ -437,10 +411,6 @@ async fn lookup(ctx: &ShardContext, request: &mut Request) -> Result<Found> {
     }
     let Some((batch, row)) = table.lsm().get(&request.key).await? else {
         return Ok(Some(false));
-    };
-    let Ok(row) = u32::try_from(row) else {
-        // (Never: batches are far smaller.) The general path answers.
-        return Ok(None);
     };
     request.columns.extend(batch.columns().iter().cloned());
     request.row = row;
@@ -512,21 +482,6 @@ mod tests {
     }
 
     #[test]
-    fn a_call_fits_the_mutex_line() {
-        let slots = PointSlots::new();
-        for index in 0..2 {
-            let slot = slots.get(index).unwrap();
-            let base = slot as *const PointSlot as usize;
-            assert_eq!(base % 128, 0, "a slot starts a pair of lines");
-            let call = slot.call();
-            let start = &*call as *const Call as usize - base;
-            let used = start + std::mem::offset_of!(Call, key_inline) + KEY_INLINE_BYTES;
-            assert!(start >= 64 && used <= 128, "request and answer share the mutex's line ({start}..{used})");
-            assert_eq!(std::mem::offset_of!(Call, columns), 0);
-        }
-    }
-
-    #[test]
     fn slots_run_out_and_unqueued_tickets_give_theirs_back() {
         let slots = PointSlots::new();
         let mut held: Vec<Ticket<'_>> = (0..POINT_SLOTS).map(|_| slots.claim().unwrap()).collect();
@@ -547,9 +502,7 @@ mod tests {
         assert_eq!(state(&slots, index), ABANDONED, "the shard may still be writing the answer");
         slots.fail(index, Error::ShardGone { shard: 0 });
         assert_eq!(state(&slots, index), FREE, "the answer to nobody frees the slot");
-        let call = slots.get(index).unwrap().call();
-        assert!(call.answer == NO_ANSWER && call.error.is_none(), "and is not kept for the next call");
-        drop(call);
+        assert!(slots.get(index).unwrap().call().reply.is_none(), "and is not kept for the next call");
         const _: () = assert!(std::mem::offset_of!(PointSlot, call) >= 64, "the state has a line of its own");
         // Answered, then dropped unread: freed at once.
         let mut ticket = slots.claim().unwrap();
