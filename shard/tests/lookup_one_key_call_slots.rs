@@ -180,9 +180,10 @@ fn typed_rows(table: &rill_engine::schema::TableDescriptor, ids: &[i64]) -> arro
     RecordBatch::try_new(arrow, columns).unwrap()
 }
 
-/// One-key lookups (answered through the call slots: the caller slices the row out of the
-/// columns the shard lends it) give exactly the rows written, nulls included, and what lookups
-/// of several keys (the general path) give: from the memtable and, after a restart, from SSTs.
+/// One-key lookups (answered through the call slots, as the shards' count shows: the caller
+/// slices the row out of the columns the shard lends it) give exactly the rows written, nulls
+/// included, and what lookups of several keys (the general path) give: from the memtable and,
+/// after a restart, from SSTs whose blocks also hold a tombstone (nulls in NOT NULL columns).
 #[test]
 fn one_key_answers_are_the_rows_written_for_every_type() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,6 +193,7 @@ fn one_key_answers_are_the_rows_written_for_every_type() {
     for table in &tables {
         rill.create_table(table.clone()).unwrap();
         rill.upsert(&table.name, typed_rows(table, &ids)).unwrap();
+        rill.delete(&table.name, common::user_keys(&[3])).unwrap();
     }
     check_typed_lookups(&rill, &tables, &ids, "memtable");
     rill.shutdown();
@@ -206,9 +208,17 @@ fn check_typed_lookups(
     ids: &[i64],
     round: &str,
 ) {
+    let answered = rill.point_lookups_answered().unwrap();
+    let mut one_key_lookups = 0;
     for table in tables {
         let written = typed_rows(table, ids);
         for (row, &id) in ids.iter().enumerate() {
+            one_key_lookups += 1;
+            if id == 3 {
+                let (gone, found) = rill.lookup(&table.name, common::user_keys(&[id])).unwrap();
+                assert_eq!((found, gone.num_rows()), (vec![false], 0), "{} deleted key ({round})", table.name);
+                continue;
+            }
             let (one, found) = rill.lookup(&table.name, common::user_keys(&[id])).unwrap();
             assert_eq!(found, [true], "{} key {id} ({round})", table.name);
             assert_eq!(one, written.slice(row, 1), "{} key {id} ({round})", table.name);
@@ -216,9 +226,12 @@ fn check_typed_lookups(
             assert_eq!(found, [true, false]);
             assert_eq!(two, one, "{} key {id}: general path ({round})", table.name);
         }
+        one_key_lookups += 1;
         let (none, found) = rill.lookup(&table.name, common::user_keys(&[999])).unwrap();
         assert_eq!((found, none.num_rows(), none.schema()), (vec![false], 0, table.schema.to_arrow()));
     }
+    let through_slots = rill.point_lookups_answered().unwrap() - answered;
+    assert_eq!(through_slots, one_key_lookups, "every one-key lookup went through a slot ({round})");
 }
 
 /// Keys longer than a slot carries inline travel in its key buffer; short and long keys
@@ -266,5 +279,85 @@ fn long_and_short_keys_alternate_on_the_slots() {
         let (row, found) = rill.lookup("db.named", key("a missing key longer than the inline bytes")).unwrap();
         assert_eq!((found, row.num_rows()), (vec![false], 0));
     }
+    assert_eq!(rill.point_lookups_answered().unwrap(), 3 * 41, "every one went through a slot");
+    rill.shutdown();
+}
+
+/// Table ids restart at 1 in every `Rill`: one thread looking up keys in two of them (tables
+/// with the same ids and types but other column names) gets each table's own schema.
+#[test]
+fn equal_table_ids_of_two_rills_keep_their_own_schemas() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch};
+    use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+    let open = |dir: &std::path::Path, key: &str, value: &str| {
+        let schema = Schema::new(vec![Column::not_null(key, DataType::BigInt), Column::new(value, DataType::BigInt)]);
+        let mut table = TableDescriptor::log_table("db.t", schema.clone());
+        table.primary_key = vec![key.into()];
+        let rill = common::open(dir, 1);
+        let info = rill.create_table(table).unwrap();
+        let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![7])), Arc::new(Int64Array::from(vec![70]))];
+        rill.upsert("db.t", RecordBatch::try_new(schema.to_arrow(), columns).unwrap()).unwrap();
+        (rill, info.id)
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, id_a) = open(dir_a.path(), "id", "score");
+    let (b, id_b) = open(dir_b.path(), "user", "amount");
+    assert_eq!(id_a, id_b, "the case under test: the same table id in both");
+    let key = |name: &str| {
+        let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            name,
+            arrow_schema::DataType::Int64,
+            false,
+        )]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![7])) as ArrayRef]).unwrap()
+    };
+    for _ in 0..3 {
+        let (rows, _) = a.lookup("db.t", key("id")).unwrap();
+        assert_eq!((rows.schema().field(0).name().as_str(), rows.schema().field(1).name().as_str()), ("id", "score"));
+        let (rows, _) = b.lookup("db.t", key("user")).unwrap();
+        assert_eq!(
+            (rows.schema().field(0).name().as_str(), rows.schema().field(1).name().as_str()),
+            ("user", "amount")
+        );
+    }
+    assert_eq!((a.point_lookups_answered().unwrap(), b.point_lookups_answered().unwrap()), (3, 3));
+    a.shutdown();
+    b.shutdown();
+}
+
+/// Rows written before a column was added (read back from SSTs after a restart) and after it
+/// come through the slots with the new column (null for the old rows).
+#[test]
+fn one_key_lookups_read_old_and_new_rows_after_a_column_is_added() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch};
+    use rill_engine::schema::{Column, DataType};
+    let dir = tempfile::tempdir().unwrap();
+    let rill = common::open(dir.path(), 1);
+    rill.create_table(common::pk_table("db.users", 1)).unwrap();
+    rill.upsert("db.users", common::users(&[1, 2], 0)).unwrap();
+    rill.shutdown();
+    let rill = common::open(dir.path(), 1);
+    let info = rill.add_columns("db.users", vec![Column::new("level", DataType::BigInt)]).unwrap();
+    let schema = info.descriptor.schema.to_arrow();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(vec![3])),
+        Arc::new(StringArray::from(vec!["user-3"])),
+        Arc::new(Int64Array::from(vec![30])),
+        Arc::new(Int64Array::from(vec![9])),
+    ];
+    rill.upsert("db.users", RecordBatch::try_new(Arc::clone(&schema), columns).unwrap()).unwrap();
+    let answered = rill.point_lookups_answered().unwrap();
+    for id in [1i64, 2, 3] {
+        let (rows, found) = rill.lookup("db.users", common::user_keys(&[id])).unwrap();
+        assert_eq!((found, rows.schema()), (vec![true], Arc::clone(&schema)), "key {id}");
+        let level = rows.column(3).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(level.is_null(0), id < 3, "key {id}: the added column");
+        assert_eq!(rows.column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0), id);
+    }
+    assert_eq!(rill.point_lookups_answered().unwrap() - answered, 3, "answered through the slots");
     rill.shutdown();
 }

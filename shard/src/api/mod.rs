@@ -158,6 +158,17 @@ impl Rill {
             .await
     }
 
+    /// How many one-key lookups the shards answered through their call slots so far (found or
+    /// not; lookups the slots sent the general way are not counted): a diagnostic of the point
+    /// lookup path (docs/embedding.md).
+    pub fn point_lookups_answered(&self) -> Result<u64> {
+        let mut total = 0;
+        for shard in 0..self.shards() {
+            total += block_on(self.inner.runtime.call(shard, |ctx| async move { Ok(ctx.points_answered()) }))?;
+        }
+        Ok(total)
+    }
+
     /// Blocking [`Self::serving_shard_async`].
     pub fn serving_shard(&self, table: &str, bucket: u32) -> Result<usize> {
         block_on(self.serving_shard_async(table, bucket))

@@ -54,6 +54,8 @@ pub struct ShardContext {
     reopened: rill_engine::log::notify::Notify,
     /// Tests only: the maintenance loop panics with this message at its next round.
     maintenance_panic_for_tests: RefCell<Option<String>>,
+    /// One-key lookups answered through call slots (found or not; not the fallbacks).
+    points_answered: Cell<u64>,
 }
 
 impl ShardContext {
@@ -83,6 +85,7 @@ impl ShardContext {
             reopening: RefCell::new(std::collections::HashSet::new()),
             reopened: rill_engine::log::notify::Notify::default(),
             maintenance_panic_for_tests: RefCell::new(None),
+            points_answered: Cell::new(0),
         }
     }
 
@@ -301,6 +304,16 @@ impl ShardContext {
     }
 
     /// Marks a request as running (shutdown waits for none).
+    /// Counts a one-key lookup answered through a call slot.
+    pub(crate) fn note_point_answered(&self) {
+        self.points_answered.set(self.points_answered.get() + 1);
+    }
+
+    /// One-key lookups this shard answered through call slots.
+    pub(crate) fn points_answered(&self) -> u64 {
+        self.points_answered.get()
+    }
+
     pub(crate) fn begin(self: &Rc<Self>) -> InFlight {
         self.in_flight.set(self.in_flight.get() + 1);
         InFlight(Rc::clone(self))

@@ -119,20 +119,31 @@ struct Call {
     waker: Option<Waker>,
 }
 
+/// An answer taken out of its slot (under the slot's lock), before the caller builds the row.
+enum Taken {
+    /// The found row, sliced out of the lent columns (or none: not found).
+    Row {
+        row: Option<Vec<ArrayRef>>,
+    },
+    Fallback {
+        key: Vec<u8>,
+    },
+    Failed(crate::error::Error),
+}
+
 impl Call {
-    /// Caller side: the answer, its row decoded with `table`'s schema (the one the request
-    /// named).
-    fn take_reply(&mut self, table: Option<&TableInfo>) -> Result<PointReply> {
-        match (self.reply.take(), table) {
-            (Some(Ok(Answer::Row { found })), Some(table)) => {
-                let row = found.then_some((self.columns.as_slice(), self.row));
-                let rows = super::point_rows::one_row(table.id, &table.descriptor.schema, row)?;
-                Ok(PointReply::Row { rows, found })
+    /// Caller side: takes the answer; a found row is sliced out of the lent columns (the
+    /// slices share the columns' buffers; the clones stay for the shard to drop).
+    fn take_reply(&mut self, has_table: bool) -> Taken {
+        match self.reply.take() {
+            Some(Ok(Answer::Row { found })) if has_table => {
+                let row = found.then(|| self.columns.iter().map(|c| c.slice(self.row, 1)).collect());
+                Taken::Row { row }
             }
-            (Some(Err(e)), _) => Err(e),
+            Some(Err(e)) => Taken::Failed(e),
             // Fallback, or (never) an answer to a request without its table: the general
             // path decides.
-            _ => Ok(PointReply::Fallback { key: self.key.clone() }),
+            _ => Taken::Fallback { key: self.key.clone() },
         }
     }
 }
@@ -252,6 +263,21 @@ impl PointSlots {
         None
     }
 
+    /// Shard side: drops the column clones that free slots keep from their last answers, so
+    /// that a slot no caller uses keeps no block or memtable chunk alive. A slot a caller
+    /// claims meanwhile is skipped (the caller takes the next one).
+    pub(crate) fn sweep(&self) {
+        for slot in self.slots.iter() {
+            let state = &slot.flags.state;
+            if state.load(Ordering::Relaxed) == FREE
+                && state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            {
+                slot.call().columns.clear();
+                state.store(FREE, Ordering::Release);
+            }
+        }
+    }
+
     /// Shard side: answers slot `index` with an error (its request was dropped unserved).
     pub(crate) fn fail(&self, index: u32, error: crate::error::Error) {
         if let Some(slot) = self.slots.get(index as usize) {
@@ -346,14 +372,37 @@ impl Ticket<'_> {
                 return Poll::Pending;
             }
         }
+        let taken = self.take(true);
+        Poll::Ready(match (taken, &self.table) {
+            // Built after the slot is free: the shard may be waiting for its lock.
+            (Some(Taken::Row { row }), Some(table)) => {
+                let found = row.is_some();
+                super::point_rows::one_row(table, row).map(|rows| PointReply::Row { rows, found })
+            }
+            (Some(Taken::Failed(e)), _) => Err(e),
+            (Some(Taken::Fallback { key }), _) => Ok(PointReply::Fallback { key }),
+            _ => Ok(PointReply::Fallback { key: Vec::new() }),
+        })
+    }
+
+    /// Takes the answer (only when `keep`: else it is dropped unread) and frees the slot.
+    fn take(&mut self, keep: bool) -> Option<Taken> {
         let mut call = self.slot.call();
-        call.waker = None;
-        let reply = call.take_reply(self.table.as_deref());
+        if call.waker.is_some() {
+            call.waker = None;
+        }
+        let taken = if keep {
+            Some(call.take_reply(self.table.is_some()))
+        } else {
+            drop(call.reply.take());
+            None
+        };
         drop(call);
+        let flags = &self.slot.flags;
         flags.waiting.store(false, Ordering::Relaxed);
         flags.state.store(FREE, Ordering::Release);
         self.stage = Stage::Taken;
-        Poll::Ready(reply)
+        taken
     }
 }
 
@@ -378,8 +427,8 @@ impl Drop for Ticket<'_> {
         }
         let state = &self.slot.flags.state;
         if state.compare_exchange(CLAIMED, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            // Answered meanwhile: drop the answer and free the slot.
-            let _ = self.poll_answer(Waker::noop());
+            // Answered meanwhile: drop the answer (nothing built) and free the slot.
+            self.take(false);
         }
     }
 }
@@ -393,6 +442,9 @@ pub(crate) fn job(ctx: Rc<ShardContext>, mailbox: Arc<Mailbox>, index: u32) -> B
         let Some(slot) = guard.mailbox.points().get(index) else { return };
         let mut request = slot.take_request();
         let outcome = AssertUnwindSafe(lookup(&ctx, &mut request)).catch_unwind().await;
+        if matches!(outcome, Ok(Ok(Some(_)))) {
+            ctx.note_point_answered();
+        }
         let reply = outcome.unwrap_or_else(|payload| Err(super::panicked(&guard.mailbox, payload.as_ref())));
         guard.armed = false;
         slot.finish(Some(request), reply);
@@ -479,6 +531,29 @@ mod tests {
 
     fn value_of(rows: &RecordBatch) -> i64 {
         rows.column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0)
+    }
+
+    #[test]
+    fn a_sweep_drops_what_free_slots_keep_and_skips_claimed_ones() {
+        let slots = PointSlots::new();
+        let info = table(7, "id", 0);
+        let mut ticket = slots.claim().unwrap();
+        let Poll::Ready(Ok(PointReply::Row { found: true, .. })) =
+            answer(&slots, &mut ticket, &info, Some(5), Ok(Some(true)))
+        else {
+            panic!("no row")
+        };
+        let index = ticket.index();
+        drop(ticket);
+        let kept = |slots: &PointSlots| slots.get(index).unwrap().call().columns.len();
+        assert_eq!(kept(&slots), 1, "the lent columns stay after the answer");
+        let held = slots.claim().unwrap();
+        assert_eq!(held.index(), index, "a thread starts at its last slot");
+        slots.sweep();
+        assert_eq!(kept(&slots), 1, "a claimed slot is skipped");
+        drop(held);
+        slots.sweep();
+        assert_eq!((kept(&slots), state(&slots, index)), (0, FREE));
     }
 
     #[test]

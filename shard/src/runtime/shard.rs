@@ -68,6 +68,7 @@ pub(crate) async fn run(setup: ShardSetup) {
     setup.mailbox.close();
     setup.mailbox.drain();
     ctx.wait_idle().await;
+    setup.mailbox.points().sweep();
     if setup.mailbox.is_poisoned() {
         // A task panicked mid-way: in-memory state (memtables, pending writes) may be torn.
         // Nothing is flushed from it; acknowledged writes are durable in the logs, and the
@@ -88,6 +89,10 @@ pub(crate) async fn run(setup: ShardSetup) {
 /// An idle shard looks at its mailbox at least this often, wake-up or not.
 const MAILBOX_RECHECK: Duration = Duration::from_millis(50);
 
+/// How often (at most) the serving task, about to park, makes the free call slots drop the
+/// columns they keep from their last answers (`PointSlots::sweep`).
+const SLOT_SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Looks at the mailbox between two clock reads of the serving task's spin.
 const SPIN_CHECKS_PER_CLOCK: u32 = 16;
 
@@ -103,6 +108,7 @@ const INLINE_SERVE_MAX: Duration = Duration::from_micros(500);
 /// every `INLINE_SERVE_MAX`, the serving task gives way to the executor.
 async fn serve(ctx: &Rc<ShardContext>, mailbox: &Arc<Mailbox>, fg: TaskQueueHandle, spin: Duration) {
     let mut served_since = Instant::now();
+    let mut swept = Instant::now();
     loop {
         let mut waiting = false;
         while let Some(job) = mailbox.pop() {
@@ -155,6 +161,11 @@ async fn serve(ctx: &Rc<ShardContext>, mailbox: &Arc<Mailbox>, fg: TaskQueueHand
             if !mailbox.is_empty() {
                 continue;
             }
+        }
+        if swept.elapsed() >= SLOT_SWEEP_INTERVAL {
+            // Before parking: free call slots let go of their last answers' columns.
+            mailbox.points().sweep();
+            swept = Instant::now();
         }
         if mailbox.prepare_sleep() {
             // Bounded: should a wake-up ever be lost, a request waits at most this long.
