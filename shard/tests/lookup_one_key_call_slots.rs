@@ -92,7 +92,7 @@ fn one_key_lookup_after_shutdown_fails() {
 /// A primary-key table with a column of (almost) every type; `time_ns` adds a TIME(9) (whose
 /// sub-millisecond part Fluss's row format would lose: answers must stay Arrow).
 fn typed_table(name: &str, time_ns: bool) -> rill_engine::schema::TableDescriptor {
-    use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+    use rill_engine::schema::{Column, DataType, Schema};
     let mut columns = vec![
         Column::not_null("id", DataType::BigInt),
         Column::new("flag", DataType::Boolean),
@@ -111,8 +111,7 @@ fn typed_table(name: &str, time_ns: bool) -> rill_engine::schema::TableDescripto
     if time_ns {
         columns.push(Column::new("t9", DataType::Time { precision: 9 }));
     }
-    let mut d = TableDescriptor::log_table(name, Schema::new(columns));
-    d.primary_key = vec!["id".into()];
+    let mut d = common::pk_descriptor(name, Schema::new(columns), "id");
     d.bucket_count = 3;
     d
 }
@@ -241,10 +240,9 @@ fn long_and_short_keys_alternate_on_the_slots() {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, RecordBatch};
-    use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+    use rill_engine::schema::{Column, DataType, Schema};
     let schema = Schema::new(vec![Column::not_null("name", DataType::String), Column::new("score", DataType::BigInt)]);
-    let mut table = TableDescriptor::log_table("db.named", schema.clone());
-    table.primary_key = vec!["name".into()];
+    let table = common::pk_descriptor("db.named", schema.clone(), "name");
     let names: Vec<String> = (0..40)
         .map(|i| if i % 2 == 0 { format!("k{i}") } else { format!("a key longer than the slot's inline bytes {i}") })
         .collect();
@@ -260,15 +258,7 @@ fn long_and_short_keys_alternate_on_the_slots() {
     let rill = common::open(dir.path(), 1);
     rill.create_table(table).unwrap();
     rill.upsert("db.named", rows).unwrap();
-    let key_schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
-        "name",
-        arrow_schema::DataType::Utf8,
-        false,
-    )]));
-    let key = |name: &str| {
-        RecordBatch::try_new(Arc::clone(&key_schema), vec![Arc::new(StringArray::from(vec![name])) as ArrayRef])
-            .unwrap()
-    };
+    let key = |name: &str| common::keys_of("name", Arc::new(StringArray::from(vec![name])));
     for round in 0..3 {
         for (i, name) in names.iter().enumerate() {
             let (row, found) = rill.lookup("db.named", key(name)).unwrap();
@@ -290,11 +280,10 @@ fn equal_table_ids_of_two_rills_keep_their_own_schemas() {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, RecordBatch};
-    use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+    use rill_engine::schema::{Column, DataType, Schema};
     let open = |dir: &std::path::Path, key: &str, value: &str| {
         let schema = Schema::new(vec![Column::not_null(key, DataType::BigInt), Column::new(value, DataType::BigInt)]);
-        let mut table = TableDescriptor::log_table("db.t", schema.clone());
-        table.primary_key = vec![key.into()];
+        let table = common::pk_descriptor("db.t", schema.clone(), key);
         let rill = common::open(dir, 1);
         let info = rill.create_table(table).unwrap();
         let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![7])), Arc::new(Int64Array::from(vec![70]))];
@@ -305,14 +294,7 @@ fn equal_table_ids_of_two_rills_keep_their_own_schemas() {
     let (a, id_a) = open(dir_a.path(), "id", "score");
     let (b, id_b) = open(dir_b.path(), "user", "amount");
     assert_eq!(id_a, id_b, "the case under test: the same table id in both");
-    let key = |name: &str| {
-        let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
-            name,
-            arrow_schema::DataType::Int64,
-            false,
-        )]));
-        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![7])) as ArrayRef]).unwrap()
-    };
+    let key = |name: &str| common::keys_of(name, Arc::new(Int64Array::from(vec![7])));
     for _ in 0..3 {
         let (rows, _) = a.lookup("db.t", key("id")).unwrap();
         assert_eq!((rows.schema().field(0).name().as_str(), rows.schema().field(1).name().as_str()), ("id", "score"));

@@ -47,7 +47,8 @@ const KEY_INLINE_BYTES: usize = 32;
 /// A slot keeps its key buffer between calls up to this capacity.
 pub(crate) const KEY_CAPACITY_KEPT: usize = 1024;
 
-/// `Call::key_len` of a key that is not inline.
+/// `Call::key_len` of a key that is not inline (past `key_inline`'s end: no inline slice has
+/// this length).
 const KEY_NOT_INLINE: u8 = u8::MAX;
 const _: () = assert!(KEY_INLINE_BYTES < KEY_NOT_INLINE as usize);
 // The request (up to the end of the inline key) fits a cache line after the mutex's 8 bytes.
@@ -121,8 +122,9 @@ struct Call {
 
 /// An answer taken out of its slot (under the slot's lock), before the caller builds the row.
 enum Taken {
-    /// The found row, sliced out of the lent columns (or none: not found).
+    /// The found row of `table`, sliced out of the lent columns (or none: not found).
     Row {
+        table: Arc<TableInfo>,
         row: Option<Vec<ArrayRef>>,
     },
     Fallback {
@@ -132,15 +134,16 @@ enum Taken {
 }
 
 impl Call {
-    /// Caller side: takes the answer; a found row is sliced out of the lent columns (the
-    /// slices share the columns' buffers; the clones stay for the shard to drop).
-    fn take_reply(&mut self, has_table: bool) -> Taken {
-        match self.reply.take() {
-            Some(Ok(Answer::Row { found })) if has_table => {
+    /// Caller side: takes the answer to a request for `table`; a found row is sliced out of
+    /// the lent columns (the slices share the columns' buffers; the clones stay for the shard
+    /// to drop).
+    fn take_reply(&mut self, table: Option<Arc<TableInfo>>) -> Taken {
+        match (self.reply.take(), table) {
+            (Some(Ok(Answer::Row { found })), Some(table)) => {
                 let row = found.then(|| self.columns.iter().map(|c| c.slice(self.row, 1)).collect());
-                Taken::Row { row }
+                Taken::Row { table, row }
             }
-            Some(Err(e)) => Taken::Failed(e),
+            (Some(Err(e)), _) => Taken::Failed(e),
             // Fallback, or (never) an answer to a request without its table: the general
             // path decides.
             _ => Taken::Fallback { key: self.key.clone() },
@@ -173,13 +176,20 @@ impl PointSlot {
         self.call.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Moves the slot from FREE to CLAIMED, if it is free (looked at first: a busy slot's line
+    /// is not written).
+    fn try_claim(&self) -> bool {
+        let state = &self.flags.state;
+        state.load(Ordering::Relaxed) == FREE
+            && state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
+
     /// Shard side: the request, with the slot's key (in the key buffer) and column vector
     /// (empty).
     fn take_request(&self) -> Request {
         let mut call = self.call();
         let mut key = std::mem::take(&mut call.key);
-        let inline = (call.key_len != KEY_NOT_INLINE).then(|| call.key_inline.get(..usize::from(call.key_len)));
-        if let Some(inline) = inline.flatten() {
+        if let Some(inline) = call.key_inline.get(..usize::from(call.key_len)) {
             key.clear();
             if key.capacity() > KEY_CAPACITY_KEPT {
                 key = Vec::new();
@@ -251,10 +261,7 @@ impl PointSlots {
         for step in 0..self.slots.len() {
             let index = (hint + step) % self.slots.len();
             let Some(slot) = self.slots.get(index) else { continue };
-            let state = &slot.flags.state;
-            if state.load(Ordering::Relaxed) == FREE
-                && state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok()
-            {
+            if slot.try_claim() {
                 slot.flags.waiting.store(false, Ordering::Relaxed);
                 HINT.set(index);
                 return Some(Ticket { slot, index: index as u32, stage: Stage::Writing, table: None });
@@ -268,12 +275,9 @@ impl PointSlots {
     /// claims meanwhile is skipped (the caller takes the next one).
     pub(crate) fn sweep(&self) {
         for slot in self.slots.iter() {
-            let state = &slot.flags.state;
-            if state.load(Ordering::Relaxed) == FREE
-                && state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_ok()
-            {
+            if slot.try_claim() {
                 slot.call().columns.clear();
-                state.store(FREE, Ordering::Release);
+                slot.flags.state.store(FREE, Ordering::Release);
             }
         }
     }
@@ -322,8 +326,7 @@ impl Ticket<'_> {
     /// `table`'s schema (the slot keeps its key buffer between calls).
     pub(crate) fn request(&mut self, table: &Arc<TableInfo>, bucket: u32, key: &[u8]) {
         let mut call = self.slot.call();
-        let len = u8::try_from(key.len()).ok().filter(|&len| usize::from(len) <= KEY_INLINE_BYTES);
-        if let (Some(len), Some(inline)) = (len, call.key_inline.get_mut(..key.len())) {
+        if let (Ok(len), Some(inline)) = (u8::try_from(key.len()), call.key_inline.get_mut(..key.len())) {
             inline.copy_from_slice(key);
             call.key_len = len;
         } else {
@@ -372,37 +375,39 @@ impl Ticket<'_> {
                 return Poll::Pending;
             }
         }
-        let taken = self.take(true);
-        Poll::Ready(match (taken, &self.table) {
+        let slot = self.slot;
+        let mut call = slot.call();
+        let taken = call.take_reply(self.table.take());
+        self.release(call);
+        Poll::Ready(match taken {
             // Built after the slot is free: the shard may be waiting for its lock.
-            (Some(Taken::Row { row }), Some(table)) => {
+            Taken::Row { table, row } => {
                 let found = row.is_some();
-                super::point_rows::one_row(table, row).map(|rows| PointReply::Row { rows, found })
+                super::point_rows::one_row(&table, row).map(|rows| PointReply::Row { rows, found })
             }
-            (Some(Taken::Failed(e)), _) => Err(e),
-            (Some(Taken::Fallback { key }), _) => Ok(PointReply::Fallback { key }),
-            _ => Ok(PointReply::Fallback { key: Vec::new() }),
+            Taken::Failed(e) => Err(e),
+            Taken::Fallback { key } => Ok(PointReply::Fallback { key }),
         })
     }
 
-    /// Takes the answer (only when `keep`: else it is dropped unread) and frees the slot.
-    fn take(&mut self, keep: bool) -> Option<Taken> {
-        let mut call = self.slot.call();
+    /// Drops the answer unread (nothing built) and frees the slot.
+    fn discard(&mut self) {
+        let slot = self.slot;
+        let mut call = slot.call();
+        drop(call.reply.take());
+        self.release(call);
+    }
+
+    /// Clears the waker, unlocks the call and frees the slot (its answer taken).
+    fn release(&mut self, mut call: MutexGuard<'_, Call>) {
         if call.waker.is_some() {
             call.waker = None;
         }
-        let taken = if keep {
-            Some(call.take_reply(self.table.is_some()))
-        } else {
-            drop(call.reply.take());
-            None
-        };
         drop(call);
         let flags = &self.slot.flags;
         flags.waiting.store(false, Ordering::Relaxed);
         flags.state.store(FREE, Ordering::Release);
         self.stage = Stage::Taken;
-        taken
     }
 }
 
@@ -428,7 +433,7 @@ impl Drop for Ticket<'_> {
         let state = &self.slot.flags.state;
         if state.compare_exchange(CLAIMED, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // Answered meanwhile: drop the answer (nothing built) and free the slot.
-            self.take(false);
+            self.discard();
         }
     }
 }

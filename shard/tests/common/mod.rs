@@ -61,9 +61,15 @@ pub fn user_schema() -> Schema {
 }
 
 pub fn pk_table(name: &str, buckets: u32) -> TableDescriptor {
-    let mut d = TableDescriptor::log_table(name, user_schema());
-    d.primary_key = vec!["id".into()];
+    let mut d = pk_descriptor(name, user_schema(), "id");
     d.bucket_count = buckets;
+    d
+}
+
+/// A primary-key table `name` of `schema` keyed by column `key`, one bucket.
+pub fn pk_descriptor(name: &str, schema: Schema, key: &str) -> TableDescriptor {
+    let mut d = TableDescriptor::log_table(name, schema);
+    d.primary_key = vec![key.into()];
     d
 }
 
@@ -80,9 +86,13 @@ pub fn users(ids: &[i64], score: i64) -> RecordBatch {
 }
 
 pub fn user_keys(ids: &[i64]) -> RecordBatch {
-    let schema =
-        Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new("id", arrow_schema::DataType::Int64, false)]));
-    RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef]).unwrap()
+    keys_of("id", Arc::new(Int64Array::from(ids.to_vec())))
+}
+
+/// A key batch of one NOT NULL key column `name` holding `values`.
+pub fn keys_of(name: &str, values: ArrayRef) -> RecordBatch {
+    let field = arrow_schema::Field::new(name, values.data_type().clone(), false);
+    RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(vec![field])), vec![values]).unwrap()
 }
 
 /// Every row of every bucket of a log table, as (id, city), sorted.
