@@ -61,6 +61,14 @@ pub struct KvConfig {
     pub changelog_image: Option<String>,
     /// rill only: `SstOptions::block_bytes_target` (the default, 16 KiB, when not given).
     pub rill_block_bytes: Option<usize>,
+    /// rill only: how long its idle executor polls for completions before it parks (µs;
+    /// glommio's `spin_before_park`, a shard's `shard_spin_us`). Needs `cpu`.
+    #[serde(default)]
+    pub rill_spin_us: u64,
+    /// The CPU every system's benchmark thread is pinned to (its executor; RocksDB's own
+    /// background threads stay unpinned); `None` = not pinned.
+    #[serde(default)]
+    pub cpu: Option<usize>,
     /// RocksDB only: `use_direct_reads` (O_DIRECT reads as rill's; off = RocksDB's default,
     /// reads through the page cache).
     pub rocks_direct_reads: bool,
@@ -208,9 +216,20 @@ pub struct SystemRun {
 }
 
 /// Runs every phase on store `S`, on a fresh glommio executor in this thread's process.
-pub(crate) fn run_on_executor<S: KvStore + 'static>(config: &KvConfig, setup: Vec<String>) -> Result<SystemRun> {
+/// `spin_us`: how long the idle executor polls before it parks (a shard's `shard_spin_us`).
+pub(crate) fn run_on_executor<S: KvStore + 'static>(
+    config: &KvConfig,
+    spin_us: u64,
+    setup: Vec<String>,
+) -> Result<SystemRun> {
     let config = config.clone();
-    glommio::LocalExecutorBuilder::default()
+    let builder = match config.cpu {
+        Some(cpu) => glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu)),
+        None => glommio::LocalExecutorBuilder::default(),
+    };
+    // glommio spins only on a pinned executor (it ignores the setting otherwise).
+    builder
+        .spin_before_park(std::time::Duration::from_micros(spin_us))
         .name("rill-kv")
         .spawn(move || async move { run::<S>(&config, setup).await })
         .map_err(|e| format!("starting the glommio executor (is io_uring available?): {e}"))?
@@ -504,12 +523,15 @@ async fn check_upserted<S: KvStore>(store: &S, ids: &[u64], version: u64, value_
 /// `use_direct_reads`, O_DIRECT reads like rill's).
 pub fn run_system(system: &str, config: &KvConfig) -> Result<SystemRun> {
     let mut run = match system {
-        "rill" => run_on_executor::<crate::kv_rill::RillStore>(config, crate::kv_rill::setup(config))?,
+        "rill" => {
+            run_on_executor::<crate::kv_rill::RillStore>(config, config.rill_spin_us, crate::kv_rill::setup(config))?
+        }
         #[cfg(feature = "rocksdb")]
         "rocksdb" | "rocksdb-direct" => {
             let mut config = config.clone();
             config.rocks_direct_reads |= system == "rocksdb-direct";
-            run_on_executor::<crate::rocks_peer::RocksStore>(&config, crate::rocks_peer::setup(&config))?
+            // RocksDB's calls block in the kernel: its executor never idles, so it never spins.
+            run_on_executor::<crate::rocks_peer::RocksStore>(&config, 0, crate::rocks_peer::setup(&config))?
         }
         #[cfg(not(feature = "rocksdb"))]
         "rocksdb" | "rocksdb-direct" => {

@@ -60,6 +60,15 @@ pub struct KvArgs {
     /// rill's SST data block size target in bytes (default: `SstOptions::default()`, 16 KiB).
     #[arg(long)]
     pub rill_block_bytes: Option<usize>,
+    /// rill's executor polls (busy) this long for I/O completions before it parks, in µs
+    /// (a shard's `shard_spin_us`; glommio's `spin_before_park`). Needs `--cpu`.
+    #[arg(long, default_value_t = 0, requires = "cpu")]
+    pub rill_spin_us: u64,
+    /// Pin every system's benchmark thread (rill's executor, RocksDB's calling thread) to this
+    /// CPU, as a shard is pinned. The CPU that takes the disk's interrupts (`/proc/interrupts`)
+    /// saves a cross-CPU wake-up per read.
+    #[arg(long)]
+    pub cpu: Option<usize>,
     /// Run these peers beside rill, comma-separated: `rocksdb` (RocksDB's defaults: reads
     /// through the page cache), `rocksdb-direct` (O_DIRECT reads, as rill's). Needs the
     /// `rocksdb` cargo feature.
@@ -117,6 +126,8 @@ impl KvArgs {
             theta: self.theta,
             changelog_image: self.changelog_image.clone(),
             rill_block_bytes: self.rill_block_bytes,
+            rill_spin_us: self.rill_spin_us,
+            cpu: self.cpu,
             rocks_direct_reads: self.rocks_direct_reads,
             seed: self.seed,
             keep: self.keep,

@@ -281,6 +281,13 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
         ),
         "UringStorage (io_uring, O_DIRECT: no page cache); each write resolves after its changelog batch is fdatasynced (group commit)".into(),
         format!("compaction and flushes: tasks in a glommio task queue of {COMPACTION_SHARES} shares on the same executor (one core), as a shard runs them; compaction idle poll {} ms; the memtable is flushed when over its budget (polled every {} ms), writers wait for a flush only beyond twice the budget", COMPACTION_IDLE.as_millis(), FLUSH_POLL.as_millis()),
+        match config.cpu {
+            Some(cpu) => format!(
+                "executor pinned to CPU {cpu}, polls {} µs for completions before it parks (a shard's shard_spin_us)",
+                config.rill_spin_us
+            ),
+            None => "executor not pinned, parks at once when idle (a shard's default shard_spin_us = 0)".into(),
+        },
         "settle before gets: stop compaction task, PkTable::flush, Lsm::compact_all (until no level is over its target)".into(),
         "get = PkTable::lookup with one key (returns an Arrow batch of the found row)".into(),
     ]

@@ -131,6 +131,10 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
             }
         ),
         "writes: WriteBatch of the same rows as rill's write, WriteOptions::set_sync(true), WAL on".into(),
+        match config.cpu {
+            Some(cpu) => format!("calling thread pinned to CPU {cpu} (RocksDB's background threads not pinned)"),
+            None => "calling thread not pinned".into(),
+        },
         "settle before gets: DB::flush, then wait_for_compact (flush = true)".into(),
         "get = DB::get_pinned (no copy of the value)".into(),
     ]
