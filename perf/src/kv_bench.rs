@@ -65,10 +65,14 @@ pub struct KvConfig {
     /// glommio's `spin_before_park`, a shard's `shard_spin_us`). Needs `cpu`.
     #[serde(default)]
     pub rill_spin_us: u64,
-    /// The CPU every system's benchmark thread is pinned to (its executor; RocksDB's own
-    /// background threads stay unpinned); `None` = not pinned.
+    /// The CPU the system's benchmark thread is pinned to (its executor; RocksDB's own
+    /// background threads stay unpinned); `None` = not pinned. rill's; the peers take
+    /// `peer_cpu` instead.
     #[serde(default)]
     pub cpu: Option<usize>,
+    /// The peers' `cpu`.
+    #[serde(default)]
+    pub peer_cpu: Option<usize>,
     /// RocksDB only: `use_direct_reads` (O_DIRECT reads as rill's; off = RocksDB's default,
     /// reads through the page cache).
     pub rocks_direct_reads: bool,
@@ -530,6 +534,7 @@ pub fn run_system(system: &str, config: &KvConfig) -> Result<SystemRun> {
         "rocksdb" | "rocksdb-direct" => {
             let mut config = config.clone();
             config.rocks_direct_reads |= system == "rocksdb-direct";
+            config.cpu = config.peer_cpu;
             // RocksDB's calls block in the kernel: its executor never idles, so it never spins.
             run_on_executor::<crate::rocks_peer::RocksStore>(&config, 0, crate::rocks_peer::setup(&config))?
         }

@@ -64,11 +64,13 @@ pub struct KvArgs {
     /// (a shard's `shard_spin_us`; glommio's `spin_before_park`). Needs `--cpu`.
     #[arg(long, default_value_t = 0, requires = "cpu")]
     pub rill_spin_us: u64,
-    /// Pin every system's benchmark thread (rill's executor, RocksDB's calling thread) to this
-    /// CPU, as a shard is pinned. The CPU that takes the disk's interrupts (`/proc/interrupts`)
-    /// saves a cross-CPU wake-up per read.
+    /// Pin rill's executor to this CPU, as a shard is pinned. The CPU that takes the disk's
+    /// interrupts (`/proc/interrupts`) saves a cross-CPU wake-up per read.
     #[arg(long)]
     pub cpu: Option<usize>,
+    /// Pin the peers' calling thread to this CPU (not pinned when not given).
+    #[arg(long)]
+    pub peer_cpu: Option<usize>,
     /// Run these peers beside rill, comma-separated: `rocksdb` (RocksDB's defaults: reads
     /// through the page cache), `rocksdb-direct` (O_DIRECT reads, as rill's). Needs the
     /// `rocksdb` cargo feature.
@@ -128,6 +130,7 @@ impl KvArgs {
             rill_block_bytes: self.rill_block_bytes,
             rill_spin_us: self.rill_spin_us,
             cpu: self.cpu,
+            peer_cpu: self.peer_cpu,
             rocks_direct_reads: self.rocks_direct_reads,
             seed: self.seed,
             keep: self.keep,
