@@ -41,6 +41,12 @@ pub struct RillConfig {
     /// Number of shards (executor threads). Pinned one per CPU when `shards <= nproc`,
     /// unbound otherwise (tests run 4 shards on 2 cores).
     pub shards: usize,
+    /// The CPUs the shards are pinned to: shard `i` on `shard_cpus[i]` (one per shard, no CPU
+    /// twice, each one this process may run on; otherwise `Rill::open` fails). Empty (the
+    /// default): the allowed CPUs in order, one per shard, when there are enough; unbound
+    /// otherwise. Shards that read from disk do best on the CPUs that take the device's
+    /// interrupts (docs/operations.md).
+    pub shard_cpus: Vec<usize>,
     /// Most requests waiting in one shard's queue; beyond it calls fail with `QueueFull`.
     pub queue_depth_max: usize,
     /// The block cache of each shard, shared by all its primary-key buckets.
@@ -92,6 +98,7 @@ impl RillConfig {
         Self {
             data_dir: data_dir.into(),
             shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            shard_cpus: Vec::new(),
             queue_depth_max: 4096,
             block_cache_bytes_per_shard: 64 << 20,
             memtable_bytes_max: 16 << 20,

@@ -10,6 +10,7 @@ mod doorbell;
 pub(crate) mod mailbox;
 mod maintenance;
 pub mod memlock;
+mod placement;
 pub(crate) mod point;
 mod point_rows;
 mod shard;
@@ -59,7 +60,7 @@ impl Runtime {
     pub(crate) fn start(config: &RillConfig, catalog: Catalog, published: Published) -> Result<Self> {
         let shards = config.shards.max(1);
         memlock::check(shards, config.io_memory_bytes)?;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let placements = placement::placements(shards, &config.shard_cpus, &placement::allowed_cpus())?;
         let snapshot = catalog.snapshot();
         let peers = Arc::new(OnceLock::new());
         let coordinator = Coordinator {
@@ -71,8 +72,7 @@ impl Runtime {
         let mut owner = Some((catalog, coordinator));
         let mut runtime = Self { mailboxes: Vec::with_capacity(shards), threads: Mutex::new(Vec::new()) };
         let mut readies = Vec::with_capacity(shards);
-        for index in 0..shards {
-            let placement = if shards <= cpus { Placement::Fixed(index) } else { Placement::Unbound };
+        for (index, placement) in placements.into_iter().enumerate() {
             match runtime.spawn_shard(config, index, shards, placement, &snapshot, owner.take()) {
                 Ok(ready) => readies.push(ready),
                 Err(e) => {

@@ -1,0 +1,83 @@
+//! `RillConfig::shard_cpus` pins each shard's thread to the CPU named for it (checked from
+//! inside the shard, in its own affinity mask); a list that does not fit is refused at open
+//! with the reason, and the data directory opens afterwards as if nothing happened.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use rill_shard::{Error, Rill};
+
+/// The CPUs the calling thread may run on (`Cpus_allowed_list` of /proc/thread-self/status,
+/// e.g. `0-1,3`).
+fn my_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+    let list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim().to_string();
+    list.split(',')
+        .flat_map(|part| match part.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>().unwrap()..=b.parse().unwrap()).collect::<Vec<_>>(),
+            None => vec![part.parse().unwrap()],
+        })
+        .collect()
+}
+
+fn shard_cpus_seen(rill: &Rill, shards: usize) -> Vec<Vec<usize>> {
+    (0..shards).map(|shard| rill.run_on_shard(shard, |_| async { Ok(my_cpus()) }).unwrap()).collect()
+}
+
+#[test]
+fn each_shard_runs_on_the_cpu_named_for_it() {
+    let cpus = my_cpus();
+    let last = *cpus.last().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), 1);
+    config.shard_cpus = vec![last];
+    let rill = common::open_with(config);
+    assert_eq!(shard_cpus_seen(&rill, 1), [vec![last]]);
+    // And it works there (score = id * 10 + 7).
+    rill.create_table(common::pk_table("db.users", 2)).unwrap();
+    rill.upsert("db.users", common::users(&[1, 2, 3], 7)).unwrap();
+    assert_eq!(common::lookup_scores(&rill, "db.users", &[2]).0, [(2, 27)]);
+    rill.shutdown();
+
+    if let [first, .., last] = cpus[..] {
+        // Two shards, in reverse CPU order.
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = common::config(dir.path(), 2);
+        config.shard_cpus = vec![last, first];
+        let rill = common::open_with(config);
+        assert_eq!(shard_cpus_seen(&rill, 2), [vec![last], vec![first]]);
+        rill.shutdown();
+    }
+}
+
+#[test]
+fn by_default_shards_take_the_allowed_cpus_in_order() {
+    let cpus = my_cpus();
+    let dir = tempfile::tempdir().unwrap();
+    let rill = common::open(dir.path(), 1);
+    assert_eq!(shard_cpus_seen(&rill, 1), [vec![cpus[0]]]);
+    rill.shutdown();
+}
+
+#[test]
+fn a_cpu_list_that_does_not_fit_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |shards, cpus: Vec<usize>| {
+        let mut config = common::config(dir.path(), shards);
+        config.shard_cpus = cpus;
+        match Rill::open(config) {
+            Err(Error::Runtime { reason }) => reason,
+            Err(other) => panic!("expected a runtime error, got {other}"),
+            Ok(_) => panic!("expected the open to be refused"),
+        }
+    };
+    assert!(refused(2, vec![0]).contains("names 1 CPUs for 2 shards"), "{}", refused(2, vec![0]));
+    assert!(refused(2, vec![0, 0]).contains("CPU 0 is named twice"));
+    assert!(refused(1, vec![4096]).contains("CPU 4096 is not one this process may run on"));
+    // Nothing was left locked or half-made: the directory opens and works.
+    let rill = common::open(dir.path(), 1);
+    rill.create_table(common::pk_table("db.users", 1)).unwrap();
+    rill.upsert("db.users", common::users(&[5], 1)).unwrap();
+    assert_eq!(common::lookup_scores(&rill, "db.users", &[5]).0, [(5, 51)]);
+    rill.shutdown();
+}
