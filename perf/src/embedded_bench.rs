@@ -193,7 +193,7 @@ impl EmbeddedConfig {
     pub fn setup(&self) -> Vec<String> {
         vec![
             format!(
-                "embedded: `Rill::open` with {} shard(s) (pinned CPU i when shards <= nproc), RillConfig defaults but block_cache_bytes_per_shard = {:.1} MiB and shard_spin_us = {} (memtable {} MiB, maintenance every 100 ms); blocking calls from one caller thread ({}), one at a time",
+                "embedded: `Rill::open` with {} shard(s) (shard i pinned to the i-th online CPU when shards <= nproc), RillConfig defaults but block_cache_bytes_per_shard = {:.1} MiB and shard_spin_us = {} (memtable {} MiB, maintenance every 100 ms); blocking calls from one caller thread ({}), one at a time",
                 self.shards,
                 self.cache_bytes as f64 / (1 << 20) as f64,
                 self.shard_spin_us,
@@ -693,8 +693,8 @@ pub fn embedded_command(args: &EmbeddedArgs) -> Result<()> {
     Ok(())
 }
 
-/// The first CPU that none of `shards` pinned shards uses (shards are pinned to CPUs
-/// 0..shards when shards <= nproc).
+/// The first CPU that none of `shards` pinned shards uses (shards are pinned to the first
+/// `shards` online CPUs when shards <= nproc; this machine's CPUs are numbered from 0).
 fn free_cpu(shards: usize) -> Option<usize> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     (shards < cpus).then_some(shards)

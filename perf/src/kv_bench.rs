@@ -226,8 +226,9 @@ pub(crate) fn run_on_executor<S: KvStore + 'static>(
     spin_us: u64,
     setup: Vec<String>,
 ) -> Result<SystemRun> {
+    let cpu = config.cpu;
     let config = config.clone();
-    let builder = match config.cpu {
+    let builder = match cpu {
         Some(cpu) => glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu)),
         None => glommio::LocalExecutorBuilder::default(),
     };
@@ -236,7 +237,10 @@ pub(crate) fn run_on_executor<S: KvStore + 'static>(
         .spin_before_park(std::time::Duration::from_micros(spin_us))
         .name("rill-kv")
         .spawn(move || async move { run::<S>(&config, setup).await })
-        .map_err(|e| format!("starting the glommio executor (is io_uring available?): {e}"))?
+        .map_err(|e| {
+            let pinned = cpu.map_or(String::new(), |cpu| format!(", pinned to CPU {cpu}"));
+            format!("starting the glommio executor{pinned} (is io_uring available? is the CPU online?): {e}")
+        })?
         .join()
         .map_err(|e| format!("the glommio executor failed: {e}"))?
 }

@@ -38,14 +38,15 @@ pub struct RillConfig {
     /// Root of all data: `LOCK`, `catalog.json`, `tables/<table id>/b<bucket>/` and, for
     /// partitioned tables, `tables/<table id>/p<partition id>/b<bucket>/`.
     pub data_dir: PathBuf,
-    /// Number of shards (executor threads). Pinned one per CPU when `shards <= nproc`,
-    /// unbound otherwise (tests run 4 shards on 2 cores).
+    /// Number of shards (executor threads). Pinned one per CPU (see `shard_cpus`) when there
+    /// are enough CPUs, unbound otherwise (tests run 4 shards on 2 cores).
     pub shards: usize,
     /// The CPUs the shards are pinned to: shard `i` on `shard_cpus[i]` (one per shard, no CPU
-    /// twice, each one this process may run on; otherwise `Rill::open` fails). Empty (the
-    /// default): the allowed CPUs in order, one per shard, when there are enough; unbound
-    /// otherwise. Shards that read from disk do best on the CPUs that take the device's
-    /// interrupts (docs/operations.md).
+    /// twice, each online and in the process's cgroup cpuset; otherwise `Rill::open` fails
+    /// before touching the directory). Empty (the default): the first `shards` of those CPUs
+    /// in order, when there are enough; unbound otherwise. The calling thread's own affinity
+    /// does not narrow them. Shards that read from disk do best on the CPUs that take the
+    /// device's interrupts (docs/operations.md).
     pub shard_cpus: Vec<usize>,
     /// Most requests waiting in one shard's queue; beyond it calls fail with `QueueFull`.
     pub queue_depth_max: usize,
@@ -80,7 +81,8 @@ pub struct RillConfig {
     /// give way to other threads on its core: set it only when callers run on cores no shard
     /// is pinned to (e.g. `shards` = nproc - 1 and the callers on the last core). While set,
     /// the shard also answers requests inline and polls its queue itself (see
-    /// `runtime/shard.rs`: round trip ~1.6 µs instead of ~7 µs).
+    /// `runtime/shard.rs`: round trip ~1.6 µs instead of ~7 µs). Only pinned shards spin
+    /// (glommio ignores it for unbound ones: more shards than CPUs).
     pub shard_spin_us: u64,
     /// How often shard 0 runs a round of auto-partitioning (pre-create the coming partitions,
     /// drop expired ones) for tables with `table.auto-partition.enabled`.

@@ -76,6 +76,8 @@ impl Rill {
     /// `DataDirLocked` while another `Rill` (in this process or another) has the directory
     /// open; the lock is released by [`Self::shutdown`] or when the last clone is dropped.
     pub fn open(config: RillConfig) -> Result<Self> {
+        // A configuration the machine cannot run is refused before the directory is touched.
+        let placements = Runtime::placements(&config)?;
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let lock = DirLock::acquire(dir)?;
@@ -84,7 +86,7 @@ impl Rill {
         remove_orphans(dir, &snapshot)?;
         let published: Published = Arc::new(RwLock::new(snapshot));
         let writer_ids = writer::WriterIds::open(dir)?;
-        let runtime = Runtime::start(&config, catalog, Arc::clone(&published))?;
+        let runtime = Runtime::start(&config, placements, catalog, Arc::clone(&published))?;
         let inner = Inner {
             runtime,
             catalog: published,

@@ -10,7 +10,7 @@ mod doorbell;
 pub(crate) mod mailbox;
 mod maintenance;
 pub mod memlock;
-mod placement;
+pub(crate) mod placement;
 pub(crate) mod point;
 mod point_rows;
 mod shard;
@@ -57,10 +57,14 @@ impl Runtime {
     /// Starts `config.shards` shards on `snapshot`; shard 0 gets the mutable catalog (and
     /// updates `published` when it changes the catalog on its own). Returns once every shard
     /// has opened its buckets.
-    pub(crate) fn start(config: &RillConfig, catalog: Catalog, published: Published) -> Result<Self> {
-        let shards = config.shards.max(1);
-        memlock::check(shards, config.io_memory_bytes)?;
-        let placements = placement::placements(shards, &config.shard_cpus, &placement::allowed_cpus())?;
+    /// `placements` ([`Self::placements`]) has one entry per shard.
+    pub(crate) fn start(
+        config: &RillConfig,
+        placements: Vec<Placement>,
+        catalog: Catalog,
+        published: Published,
+    ) -> Result<Self> {
+        let shards = placements.len();
         let snapshot = catalog.snapshot();
         let peers = Arc::new(OnceLock::new());
         let coordinator = Coordinator {
@@ -92,6 +96,14 @@ impl Runtime {
         }
         runtime.mailboxes.shrink_to_fit();
         Ok(runtime)
+    }
+
+    /// Checks what starting the shards needs of the machine (locked memory) and where each
+    /// shard runs (`shard_cpus`), before anything touches the data directory.
+    pub(crate) fn placements(config: &RillConfig) -> Result<Vec<Placement>> {
+        let shards = config.shards.max(1);
+        memlock::check(shards, config.io_memory_bytes)?;
+        placement::placements(shards, &config.shard_cpus, &placement::allowed_cpus())
     }
 
     fn spawn_shard(
