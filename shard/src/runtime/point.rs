@@ -400,9 +400,7 @@ impl Ticket<'_> {
 
     /// Clears the waker, unlocks the call and frees the slot (its answer taken).
     fn release(&mut self, mut call: MutexGuard<'_, Call>) {
-        if call.waker.is_some() {
-            call.waker = None;
-        }
+        call.waker = None;
         drop(call);
         let flags = &self.slot.flags;
         flags.waiting.store(false, Ordering::Relaxed);
