@@ -98,6 +98,7 @@ impl<S: Storage> Log<S> {
             tail,
             tail_start,
             allocated_end: 0,
+            zeroed_end: 0,
             unpublished_groups: 0,
             stats_backlog: VecDeque::new(),
             stats_backlog_bytes: 0,

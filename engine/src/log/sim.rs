@@ -42,6 +42,7 @@ struct SimFile {
 struct Disk {
     files: BTreeMap<String, Rc<RefCell<SimFile>>>,
     syncs: u64,
+    zero_bytes: u64,
     rng: SplitMix64,
     faults: SimFaults,
 }
@@ -62,7 +63,7 @@ pub struct SimFileHandle {
 impl SimStorage {
     /// An empty disk whose faults are drawn from `seed`.
     pub fn new(seed: u64, faults: SimFaults) -> Self {
-        let disk = Disk { files: BTreeMap::new(), syncs: 0, rng: SplitMix64(seed), faults };
+        let disk = Disk { files: BTreeMap::new(), syncs: 0, zero_bytes: 0, rng: SplitMix64(seed), faults };
         Self { disk: Rc::new(RefCell::new(disk)) }
     }
 
@@ -143,6 +144,11 @@ impl SimStorage {
     /// How many file syncs succeeded so far.
     pub fn sync_count(&self) -> u64 {
         self.disk.borrow().syncs
+    }
+
+    /// Bytes written by `write_zeros` so far.
+    pub fn zero_bytes_written(&self) -> u64 {
+        self.disk.borrow().zero_bytes
     }
 
     /// The current size of `name`, if it exists.
@@ -254,6 +260,12 @@ impl StorageFile for SimFileHandle {
         let mut f = self.file.borrow_mut();
         apply(&mut f.current, position, data);
         f.pending.push((position, data.to_vec()));
+        Ok(())
+    }
+
+    async fn write_zeros(&self, position: u64, len: u64) -> Result<()> {
+        self.write_at(position, &vec![0; len as usize]).await?;
+        self.disk.borrow_mut().zero_bytes += len;
         Ok(())
     }
 

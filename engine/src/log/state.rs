@@ -40,6 +40,10 @@ pub struct State<F> {
     pub tail_start: u64,
     /// Bytes of the active segment's file reserved with `allocate` (0 = not known).
     pub allocated_end: u64,
+    /// The active segment's file is written (data or zeros from `LogConfig::zero_fill_bytes`)
+    /// up to here: a write below it overwrites written blocks. Only a speed hint, 0 when not
+    /// known; nothing read depends on it.
+    pub zeroed_end: u64,
     /// Groups written by the running flush and not yet synced and published.
     pub unpublished_groups: usize,
     /// Published batches that arrived without statistics, oldest first (see

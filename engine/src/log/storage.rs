@@ -46,6 +46,12 @@ pub trait StorageFile: 'static {
     fn write_vectored_at(&self, position: u64, parts: &[&[u8]]) -> impl Future<Output = Result<()>> {
         async move { self.write_at(position, &parts.concat()).await }
     }
+    /// Writes `len` zero bytes at `position` (both multiples of [`WRITE_ALIGNMENT`]). The
+    /// default writes them from a zeroed buffer of `len` bytes; a backend can reuse one
+    /// smaller buffer.
+    fn write_zeros(&self, position: u64, len: u64) -> impl Future<Output = Result<()>> {
+        async move { self.write_at(position, &vec![0; len as usize]).await }
+    }
     /// Reserves disk space so the file is at least `len` bytes (the new bytes read as zeros).
     /// Writes into reserved space neither allocate blocks nor grow the file, so they can be
     /// issued asynchronously and in parallel (an O_DIRECT write that extends a file is not).

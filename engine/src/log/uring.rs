@@ -6,6 +6,7 @@
 //! be fooled by an empty file into switching on polled reads that then fail with EOPNOTSUPP.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use glommio::io::{DmaFile, OpenOptions};
 
@@ -179,6 +180,47 @@ impl StorageFile for UringFile {
             .map(|from| self.write_chunk(position, parts, from, WRITE_CHUNK_BYTES.min(total - from)))
             .collect();
         join_all(chunks).await.into_iter().collect()
+    }
+
+    async fn write_zeros(&self, position: u64, len: u64) -> Result<()> {
+        debug_assert!(position % WRITE_ALIGNMENT as u64 == 0 && len % WRITE_ALIGNMENT as u64 == 0);
+        if len == 0 {
+            return Ok(());
+        }
+        // One zeroed DMA buffer, written at every chunk's position at once.
+        let chunk = (WRITE_CHUNK_BYTES as u64).min(len) as usize;
+        let mut buffer = self.file.alloc_dma_buffer(chunk);
+        buffer.as_bytes_mut().fill(0);
+        let buffer = Rc::new(buffer);
+        let writes: Vec<_> = (0..len)
+            .step_by(chunk)
+            .map(|from| {
+                let at = position + from;
+                let want = chunk.min((len - from) as usize);
+                let buffer = Rc::clone(&buffer);
+                async move {
+                    let n = if want == chunk {
+                        self.file
+                            .write_rc_at(buffer, at)
+                            .await
+                            .map_err(|e| glommio_io(format!("writing zeros to {} at {at}", self.path.display()), e))?
+                    } else {
+                        0
+                    };
+                    if n % WRITE_ALIGNMENT != 0 {
+                        let e = std::io::Error::new(std::io::ErrorKind::WriteZero, format!("short write of {n} bytes"));
+                        return Err(Error::io(format!("writing zeros to {} at {at}", self.path.display()), e));
+                    }
+                    // A last piece shorter than the buffer, or the rest of a short write.
+                    if n < want {
+                        let rest = vec![0u8; want - n];
+                        return self.write_chunk(at + n as u64, &[&rest], 0, rest.len()).await;
+                    }
+                    Ok(())
+                }
+            })
+            .collect();
+        join_all(writes).await.into_iter().collect()
     }
 
     async fn allocate(&self, len: u64) -> Result<()> {
