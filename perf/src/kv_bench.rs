@@ -61,6 +61,9 @@ pub struct KvConfig {
     pub changelog_image: Option<String>,
     /// rill only: `SstOptions::block_bytes_target` (the default, 16 KiB, when not given).
     pub rill_block_bytes: Option<usize>,
+    /// rill's `LogConfig::zero_fill_bytes` for the changelog.
+    #[serde(default)]
+    pub rill_zero_fill_bytes: u64,
     /// rill only: how long its idle executor polls for completions before it parks (µs;
     /// glommio's `spin_before_park`, a shard's `shard_spin_us`). Needs `cpu`.
     #[serde(default)]

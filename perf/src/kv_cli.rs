@@ -60,6 +60,9 @@ pub struct KvArgs {
     /// rill's SST data block size target in bytes (default: `SstOptions::default()`, 16 KiB).
     #[arg(long)]
     pub rill_block_bytes: Option<usize>,
+    /// rill's `LogConfig::zero_fill_bytes` for the changelog (0 = off, the default).
+    #[arg(long, default_value_t = 0)]
+    pub rill_zero_fill_bytes: u64,
     /// rill's executor polls (busy) this long for I/O completions before it parks, in µs
     /// (a shard's `shard_spin_us`; glommio's `spin_before_park`). Needs `--cpu`.
     #[arg(long, default_value_t = 0, requires = "cpu")]
@@ -128,6 +131,7 @@ impl KvArgs {
             theta: self.theta,
             changelog_image: self.changelog_image.clone(),
             rill_block_bytes: self.rill_block_bytes,
+            rill_zero_fill_bytes: self.rill_zero_fill_bytes,
             rill_spin_us: self.rill_spin_us,
             cpu: self.cpu,
             peer_cpu: self.peer_cpu,

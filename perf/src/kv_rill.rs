@@ -64,6 +64,7 @@ struct Compactor {
     stop: Rc<Cell<bool>>,
     task: Task<Result<usize>>,
     flusher: Task<Result<usize>>,
+    zeroer: Task<Result<u64>>,
 }
 
 impl RillStore {
@@ -81,7 +82,10 @@ impl RillStore {
         let flusher =
             glommio::spawn_local_into(timed(flush_until(t, s, memtable_budget), Rc::clone(&polls.flush)), queue)
                 .map_err(|e| format!("spawning the flush task: {e}"))?;
-        Ok(Compactor { stop, task, flusher })
+        let (t, s) = (Rc::clone(table), Rc::clone(&stop));
+        let zeroer = glommio::spawn_local_into(zero_fill_until(t, s), queue)
+            .map_err(|e| format!("spawning the zero fill task: {e}"))?;
+        Ok(Compactor { stop, task, flusher, zeroer })
     }
 
     async fn stop_compactor(&self) -> Result<()> {
@@ -89,6 +93,7 @@ impl RillStore {
             c.stop.set(true);
             c.task.await?;
             c.flusher.await?;
+            c.zeroer.await?;
         }
         Ok(())
     }
@@ -114,6 +119,19 @@ async fn flush_until(table: Rc<Table>, stop: Rc<Cell<bool>>, budget: usize) -> R
     Ok(flushes)
 }
 
+/// Zeroes ahead of the changelog's data (`Log::zero_fill_step`, as a shard's maintenance
+/// does) until told to stop; returns the bytes zeroed.
+async fn zero_fill_until(table: Rc<Table>, stop: Rc<Cell<bool>>) -> Result<u64> {
+    let mut zeroed = 0;
+    while !stop.get() {
+        match table.log().zero_fill_step().await.map_err(|e| format!("zero fill: {e}"))? {
+            0 => glommio::timer::sleep(FLUSH_POLL).await,
+            n => zeroed += n,
+        }
+    }
+    Ok(zeroed)
+}
+
 /// Runs compaction steps until told to stop; returns the number of steps.
 async fn compact_until(table: Rc<Table>, stop: Rc<Cell<bool>>) -> Result<usize> {
     let mut steps = 0;
@@ -133,7 +151,8 @@ impl KvStore for RillStore {
     async fn open(dir: &Path, cache_bytes: usize, config: &KvConfig) -> Result<Self> {
         let storage = UringStorage::open(dir).await.map_err(|e| format!("opening {}: {e}", dir.display()))?;
         let desc = kv_data::kv_descriptor(config.changelog_image.as_deref());
-        let log = LogConfig::new(format!("{}/b0", kv_data::TABLE), kv_data::kv_schema());
+        let mut log = LogConfig::new(format!("{}/b0", kv_data::TABLE), kv_data::kv_schema());
+        log.zero_fill_bytes = config.rill_zero_fill_bytes;
         let pk = PkConfig { log, lsm: lsm_config(config) };
         let cache = Rc::new(BlockCache::new(cache_bytes));
         let table = PkTable::open(storage, desc, pk, cache, system_clock())
@@ -264,8 +283,12 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
     let lsm = LsmConfig { memtable_bytes_max: LsmConfig::default().memtable_bytes_max, ..lsm_config(config) };
     vec![
         format!(
-            "PkTable `id BIGINT NOT NULL` PK + `v BYTES`, default merge engine, table.changelog.image {}, changelog ZSTD, validate_payload off (the default)",
-            config.changelog_image.as_deref().unwrap_or("FULL (default)")
+            "PkTable `id BIGINT NOT NULL` PK + `v BYTES`, default merge engine, table.changelog.image {}, changelog ZSTD, validate_payload off (the default), changelog zero_fill_bytes {}",
+            config.changelog_image.as_deref().unwrap_or("FULL (default)"),
+            match config.rill_zero_fill_bytes {
+                0 => "0 (off, the default)".to_string(),
+                n => format!("{n} (a background task runs the steps)"),
+            }
         ),
         format!(
             "LsmConfig{}: memtable {} MiB, L0 trigger {}, L1 {} MiB x{}, SSTs {} MiB, blocks {} KiB, bloom {} bits/key, block compression {:?}",

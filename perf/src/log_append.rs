@@ -42,11 +42,14 @@ pub struct AppendConfig {
     pub batches_max: Option<u64>,
     /// Most bytes of pre-built batches (a run also ends when they are used up).
     pub pool_bytes_max: usize,
+    /// `LogConfig::zero_fill_bytes` (the background task runs the steps).
+    pub zero_fill_bytes: u64,
 }
 
 impl AppendConfig {
     /// The workload name used in results: `log-append-1MiB`, with `-c16`, `-validate`,
-    /// `-stats` when concurrency, validation or statistics differ from the defaults.
+    /// `-stats`, `-zerofill` when concurrency, validation, statistics or zero fill differ from
+    /// the defaults.
     pub fn workload(&self, default_concurrency: usize) -> String {
         let mut name = format!("log-append-{}", human_size(self.batch_bytes));
         if self.concurrency != default_concurrency {
@@ -57,6 +60,9 @@ impl AppendConfig {
         }
         if self.statistics {
             name.push_str("-stats");
+        }
+        if self.zero_fill_bytes > 0 {
+            name.push_str("-zerofill");
         }
         name
     }
@@ -174,6 +180,7 @@ async fn timed(dir: PathBuf, config: AppendConfig, pool: Vec<Vec<u8>>) -> Result
     let storage = UringStorage::open(&dir).await.map_err(|e| format!("opening {}: {e}", dir.display()))?;
     let mut log_config = LogConfig::new("bench/b0", data::events_schema());
     log_config.validate_payload = config.validate_payload;
+    log_config.zero_fill_bytes = config.zero_fill_bytes;
     let log = Log::open(storage, log_config, system_clock()).await.map_err(|e| format!("opening the log: {e}"))?;
     let log = Rc::new(log);
     let pool: Pool = Rc::new(RefCell::new(pool));
@@ -206,7 +213,12 @@ async fn timed(dir: PathBuf, config: AppendConfig, pool: Vec<Vec<u8>>) -> Result
         glommio::spawn_local_into(
             async move {
                 while appending.get() {
-                    let pause = if log.fill_pending_stats(1 << 20) > 0 { 1 } else { 1000 };
+                    // And zeroes ahead of the data, as a shard's maintenance does.
+                    let zeroed = log.zero_fill_step().await.unwrap_or_else(|e| {
+                        eprintln!("zero fill failed: {e}");
+                        0
+                    });
+                    let pause = if log.fill_pending_stats(1 << 20) > 0 || zeroed > 0 { 1 } else { 1000 };
                     glommio::timer::sleep(Duration::from_micros(pause)).await;
                 }
             },

@@ -78,6 +78,10 @@ struct LogAppendArgs {
     /// Seconds per configuration.
     #[arg(long, default_value_t = 8.0)]
     seconds: f64,
+    /// LogConfig::zero_fill_bytes (0 = off, the engine's default): keep this much of the
+    /// segment zeroed ahead of the data while appends are small.
+    #[arg(long, default_value_t = 0)]
+    zero_fill_bytes: u64,
     /// Stop a configuration after this many appends.
     #[arg(long)]
     batches: Option<u64>,
@@ -135,6 +139,7 @@ fn log_append_command(args: &LogAppendArgs) -> Result<()> {
                     seconds: args.seconds,
                     batches_max: args.batches,
                     pool_bytes_max: args.pool_mib << 20,
+                    zero_fill_bytes: args.zero_fill_bytes,
                 };
                 eprintln!("running {} ...", config.workload(default_concurrency));
                 let result = log_append::run(&args.dir, &config, default_concurrency)?;

@@ -62,6 +62,8 @@ pub(crate) struct OpenBucket {
 pub(crate) struct BucketSettings {
     pub(crate) data_dir: PathBuf,
     pub(crate) memtable_bytes_max: usize,
+    /// `RillConfig::log_zero_fill_bytes`.
+    pub(crate) log_zero_fill_bytes: u64,
     /// The shard's block cache, shared by its primary-key buckets (each LSM keys its blocks
     /// under its own namespace).
     pub(crate) block_cache: Rc<BlockCache>,
@@ -85,6 +87,7 @@ impl OpenBucket {
         };
         let mut log = LogConfig::new(label, desc.schema.clone());
         log.retention_ms_max = crate::table_props::log_retention_ms(desc)?;
+        log.zero_fill_bytes = settings.log_zero_fill_bytes;
         // Every schema of the table, so batches written under older ones still decode.
         log.schemas.extend(table.schemas.iter().map(|(id, s)| (*id, Arc::clone(s))));
         let store = match table.kind() {

@@ -18,12 +18,26 @@ use arrow_schema::SchemaRef;
 use arrow_select::concat::concat_batches;
 use arrow_select::interleave::interleave;
 
+use super::memfilter::MemFilter;
 use super::memkey::MemKey;
 use crate::error::{Error, Result};
 
 /// Concatenate the newest chunks when this many were added since the last time (many small
 /// writes).
 pub const CHUNKS_MAX: usize = 512;
+/// Key filter of a memtable made with [`Memtable::new`] (nothing known about its keys yet).
+pub const FILTER_BYTES_DEFAULT: usize = 64 << 10;
+/// Largest key filter of a memtable (4 Mi keys at 16 bits each).
+pub const FILTER_BYTES_MAX: usize = 8 << 20;
+/// Smallest key filter of a memtable.
+const FILTER_BYTES_MIN: usize = 4 << 10;
+
+/// The key filter for a memtable expected to take `keys` keys (as many as the one before it):
+/// 16 to 32 bits per key (see [`MemFilter`]), within [`FILTER_BYTES_MIN`]..=[`FILTER_BYTES_MAX`].
+/// Its memory is not in [`Memtable::bytes`]: 2-4 bytes per key against the index's ~48.
+pub fn filter_bytes_for(keys: usize) -> usize {
+    keys.saturating_mul(2).clamp(FILTER_BYTES_MIN, FILTER_BYTES_MAX)
+}
 /// Estimated bookkeeping bytes per index entry (tree node share + slot).
 const ENTRY_OVERHEAD_BYTES: usize = 48;
 
@@ -54,25 +68,34 @@ pub struct Memtable {
     /// Chunks from this one on were added one per write since the last concatenation.
     tail_from: usize,
     index: BTreeMap<MemKey, Slot>,
+    /// Every key of `index`: a lookup of a key not in it mostly stops here.
+    filter: MemFilter,
     chunk_bytes: usize,
     key_bytes: usize,
 }
 
 impl Memtable {
-    /// An empty memtable for rows of `schema` (the table's Arrow schema).
+    /// An empty memtable for rows of `schema` (the table's Arrow schema) with a key filter
+    /// of [`FILTER_BYTES_DEFAULT`].
     pub fn new(schema: SchemaRef) -> Self {
+        Self::with_filter_bytes(schema, FILTER_BYTES_DEFAULT)
+    }
+
+    /// An empty memtable whose key filter ([`MemFilter`]) takes about `filter_bytes`.
+    pub fn with_filter_bytes(schema: SchemaRef, filter_bytes: usize) -> Self {
         Self {
             schema,
             chunks: Vec::new(),
             writes: Vec::new(),
             tail_from: 0,
             index: BTreeMap::new(),
+            filter: MemFilter::new(filter_bytes),
             chunk_bytes: 0,
             key_bytes: 0,
         }
     }
 
-    /// Approximate memory held, in bytes.
+    /// Approximate memory held, in bytes (without the key filter: see [`filter_bytes_for`]).
     pub fn bytes(&self) -> usize {
         self.chunk_bytes + self.key_bytes + self.index.len() * ENTRY_OVERHEAD_BYTES
     }
@@ -109,6 +132,7 @@ impl Memtable {
             any_row |= !deleted[i];
             if self.index.insert(MemKey::new(key), slot).is_none() {
                 self.key_bytes += key.len();
+                self.filter.insert(key);
             }
         }
         self.writes.push((chunk, 0));
@@ -127,6 +151,9 @@ impl Memtable {
 
     /// The newest version of `key`, if the memtable has one.
     pub fn get(&self, key: &[u8]) -> Option<MemValue<'_>> {
+        if self.index.is_empty() || !self.filter.may_contain(key) {
+            return None;
+        }
         self.index.get(&MemKey::new(key)).map(|slot| self.value(*slot))
     }
 
@@ -226,6 +253,7 @@ impl Memtable {
                 Slot::Tombstone => Slot::Tombstone,
             };
             let len = key.as_slice().len();
+            self.filter.insert(key.as_slice());
             if self.index.insert(key, slot).is_none() {
                 self.key_bytes += len;
             }

@@ -17,7 +17,7 @@ use tracing::{debug, info};
 
 use super::cache::BlockCache;
 use super::manifest::{Edit, Manifest, SstEntry, LEVELS_MAX};
-use super::memtable::{MemValue, Memtable};
+use super::memtable::{filter_bytes_for, MemValue, Memtable};
 use super::merge::{MergeIter, RunSource};
 use super::sst::{
     hash64, parse_sst_name, sst_arrow_schema, sst_name, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS,
@@ -306,8 +306,10 @@ impl<S: Storage + Clone> Lsm<S> {
 
     async fn flush_inner(&self) -> Result<()> {
         let covers = self.applied_offset.get();
-        let frozen =
-            Rc::new(std::mem::replace(&mut *self.memtable.borrow_mut(), Memtable::new(self.schema.to_arrow())));
+        // The next memtable's key filter is sized for as many keys as this one took.
+        let keys = self.memtable.borrow().len();
+        let next = Memtable::with_filter_bytes(self.schema.to_arrow(), filter_bytes_for(keys));
+        let frozen = Rc::new(std::mem::replace(&mut *self.memtable.borrow_mut(), next));
         *self.flushing.borrow_mut() = Some(Rc::clone(&frozen));
         let result = self.write_l0(&frozen, covers).await;
         *self.flushing.borrow_mut() = None;

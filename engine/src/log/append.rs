@@ -308,17 +308,21 @@ impl<S: Storage> Log<S> {
     /// vectored write straight from the batches' own buffers. Afterwards the tail holds the
     /// group's last partial page, which the next group's write starts with.
     async fn write_group(&self, group: Group) -> Result<Written<S::File>> {
-        let (file, end, allocated_end, zeroed_end) = {
+        let end = {
             let state = self.state.borrow();
-            let end = state.tail_start + (state.tail.len() + group.bytes) as u64;
-            (Rc::clone(&state.active().file), end, state.allocated_end, state.zeroed_end)
+            state.tail_start + (state.tail.len() + group.bytes) as u64
         };
-        let zeros = self.zeros_to_write(group.bytes, end, zeroed_end);
-        let reserve_to = zeros.as_ref().map_or(end, |z| z.end);
-        if reserve_to > allocated_end {
+        self.wait_for_zero_fill(end).await?;
+        let (file, allocated_end) = {
+            let mut state = self.state.borrow_mut();
+            state.writing_end = end;
+            state.last_group_bytes = group.bytes;
+            (Rc::clone(&state.active().file), state.allocated_end)
+        };
+        if end > allocated_end {
             // Never past what the segment may hold (unless one batch alone is larger).
-            let allocate_to = (reserve_to + PREALLOCATE_BYTES)
-                .min(self.config.segment_bytes_max.max(reserve_to))
+            let allocate_to = (end + PREALLOCATE_BYTES)
+                .min(self.config.segment_bytes_max.max(end))
                 .next_multiple_of(WRITE_ALIGNMENT as u64);
             file.allocate(allocate_to).await?;
             self.state.borrow_mut().allocated_end = allocate_to;
@@ -350,15 +354,7 @@ impl<S: Storage> Log<S> {
                 self.fill_statistics(&mut entries, &batches);
             }
         };
-        let zero_fill = async {
-            match &zeros {
-                Some(range) => file.write_zeros(range.start, range.end - range.start).await,
-                None => Ok(()),
-            }
-        };
-        let data = futures_lite::future::zip(file.write_vectored_at(start, &parts), zero_fill);
-        let ((written, zeroed), ()) = futures_lite::future::zip(data, fill_stats).await;
-        let written = written.and(zeroed);
+        let (written, ()) = futures_lite::future::zip(file.write_vectored_at(start, &parts), fill_stats).await;
         let pending: Vec<PendingStats> = entries
             .iter()
             .zip(&batches)
@@ -375,30 +371,8 @@ impl<S: Storage> Log<S> {
         written?;
         state.tail = next_tail;
         state.tail_start = keep_from;
-        state.zeroed_end = state.zeroed_end.max(end.next_multiple_of(WRITE_ALIGNMENT as u64));
-        if let Some(range) = &zeros {
-            state.zeroed_end = state.zeroed_end.max(range.end);
-        }
         state.unpublished_groups += 1;
         Ok(Written { file, entries, pending })
-    }
-
-    /// The zeros a group of `group_bytes` ending at `end` writes after itself (see
-    /// `LogConfig::zero_fill_bytes`): none for a large group, or while at least half a fill is
-    /// zeroed ahead; never past the segment's size limit.
-    fn zeros_to_write(&self, group_bytes: usize, end: u64, zeroed_end: u64) -> Option<std::ops::Range<u64>> {
-        let fill = self.config.zero_fill_bytes.next_multiple_of(WRITE_ALIGNMENT as u64);
-        if fill == 0 || group_bytes as u64 > fill / 128 {
-            return None;
-        }
-        let data_end = end.next_multiple_of(WRITE_ALIGNMENT as u64);
-        if zeroed_end >= data_end + fill / 2 {
-            return None;
-        }
-        let start = zeroed_end.max(data_end);
-        let limit = self.config.segment_bytes_max.next_multiple_of(WRITE_ALIGNMENT as u64);
-        let stop = (start + fill).min(limit);
-        (stop > start).then_some(start..stop)
     }
 
     /// Computes the statistics of batches that arrived without them (so a predicate can skip
@@ -485,6 +459,8 @@ impl<S: Storage> Log<S> {
 
     /// Seals the active segment (writes its index) and starts a new one at the next offset.
     async fn roll(&self) -> Result<()> {
+        // A zero fill of the segment must land before it is cut to its data.
+        self.wait_for_zero_fill(u64::MAX).await?;
         // The sealed index keeps statistics for good: compute every queued one first.
         self.fill_pending_stats(usize::MAX);
         let (base, size, index) = {
@@ -519,6 +495,7 @@ impl<S: Storage> Log<S> {
         state.tail_start = 0;
         state.allocated_end = 0;
         state.zeroed_end = 0;
+        state.writing_end = 0;
         tracing::debug!(bucket = %self.config.bucket, sealed = base, bytes = size, next, "rolled segment");
         Ok(())
     }

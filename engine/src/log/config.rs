@@ -39,13 +39,12 @@ pub struct LogConfig {
     /// write is in flight (so the queue never grows without bound), and a segment is never
     /// sealed with statistics missing.
     pub stats_backlog_bytes_max: usize,
-    /// Small writes go to space already written with zeros: a group of at most a 128th of
-    /// this many bytes that finds less than half of it zeroed ahead also writes this many
-    /// bytes of zeros after it (in the same flush, synced with it). On ext4 and XFS a write
-    /// into preallocated but never written space must change the extent's state, which
-    /// makes its sync commit the journal; a write over written blocks syncs with a cache
-    /// flush alone (docs/operations.md has the measurements). Costs writing the log's bytes
-    /// twice while writes are small; large groups only preallocate. 0 turns it off.
+    /// How far ahead of the active segment's data `Log::zero_fill_step` (background work)
+    /// keeps it written with zeros while groups are small (at most 64 KiB). On ext4 and XFS a
+    /// write into preallocated but never written space must change the extent's state, so
+    /// its sync commits the journal; a write over written blocks syncs with a cache flush
+    /// alone (docs/operations.md has the measurements). Costs writing the log's bytes twice
+    /// while writes are small (the zeros in 1 MiB writes). 0 turns it off.
     pub zero_fill_bytes: u64,
 }
 
@@ -66,7 +65,7 @@ impl LogConfig {
             writers_max: 10_000,
             validate_payload: false,
             stats_backlog_bytes_max: 16 << 20,
-            zero_fill_bytes: 8 << 20,
+            zero_fill_bytes: 0,
         }
     }
 }

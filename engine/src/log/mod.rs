@@ -16,6 +16,7 @@ pub mod storage;
 pub mod uring;
 mod wait;
 pub mod writers;
+mod zero_fill;
 
 use std::cell::RefCell;
 
@@ -58,6 +59,8 @@ pub struct Log<S: Storage> {
     /// Wakes the writer and syncer of a running flush (a batch staged, a group written or
     /// synced).
     flush_wake: Notify,
+    /// Wakes writes waiting for a zero fill to land.
+    zero_wake: Notify,
 }
 
 impl<S: Storage> Log<S> {

@@ -99,6 +99,9 @@ impl<S: Storage> Log<S> {
             tail_start,
             allocated_end: 0,
             zeroed_end: 0,
+            zeroing: None,
+            writing_end: 0,
+            last_group_bytes: 0,
             unpublished_groups: 0,
             stats_backlog: VecDeque::new(),
             stats_backlog_bytes: 0,
@@ -110,6 +113,7 @@ impl<S: Storage> Log<S> {
             state: RefCell::new(state),
             committed: Notify::default(),
             flush_wake: Notify::default(),
+            zero_wake: Notify::default(),
         }
     }
 }

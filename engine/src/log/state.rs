@@ -40,10 +40,15 @@ pub struct State<F> {
     pub tail_start: u64,
     /// Bytes of the active segment's file reserved with `allocate` (0 = not known).
     pub allocated_end: u64,
-    /// The active segment's file is written (data or zeros from `LogConfig::zero_fill_bytes`)
-    /// up to here: a write below it overwrites written blocks. Only a speed hint, 0 when not
-    /// known; nothing read depends on it.
+    /// End of the active segment's last zero fill (`Log::zero_fill_step`; 0 = none since it
+    /// became active). Only decides where the next fill starts; nothing read depends on it.
     pub zeroed_end: u64,
+    /// A zero fill in flight: groups that would reach into it wait.
+    pub zeroing: Option<std::ops::Range<u64>>,
+    /// End of the group being written, or of the last one, in the active segment.
+    pub writing_end: u64,
+    /// Bytes of the last group written (0 = none since open): zero fill only helps small ones.
+    pub last_group_bytes: usize,
     /// Groups written by the running flush and not yet synced and published.
     pub unpublished_groups: usize,
     /// Published batches that arrived without statistics, oldest first (see

@@ -147,6 +147,7 @@ async fn run(ctx: Rc<ShardContext>, config: MaintenanceConfig, mut stop: StopSig
                 return;
             }
             let Some(bucket) = ctx.bucket_by_id(id) else { continue };
+            zero_fill(&ctx, id, &bucket, &mut stop).await;
             match &bucket.store {
                 Store::Pk(_) => maintain_pk(&ctx, id, &bucket, &mut seen, config, &mut stop).await,
                 Store::Log(log) => {
@@ -215,6 +216,25 @@ async fn maintain_pk(
     }
     if let Err(e) = lsm.collect_garbage().await {
         report(ctx, id, bucket, "deleting replaced SST files", &e);
+    }
+}
+
+/// Zeroes ahead of a bucket log's data while its writes are small (`Log::zero_fill_step`),
+/// a step (1 MiB, written and synced) at a time.
+async fn zero_fill(ctx: &ShardContext, id: BucketId, bucket: &OpenBucket, stop: &mut StopSignal) {
+    let log = match &bucket.store {
+        Store::Log(log) => log,
+        Store::Pk(table) => table.log(),
+    };
+    while !stop.is_set() {
+        match log.zero_fill_step().await {
+            Ok(0) => return,
+            Ok(_) => glommio::executor().yield_task_queue_now().await,
+            Err(e) => {
+                report(ctx, id, bucket, "zeroing ahead of the log", &e);
+                return;
+            }
+        }
     }
 }
 

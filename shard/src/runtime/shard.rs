@@ -50,6 +50,7 @@ pub(crate) async fn run(setup: ShardSetup) {
     let settings = BucketSettings {
         data_dir: config.data_dir.clone(),
         memtable_bytes_max: config.memtable_bytes_max,
+        log_zero_fill_bytes: config.log_zero_fill_bytes,
         block_cache: Rc::new(rill_engine::kv::cache::BlockCache::new(config.block_cache_bytes_per_shard)),
     };
     let budget = MemtableBudget::new(
