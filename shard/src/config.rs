@@ -55,10 +55,10 @@ pub struct RillConfig {
     /// Memtable size per primary-key bucket beyond which the shard queues a flush (the
     /// writer does not wait for it; `memtable_bytes_max_per_shard` bounds the total).
     pub memtable_bytes_max: usize,
-    /// `LogConfig::zero_fill_bytes` of every bucket log (0 = off, the default): while a log's
-    /// writes are small, background maintenance keeps this much of its segment zeroed ahead
-    /// of the data (docs/operations.md: halves the p50 of small durable appends here, raises
-    /// their p99).
+    /// `LogConfig::zero_fill_bytes` of log tables' buckets (8 MiB; 0 = off): while a log's
+    /// writes are small, background maintenance keeps this much of its active segment
+    /// zeroed ahead of the data, so each durable append syncs with a cache flush instead of
+    /// a journal commit (docs/operations.md). Primary-key tables' changelogs are not zeroed.
     pub log_zero_fill_bytes: u64,
     /// Memory glommio registers with io_uring per shard.
     pub io_memory_bytes: usize,
@@ -109,7 +109,7 @@ impl RillConfig {
             queue_depth_max: 4096,
             block_cache_bytes_per_shard: 64 << 20,
             memtable_bytes_max: 16 << 20,
-            log_zero_fill_bytes: 0,
+            log_zero_fill_bytes: 8 << 20,
             io_memory_bytes: 2 << 20,
             memtable_bytes_max_per_shard: 256 << 20,
             write_stall_ms_max: 10_000,
