@@ -44,7 +44,7 @@ pub struct LogConfig {
     /// write into preallocated but never written space must change the extent's state, so
     /// its sync commits the journal; a write over written blocks syncs with a cache flush
     /// alone (docs/operations.md has the measurements). Costs writing the log's bytes twice
-    /// while writes are small (the zeros in 1 MiB writes). 0 turns it off.
+    /// while writes are small (the zeros in 256 KiB writes). 0 turns it off (the default).
     pub zero_fill_bytes: u64,
 }
 

@@ -6,7 +6,9 @@
 //! compaction steps while there is work, delete SST files compaction replaced; get the shard
 //! under its memtable budget. Every `retention_check_interval_ms`, enforce log retention on
 //! every bucket (log tables and primary-key changelogs). For each log bucket, compute the
-//! statistics queued for batches that arrived without them (1 MiB per step). On shard 0, every
+//! statistics queued for batches that arrived without them (1 MiB per step). For each log
+//! table bucket whose writes are small, zero its active segment ahead of the data
+//! (`RillConfig::log_zero_fill_bytes`, 256 KiB per step). On shard 0, every
 //! `auto_partition_check_interval_ms`, one round of auto-partitioning. Errors are logged with the table and
 //! bucket and retried on the next round. The loop stops when told to, after its current step.
 
@@ -220,7 +222,7 @@ async fn maintain_pk(
 }
 
 /// Zeroes ahead of a bucket log's data while its writes are small (`Log::zero_fill_step`),
-/// a step (1 MiB, written and synced) at a time.
+/// a step (256 KiB, written and synced) at a time.
 async fn zero_fill(ctx: &ShardContext, id: BucketId, bucket: &OpenBucket, stop: &mut StopSignal) {
     let log = match &bucket.store {
         Store::Log(log) => log,
