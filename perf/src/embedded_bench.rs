@@ -174,7 +174,7 @@ impl EmbeddedConfig {
             workloads: args.workloads.clone(),
             seed: args.seed,
             shard_spin_us: args.shard_spin_us,
-            caller_cpu: args.caller_cpu.or_else(|| free_cpu(args.shards.max(1))),
+            caller_cpu: args.caller_cpu.or_else(|| free_cpu(&defaults.clone().with_shards(args.shards.max(1)))),
         }
     }
 
@@ -193,7 +193,7 @@ impl EmbeddedConfig {
     pub fn setup(&self) -> Vec<String> {
         vec![
             format!(
-                "embedded: `Rill::open` with {} shard(s) (shard i pinned to the i-th online CPU when shards <= nproc), RillConfig defaults but block_cache_bytes_per_shard = {:.1} MiB and shard_spin_us = {} (memtable {} MiB, maintenance every 100 ms); blocking calls from one caller thread ({}), one at a time",
+                "embedded: `Rill::open` with {} shard(s) (shard i pinned to the i-th allowed CPU when there are enough), RillConfig defaults but block_cache_bytes_per_shard = {:.1} MiB and shard_spin_us = {} (memtable {} MiB, maintenance every 100 ms); blocking calls from one caller thread ({}), one at a time",
                 self.shards,
                 self.cache_bytes as f64 / (1 << 20) as f64,
                 self.shard_spin_us,
@@ -693,11 +693,14 @@ pub fn embedded_command(args: &EmbeddedArgs) -> Result<()> {
     Ok(())
 }
 
-/// The first CPU that none of `shards` pinned shards uses (shards are pinned to the first
-/// `shards` online CPUs when shards <= nproc; this machine's CPUs are numbered from 0).
-fn free_cpu(shards: usize) -> Option<usize> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (shards < cpus).then_some(shards)
+/// The first CPU the shards of `config` may run on that none of them is pinned to (none when
+/// a shard is not pinned: it may run anywhere).
+fn free_cpu(config: &RillConfig) -> Option<usize> {
+    let taken = config.planned_shard_cpus().ok()?;
+    if taken.contains(&None) {
+        return None;
+    }
+    rill_shard::runtime::allowed_cpus().into_iter().find(|cpu| !taken.contains(&Some(*cpu)))
 }
 
 /// Pins the calling thread to `cpu`.

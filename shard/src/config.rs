@@ -129,6 +129,24 @@ impl RillConfig {
         self
     }
 
+    /// The CPU each shard of a `Rill` opened with this configuration will run on (`None`: not
+    /// pinned, when there are more shards than allowed CPUs), by the rule `Rill::open` applies
+    /// (`shard_cpus`, else the first allowed CPUs in order; see
+    /// [`crate::runtime::allowed_cpus`]). A program embedding rill uses it to keep its own
+    /// threads off the shards' CPUs. Fails as `Rill::open` would for a `shard_cpus` that does
+    /// not fit.
+    pub fn planned_shard_cpus(&self) -> crate::Result<Vec<Option<usize>>> {
+        let allowed = crate::runtime::allowed_cpus();
+        let placements = crate::runtime::placement::placements(self.shards.max(1), &self.shard_cpus, &allowed)?;
+        Ok(placements
+            .into_iter()
+            .map(|p| match p {
+                glommio::Placement::Fixed(cpu) => Some(cpu),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The same with `clock` for created times and auto-partitioning.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;

@@ -31,6 +31,7 @@ fn each_shard_runs_on_the_cpu_named_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path(), 1);
     config.shard_cpus = vec![last];
+    assert_eq!(config.planned_shard_cpus().unwrap(), [Some(last)]);
     let rill = common::open_with(config);
     assert_eq!(shard_cpus_seen(&rill, 1), [vec![last]]);
     // And it works there (score = id * 10 + 7).
@@ -44,6 +45,7 @@ fn each_shard_runs_on_the_cpu_named_for_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = common::config(dir.path(), 2);
         config.shard_cpus = vec![last, first];
+        assert_eq!(config.planned_shard_cpus().unwrap(), [Some(last), Some(first)]);
         let rill = common::open_with(config);
         assert_eq!(shard_cpus_seen(&rill, 2), [vec![last], vec![first]]);
         rill.shutdown();
@@ -56,10 +58,14 @@ fn by_default_each_shard_is_pinned_to_one_cpu() {
     // order); here: pinned, one CPU each, none shared.
     let shards = my_cpus().len().min(2);
     let dir = tempfile::tempdir().unwrap();
+    let planned = common::config(dir.path(), shards).planned_shard_cpus().unwrap();
     let rill = common::open(dir.path(), shards);
     let seen = shard_cpus_seen(&rill, shards);
     assert!(seen.iter().all(|cpus| cpus.len() == 1), "{seen:?}");
     assert!(shards < 2 || seen[0] != seen[1], "{seen:?}");
+    // `planned_shard_cpus` tells a caller beforehand where they will run.
+    let seen_one: Vec<Option<usize>> = seen.iter().map(|cpus| Some(cpus[0])).collect();
+    assert_eq!(planned, seen_one);
     rill.shutdown();
 }
 
@@ -71,8 +77,13 @@ fn a_cpu_list_that_does_not_fit_is_refused_at_open() {
     let refused = |shards, cpus: Vec<usize>| {
         let mut config = common::config(&dir, shards);
         config.shard_cpus = cpus;
-        match Rill::open(config) {
+        let planned = match config.planned_shard_cpus() {
             Err(Error::Runtime { reason }) => reason,
+            other => panic!("expected planned_shard_cpus to refuse too, got {other:?}"),
+        };
+        match Rill::open(config) {
+            Err(Error::Runtime { reason }) if reason == planned => reason,
+            Err(Error::Runtime { reason }) => panic!("open refused with {reason:?}, the plan with {planned:?}"),
             Err(other) => panic!("expected a runtime error, got {other}"),
             Ok(_) => panic!("expected the open to be refused"),
         }

@@ -11,6 +11,8 @@ pub(crate) mod mailbox;
 mod maintenance;
 pub mod memlock;
 pub(crate) mod placement;
+
+pub use placement::allowed_cpus;
 pub(crate) mod point;
 mod point_rows;
 mod shard;

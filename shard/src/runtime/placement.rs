@@ -42,7 +42,7 @@ pub(crate) fn placements(shards: usize, cpus: &[usize], allowed: &[usize]) -> Re
 /// calling thread's affinity: a caller pinned to one core (as `shard_spin_us` advises) must not
 /// narrow where the shards go, and the kernel lets a new thread pin itself anywhere in its
 /// cpuset.
-pub(crate) fn allowed_cpus() -> Vec<usize> {
+pub fn allowed_cpus() -> Vec<usize> {
     let online = read_cpu_list("/sys/devices/system/cpu/online");
     let cpuset = cgroup_cpuset();
     match (online, cpuset) {
