@@ -4,13 +4,12 @@
 //! much larger than the memtable, most lookups, and the old-row reads of most upserts, are
 //! such misses.
 //!
-//! A key's hash picks a word and [`BITS_PER_KEY`] bits in it. At 16 bits of filter per key
-//! (the size [`super::tree::Lsm`] gives it for rows of about 130 bytes) a word holds about 4
-//! keys, 22% of its bits are set, and a false positive (a lookup that goes on to the index
-//! and finds nothing) takes about 0.3% of absent keys. Smaller rows put more keys in the same
-//! filter; it only answers "maybe" more often.
-
-use crate::kv::sst::bloom::hash64;
+//! A key's hash ([`hash64`](crate::kv::sst::hash64), the one the SSTs' blooms use: a lookup
+//! hashes once) picks a word and [`BITS_PER_KEY`] bits in it. At 16 bits of filter per key
+//! (the least `memtable::filter_bytes_for` gives a memtable as full as the one before it) a
+//! word holds about 4 keys, 22% of its bits are set, and a false positive (a lookup that goes
+//! on to the index and finds nothing) takes about 0.3% of absent keys. A memtable with more
+//! keys than its filter was sized for only gets "maybe" more often.
 
 /// Bits set per key, all in one word.
 const BITS_PER_KEY: u32 = 4;
@@ -34,22 +33,22 @@ impl MemFilter {
         self.words.len() * size_of::<u64>()
     }
 
-    /// Adds `key`.
-    pub fn insert(&mut self, key: &[u8]) {
-        let (word, mask) = self.position(key);
+    /// Adds the key whose [`hash64`](crate::kv::sst::hash64) is `hash`.
+    pub fn insert_hash(&mut self, hash: u64) {
+        let (word, mask) = self.position(hash);
         self.words[word] |= mask;
     }
 
-    /// False only when `key` was never inserted.
-    pub fn may_contain(&self, key: &[u8]) -> bool {
-        let (word, mask) = self.position(key);
+    /// False only when no key with [`hash64`](crate::kv::sst::hash64) `hash` was inserted (the caller hashes once
+    /// for this filter and the SSTs' blooms).
+    pub fn may_contain_hash(&self, hash: u64) -> bool {
+        let (word, mask) = self.position(hash);
         self.words[word] & mask == mask
     }
 
-    /// The word and the bits of `key`: the word from the hash's high half, each bit from six
-    /// bits of its low half.
-    fn position(&self, key: &[u8]) -> (usize, u64) {
-        let hash = hash64(key);
+    /// The word and the bits of a key's hash: the word from the high half, each bit from six
+    /// bits of the low half.
+    fn position(&self, hash: u64) -> (usize, u64) {
         let word = (hash >> 32) as usize & (self.words.len() - 1);
         let mask = (0..BITS_PER_KEY).fold(0u64, |mask, i| mask | 1 << ((hash >> (6 * i)) & 63));
         (word, mask)
@@ -60,15 +59,16 @@ impl MemFilter {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::kv::sst::hash64;
 
     #[test]
     fn inserted_keys_are_always_found() {
         let mut f = MemFilter::new(4096);
         let keys: Vec<Vec<u8>> = (0u32..2000).map(|i| format!("key-{i}").into_bytes()).collect();
         for k in &keys {
-            f.insert(k);
+            f.insert_hash(hash64(k));
         }
-        assert!(keys.iter().all(|k| f.may_contain(k)));
+        assert!(keys.iter().all(|k| f.may_contain_hash(hash64(k))));
     }
 
     #[test]
@@ -76,9 +76,9 @@ mod tests {
         let n = 50_000u32;
         let mut f = MemFilter::new(n as usize * 16 / 8);
         for i in 0..n {
-            f.insert(&i.to_be_bytes());
+            f.insert_hash(hash64(&i.to_be_bytes()));
         }
-        let false_positives = (n..n + 100_000).filter(|i| f.may_contain(&i.to_be_bytes())).count();
+        let false_positives = (n..n + 100_000).filter(|i| f.may_contain_hash(hash64(&i.to_be_bytes()))).count();
         // Expected about 0.3-0.5%; a filter that answered "maybe" for everything gives 100%.
         assert!(false_positives < 1_000, "{false_positives} false positives in 100000");
     }

@@ -20,6 +20,7 @@ use arrow_select::interleave::interleave;
 
 use super::memfilter::MemFilter;
 use super::memkey::MemKey;
+use super::sst::hash64;
 use crate::error::{Error, Result};
 
 /// Concatenate the newest chunks when this many were added since the last time (many small
@@ -132,7 +133,7 @@ impl Memtable {
             any_row |= !deleted[i];
             if self.index.insert(MemKey::new(key), slot).is_none() {
                 self.key_bytes += key.len();
-                self.filter.insert(key);
+                self.filter.insert_hash(hash64(key));
             }
         }
         self.writes.push((chunk, 0));
@@ -151,7 +152,12 @@ impl Memtable {
 
     /// The newest version of `key`, if the memtable has one.
     pub fn get(&self, key: &[u8]) -> Option<MemValue<'_>> {
-        if self.index.is_empty() || !self.filter.may_contain(key) {
+        self.get_hashed(key, hash64(key))
+    }
+
+    /// [`Self::get`] of a key whose [`hash64`] the caller has (it also probes SST blooms).
+    pub fn get_hashed(&self, key: &[u8], hash: u64) -> Option<MemValue<'_>> {
+        if self.index.is_empty() || !self.filter.may_contain_hash(hash) {
             return None;
         }
         self.index.get(&MemKey::new(key)).map(|slot| self.value(*slot))
@@ -253,7 +259,7 @@ impl Memtable {
                 Slot::Tombstone => Slot::Tombstone,
             };
             let len = key.as_slice().len();
-            self.filter.insert(key.as_slice());
+            self.filter.insert_hash(hash64(key.as_slice()));
             if self.index.insert(key, slot).is_none() {
                 self.key_bytes += len;
             }

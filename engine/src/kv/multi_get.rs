@@ -43,9 +43,10 @@ impl<S: Storage + Clone> Lsm<S> {
         let mut found: Vec<Option<RowRef>> = vec![None; keys.len()];
         let mut pending = Vec::new();
         for (k, key) in keys.iter().map(AsRef::as_ref).enumerate() {
-            match self.get_in_memory(key) {
+            let hash = hash64(key);
+            match self.get_in_memory(key, hash) {
                 Some(answer) => found[k] = answer,
-                None => pending.push(Cursor { key: k, hash: hash64(key), level: 0, at: 0 }),
+                None => pending.push(Cursor { key: k, hash, level: 0, at: 0 }),
             }
         }
         if pending.is_empty() {

@@ -220,11 +220,11 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// The newest version of `key`: `Some((batch, row))`, or `None` if absent or deleted.
     pub async fn get(&self, key: &[u8]) -> Result<Option<RowRef>> {
-        if let Some(found) = self.get_in_memory(key) {
+        let hash = hash64(key);
+        if let Some(found) = self.get_in_memory(key, hash) {
             return Ok(found);
         }
         let version = Rc::clone(&self.version.borrow());
-        let hash = hash64(key);
         for (level, readers) in version.levels.iter().enumerate() {
             for reader in level_candidates(readers, level, key).iter().filter(|r| r.may_contain_hash(hash)) {
                 if let Some(row) = reader.get_unfiltered(key, &self.cache).await? {
@@ -243,10 +243,10 @@ impl<S: Storage + Clone> Lsm<S> {
             .map_err(|e| Error::arrow("table rows of an SST block", e))
     }
 
-    /// `Some(answer)` when the memtables decide the key.
-    pub(super) fn get_in_memory(&self, key: &[u8]) -> Option<Option<RowRef>> {
+    /// `Some(answer)` when the memtables decide the key (`hash` is its [`hash64`]).
+    pub(super) fn get_in_memory(&self, key: &[u8], hash: u64) -> Option<Option<RowRef>> {
         let decide = |m: &Memtable| {
-            m.get(key).map(|v| match v {
+            m.get_hashed(key, hash).map(|v| match v {
                 MemValue::Row(batch, row) => Some((batch.clone(), row)),
                 MemValue::Deleted => None,
             })

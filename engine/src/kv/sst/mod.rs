@@ -22,7 +22,7 @@
 //! An SST always holds at least one row: [`SstWriter::finish`] rejects an empty one (a flush
 //! or compaction with nothing to write writes no file).
 
-pub(crate) mod bloom;
+mod bloom;
 mod format;
 mod key_prefixes;
 mod reader;
