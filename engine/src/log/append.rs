@@ -10,7 +10,7 @@ use tracing::warn;
 
 use super::entry::{encode_index, BatchEntry};
 use super::segment::{index_name, log_name, Segment};
-use super::state::{PendingStats, Staged};
+use super::state::{PendingStats, Staged, State};
 use super::storage::{Storage, StorageFile, WRITE_ALIGNMENT};
 use super::writers::{BatchRange, SequenceCheck};
 use super::{AppendInfo, Log};
@@ -615,11 +615,22 @@ impl<S: Storage> FlushGuard<'_, S> {
 impl<S: Storage> Drop for FlushGuard<'_, S> {
     fn drop(&mut self) {
         if self.armed {
-            if let Ok(mut state) = self.log.state.try_borrow_mut() {
-                state.flushing = false;
-                state.poisoned = Some("a group commit was abandoned half-way".into());
-            }
-            self.log.committed.notify_all();
+            self.log.close_abandoned("a group commit was abandoned half-way", |state| state.flushing = false);
         }
+    }
+}
+
+impl<S: Storage> Log<S> {
+    /// Closes the log when a write or sync future was dropped half-way (its I/O may still
+    /// land, and what it was writing may be lost): `release` gives back what the future held,
+    /// and every waiter (appenders, writes waiting for a zero fill) wakes to find the log
+    /// closed. Called from `Drop`, so a state already borrowed is left as it is.
+    pub(super) fn close_abandoned(&self, reason: &str, release: impl FnOnce(&mut State<S::File>)) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            release(&mut state);
+            state.poisoned = Some(reason.into());
+        }
+        self.committed.notify_all();
+        self.zero_wake.notify_all();
     }
 }

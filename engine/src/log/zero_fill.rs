@@ -123,12 +123,7 @@ impl<S: Storage> ZeroFillGuard<'_, S> {
 impl<S: Storage> Drop for ZeroFillGuard<'_, S> {
     fn drop(&mut self) {
         if self.armed {
-            if let Ok(mut state) = self.log.state.try_borrow_mut() {
-                state.zeroing = None;
-                state.poisoned = Some("a zero fill was abandoned half-way".into());
-            }
-            self.log.zero_wake.notify_all();
-            self.log.committed.notify_all();
+            self.log.close_abandoned("a zero fill was abandoned half-way", |state| state.zeroing = None);
         }
     }
 }
