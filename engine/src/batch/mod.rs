@@ -1,5 +1,6 @@
 //! Fluss's LogRecordBatch: header, statistics, change types, Arrow IPC payload, projection.
 
+pub mod adaptive;
 pub mod builder;
 pub mod change_type;
 pub mod crc;

@@ -21,6 +21,7 @@ use super::lww::{self, LwwPlan};
 use super::merge::{row_datums, Datum, MergeEngine, Outcome};
 use super::prewrite::{Buffered, PreWrite};
 use super::write_turn::WriteTurn;
+use crate::batch::adaptive::AdaptiveCompression;
 use crate::batch::{BuildOptions, ChangeType, Compression};
 use crate::error::{Error, Result};
 use crate::kv::cache::BlockCache;
@@ -86,7 +87,9 @@ pub struct PkTable<S: Storage + Clone> {
     key_columns: Vec<usize>,
     merge: MergeEngine,
     image: ChangelogImage,
-    compression: Compression,
+    /// The table's `table.log.arrow.compression.type`, skipped while the changelog does not
+    /// compress.
+    compression: AdaptiveCompression,
     log: Log<S>,
     lsm: Lsm<S>,
     prewrite: RefCell<PreWrite>,
@@ -127,7 +130,7 @@ impl<S: Storage + Clone> PkTable<S> {
             key_columns,
             merge,
             image,
-            compression,
+            compression: AdaptiveCompression::new(compression),
             log,
             lsm,
             prewrite: RefCell::new(PreWrite::default()),
@@ -183,8 +186,10 @@ impl<S: Storage + Clone> PkTable<S> {
             }
             return Ok(WriteResult { base_offset: end, next_offset: end, changes: 0, duplicate: false });
         }
-        let options = BuildOptions { compression: self.compression, writer_id, batch_sequence, statistics: true };
+        let compression = self.compression.choose();
+        let options = BuildOptions { compression, writer_id, batch_sequence, statistics: true };
         let bytes = plan.encode(&self.schema, &options)?;
+        self.compression.observe(compression, &plan.changelog, bytes.len());
         let applied = plan.keys.len();
         let id = self.prewrite.borrow_mut().stage(plan.keys, plan.deleted, plan.rows);
         let staged = self.log.stage(bytes);
