@@ -9,6 +9,7 @@ pub mod memkey;
 pub mod memtable;
 pub mod merge;
 mod multi_get;
+mod prefetch;
 pub mod sst;
 pub mod step;
 pub mod tree;

@@ -53,6 +53,7 @@ impl<S: Storage + Clone> Lsm<S> {
             return Ok(found);
         }
         let version = Rc::clone(&self.version.borrow());
+        prefetch_blooms(&version, keys, &pending);
         while !pending.is_empty() {
             let mut reads: Vec<(Rc<SstReader<S::File>>, usize)> = Vec::new();
             let mut waiting: Vec<(Cursor, usize)> = Vec::new();
@@ -122,5 +123,19 @@ impl<S: Storage + Clone> Lsm<S> {
             return Ok(None);
         }
         Ok(Some((self.table_rows(&row.block)?, row.row)))
+    }
+}
+
+/// Hints the CPU to fetch the bloom filter words of every candidate SST of every pending key,
+/// before any is probed: the filters of a large bucket are megabytes, so each probe would
+/// otherwise wait for its own cache misses, one key after another.
+fn prefetch_blooms<F: crate::log::StorageFile, K: AsRef<[u8]>>(version: &Version<F>, keys: &[K], pending: &[Cursor]) {
+    for cursor in pending {
+        let key = keys[cursor.key].as_ref();
+        for (level, readers) in version.levels.iter().enumerate() {
+            for reader in level_candidates(readers, level, key) {
+                reader.prefetch_bloom(cursor.hash);
+            }
+        }
     }
 }

@@ -151,6 +151,16 @@ impl Bloom {
         self.words.is_empty() || self.probes(h).all(|(word, mask)| self.words.get(word).is_some_and(|w| w & mask != 0))
     }
 
+    /// Asks the CPU for the words [`Self::may_contain_hash`] of `h` reads (see
+    /// [`crate::kv::prefetch`]).
+    pub fn prefetch_hash(&self, h: u64) {
+        for (word, _) in self.probes(h) {
+            if let Some(w) = self.words.get(word) {
+                crate::kv::prefetch::prefetch(w);
+            }
+        }
+    }
+
     /// False only when `key` was certainly not added.
     pub fn may_contain(&self, key: &[u8]) -> bool {
         self.may_contain_hash(hash64(key))

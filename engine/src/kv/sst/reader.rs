@@ -196,6 +196,12 @@ impl<F: StorageFile> SstReader<F> {
         self.bloom.may_contain_hash(hash)
     }
 
+    /// Asks the CPU for the bloom filter words [`Self::may_contain_hash`] of `hash` reads: a
+    /// batched lookup hints all its keys first, so their cache misses overlap.
+    pub fn prefetch_bloom(&self, hash: u64) {
+        self.bloom.prefetch_hash(hash);
+    }
+
     /// [`Self::get`] without the bloom filter (the caller checked it): index, one block read
     /// (through `cache`), binary search.
     pub async fn get_unfiltered(&self, key: &[u8], cache: &BlockCache) -> Result<Option<SstRow>> {
