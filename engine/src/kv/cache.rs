@@ -59,23 +59,31 @@ impl std::hash::Hasher for BlockKeyHasher {
     }
 }
 
-type BlockIndex = HashMap<BlockKey, usize, std::hash::BuildHasherDefault<BlockKeyHasher>>;
+type BlockIndex = HashMap<BlockKey, Entry, std::hash::BuildHasherDefault<BlockKeyHasher>>;
 
+/// A cached block as the index holds it: a hit reads only the index (the block is right
+/// there) and one bit of `Inner::referenced`, never its slot.
+struct Entry {
+    slot: usize,
+    block: Arc<RecordBatch>,
+}
+
+/// A block's place on the clock.
 struct Slot {
     key: BlockKey,
-    block: Arc<RecordBatch>,
     bytes: usize,
-    /// Set by a hit, cleared when the clock hand passes: a block is evicted when the hand
-    /// finds it unused since its last pass.
-    referenced: bool,
 }
 
 #[derive(Default)]
 struct Inner {
-    /// Where each cached block's slot is.
+    /// Every cached block, by key.
     index: BlockIndex,
     /// The clock's slots; `None` are free (listed in `free`).
     slots: Vec<Option<Slot>>,
+    /// One bit per slot, set by a hit and cleared when the clock hand passes: a block is
+    /// evicted when the hand finds it unused since its last pass. Dense (a bit per block),
+    /// so setting it on a hit touches memory that stays in the CPU's caches.
+    referenced: Vec<u64>,
     free: Vec<usize>,
     hand: usize,
     bytes: usize,
@@ -83,17 +91,32 @@ struct Inner {
 
 impl Inner {
     fn hit(&mut self, key: BlockKey) -> Option<Arc<RecordBatch>> {
-        let at = *self.index.get(&key)?;
-        let slot = self.slots.get_mut(at)?.as_mut()?;
-        slot.referenced = true;
-        Some(Arc::clone(&slot.block))
+        let entry = self.index.get(&key)?;
+        let (word, bit) = (entry.slot / 64, 1u64 << (entry.slot % 64));
+        let block = Arc::clone(&entry.block);
+        if let Some(w) = self.referenced.get_mut(word) {
+            *w |= bit;
+        }
+        Some(block)
+    }
+
+    /// Reads and clears slot `at`'s referenced bit.
+    fn take_referenced(&mut self, at: usize) -> bool {
+        let (word, bit) = (at / 64, 1u64 << (at % 64));
+        match self.referenced.get_mut(word) {
+            Some(w) if *w & bit != 0 => {
+                *w &= !bit;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn remove(&mut self, key: &BlockKey) -> bool {
-        let Some(at) = self.index.remove(key) else { return false };
-        if let Some(slot) = self.slots.get_mut(at).and_then(Option::take) {
+        let Some(entry) = self.index.remove(key) else { return false };
+        if let Some(slot) = self.slots.get_mut(entry.slot).and_then(Option::take) {
             self.bytes -= slot.bytes;
-            self.free.push(at);
+            self.free.push(entry.slot);
         }
         true
     }
@@ -108,20 +131,17 @@ impl Inner {
         for _ in 0..2 * self.slots.len() {
             let at = self.hand;
             self.hand = (self.hand + 1) % self.slots.len();
-            match self.slots.get_mut(at) {
-                Some(Some(slot)) if slot.referenced => slot.referenced = false,
-                Some(Some(slot)) => {
-                    let key = slot.key;
-                    return self.remove(&key);
-                }
-                _ => {}
+            let Some(Some(slot)) = self.slots.get(at) else { continue };
+            let key = slot.key;
+            if !self.take_referenced(at) {
+                return self.remove(&key);
             }
         }
         unreachable!("invariant: a clock with cached blocks finds one unreferenced within two turns")
     }
 
     fn add(&mut self, key: BlockKey, block: Arc<RecordBatch>, bytes: usize) {
-        let slot = Slot { key, block, bytes, referenced: false };
+        let slot = Slot { key, bytes };
         let at = match self.free.pop() {
             Some(at) => {
                 self.slots[at] = Some(slot);
@@ -132,7 +152,11 @@ impl Inner {
                 self.slots.len() - 1
             }
         };
-        self.index.insert(key, at);
+        if self.referenced.len() <= at / 64 {
+            self.referenced.resize(at / 64 + 1, 0);
+        }
+        self.take_referenced(at);
+        self.index.insert(key, Entry { slot: at, block });
         self.bytes += bytes;
     }
 }
