@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
-use super::sst::{hash64, SstReader, SstRow};
+use super::prefetch::prefetch;
+use super::sst::{hash64, key_column, tombstone_column, SstReader, SstRow};
 use super::tree::{level_candidates, Lsm, RowRef, Version};
 use crate::error::Result;
 use crate::log::join::join_all;
@@ -58,9 +59,8 @@ impl<S: Storage + Clone> Lsm<S> {
             let mut reads: Vec<(Rc<SstReader<S::File>>, usize)> = Vec::new();
             let mut waiting: Vec<(Cursor, usize)> = Vec::new();
             let mut next_round = Vec::new();
-            for mut cursor in pending.drain(..) {
-                let key = keys[cursor.key].as_ref();
-                match self.advance(&version, key, &mut cursor)? {
+            for (cursor, step) in self.advance_all(&version, keys, std::mem::take(&mut pending))? {
+                match step {
                     Step::Decided(answer) => found[cursor.key] = answer,
                     Step::Read(reader, block) => {
                         let same = |(r, b): &(Rc<SstReader<S::File>>, usize)| Rc::ptr_eq(r, &reader) && *b == block;
@@ -93,28 +93,43 @@ impl<S: Storage + Clone> Lsm<S> {
         Ok(found)
     }
 
-    /// Probes `key`'s candidate SSTs from `cursor` on, answering from cached blocks; stops at
-    /// the first block the cache does not hold.
-    fn advance(&self, version: &Version<S::File>, key: &[u8], cursor: &mut Cursor) -> Result<Step<S::File>> {
-        while let Some(readers) = version.levels.get(cursor.level) {
-            let candidates = level_candidates(readers, cursor.level, key);
-            while let Some(reader) = candidates.get(cursor.at) {
-                if reader.may_contain_hash(cursor.hash) {
-                    if let Some(i) = reader.block_for(key) {
-                        let Some(block) = reader.cached_block(i, &self.cache) else {
-                            return Ok(Step::Read(Rc::clone(reader), i));
-                        };
-                        if let Some(row) = reader.find_in_block(i, block, key)? {
-                            return Ok(Step::Decided(self.answer(row)?));
-                        }
+    /// Each cursor's next step, from cached blocks: probes every cursor's candidate SSTs
+    /// in lockstep (all cursors' next candidate, then all their cached blocks, then all the
+    /// searches), so the cache misses of different keys overlap instead of queueing one
+    /// key's chain of misses behind another's. A cursor stops at its answer or at the first
+    /// block the cache does not hold.
+    fn advance_all<K: AsRef<[u8]>>(
+        &self,
+        version: &Version<S::File>,
+        keys: &[K],
+        mut active: Vec<Cursor>,
+    ) -> Result<Vec<(Cursor, Step<S::File>)>> {
+        let mut steps = Vec::with_capacity(active.len());
+        while !active.is_empty() {
+            let mut hits = Vec::with_capacity(active.len());
+            for mut cursor in active.drain(..) {
+                let key = keys[cursor.key].as_ref();
+                let Some((reader, i)) = next_candidate(version, key, &mut cursor) else {
+                    steps.push((cursor, Step::Decided(None)));
+                    continue;
+                };
+                match reader.cached_block(i, &self.cache) {
+                    Some(block) => hits.push((cursor, reader, i, block)),
+                    None => steps.push((cursor, Step::Read(reader, i))),
+                }
+            }
+            prefetch_blocks(hits.iter().map(|(_, _, _, block)| block.as_ref()));
+            for (mut cursor, reader, i, block) in hits {
+                match reader.find_in_block(i, block, keys[cursor.key].as_ref())? {
+                    Some(row) => steps.push((cursor, Step::Decided(self.answer(row)?))),
+                    None => {
+                        cursor.at += 1;
+                        active.push(cursor);
                     }
                 }
-                cursor.at += 1;
             }
-            cursor.level += 1;
-            cursor.at = 0;
         }
-        Ok(Step::Decided(None))
+        Ok(steps)
     }
 
     /// A found SST row as an answer: a tombstone hides the key.
@@ -137,5 +152,68 @@ fn prefetch_blooms<F: crate::log::StorageFile, K: AsRef<[u8]>>(version: &Version
                 reader.prefetch_bloom(cursor.hash);
             }
         }
+    }
+}
+
+/// Moves `cursor` to its next candidate SST (from where it stands) that the key's bloom
+/// filter and the SST's block index let in, and returns that SST and block; the cursor stays
+/// on it. `None` past the last level.
+fn next_candidate<F: crate::log::StorageFile>(
+    version: &Version<F>,
+    key: &[u8],
+    cursor: &mut Cursor,
+) -> Option<(Rc<SstReader<F>>, usize)> {
+    while let Some(readers) = version.levels.get(cursor.level) {
+        let candidates = level_candidates(readers, cursor.level, key);
+        while let Some(reader) = candidates.get(cursor.at) {
+            if reader.may_contain_hash(cursor.hash) {
+                if let Some(i) = reader.block_for(key) {
+                    return Some((Rc::clone(reader), i));
+                }
+            }
+            cursor.at += 1;
+        }
+        cursor.level += 1;
+        cursor.at = 0;
+    }
+    None
+}
+
+/// Hints the CPU to fetch what searching each cached block reads, one hop at a time for all
+/// blocks: the block's column list, then each column's array, then the key column's offsets
+/// and bytes and the tombstone bits. Each hop depends on the one before, so for one block
+/// they are a chain of cache misses; over all blocks each hop's misses overlap.
+fn prefetch_blocks<'a>(blocks: impl Iterator<Item = &'a RecordBatch> + Clone) {
+    for block in blocks.clone() {
+        if let Some(first) = block.columns().first() {
+            prefetch(first);
+        }
+    }
+    for block in blocks.clone() {
+        for column in block.columns() {
+            prefetch(column.as_ref());
+        }
+    }
+    for block in blocks {
+        if let Some(keys) = key_column(block) {
+            prefetch_slice(keys.value_offsets());
+            prefetch_slice(keys.value_data());
+        }
+        if let Some(tombstones) = tombstone_column(block) {
+            prefetch_slice(tombstones.values().values());
+        }
+    }
+}
+
+/// Bytes a block's search may read that are worth hinting whole (a 4 KiB block's key column
+/// is a few hundred bytes; beyond this only the first part is hinted).
+const PREFETCH_BYTES_MAX: usize = 512;
+
+/// Hints the cache lines of `items` (those of its first [`PREFETCH_BYTES_MAX`] bytes).
+fn prefetch_slice<T>(items: &[T]) {
+    let size = size_of::<T>().max(1);
+    let per_line = (64 / size).max(1);
+    for item in items.iter().take(PREFETCH_BYTES_MAX / size).step_by(per_line) {
+        prefetch(item);
     }
 }

@@ -4,7 +4,7 @@
 
 /// Asks the CPU to bring the cache line holding `value` closer (a no-op off x86-64).
 #[inline]
-pub fn prefetch<T>(value: &T) {
+pub fn prefetch<T: ?Sized>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults and changes no memory; `value` is a valid reference anyway.
     unsafe {
