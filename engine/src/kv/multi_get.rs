@@ -106,13 +106,15 @@ impl<S: Storage + Clone> Lsm<S> {
     ) -> Result<Vec<(Cursor, Step<S::File>)>> {
         let mut steps = Vec::with_capacity(active.len());
         while !active.is_empty() {
-            let mut hits = Vec::with_capacity(active.len());
+            let mut probes = Vec::with_capacity(active.len());
             for mut cursor in active.drain(..) {
-                let key = keys[cursor.key].as_ref();
-                let Some((reader, i)) = next_candidate(version, key, &mut cursor) else {
-                    steps.push((cursor, Step::Decided(None)));
-                    continue;
-                };
+                match next_candidate(version, keys[cursor.key].as_ref(), &mut cursor) {
+                    Some((reader, i)) => probes.push((cursor, reader, i)),
+                    None => steps.push((cursor, Step::Decided(None))),
+                }
+            }
+            let mut hits = Vec::with_capacity(probes.len());
+            for (cursor, reader, i) in probes {
                 match reader.cached_block(i, &self.cache) {
                     Some(block) => hits.push((cursor, reader, i, block)),
                     None => steps.push((cursor, Step::Read(reader, i))),
