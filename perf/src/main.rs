@@ -12,13 +12,6 @@ use rill_perf::machine::Machine;
 use rill_perf::report::{self, LogAppendReport};
 use rill_perf::{criterion_summary, fio, Result};
 
-/// rill's Rust code runs on mimalloc here, as a server binary picks its allocator: glibc's
-/// malloc and free took ~9% of an upsert's CPU in profiles (a shard frees a whole memtable,
-/// hundreds of thousands of blocks, at every flush, and glibc then walks and consolidates its
-/// bins). The RocksDB peer's C++ code keeps the C library's malloc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "rill-bench", about = "rill benchmarks, with fio as the peer")]
 struct Cli {
