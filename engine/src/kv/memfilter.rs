@@ -46,6 +46,14 @@ impl MemFilter {
         self.words[word] & mask == mask
     }
 
+    /// Asks the CPU for the word [`Self::may_contain_hash`] of `hash` reads.
+    pub fn prefetch_hash(&self, hash: u64) {
+        let (word, _) = self.position(hash);
+        if let Some(w) = self.words.get(word) {
+            crate::kv::prefetch::prefetch(w);
+        }
+    }
+
     /// The word and the bits of a key's hash: the word from the high half, each bit from six
     /// bits of the low half.
     fn position(&self, hash: u64) -> (usize, u64) {

@@ -163,6 +163,11 @@ impl Memtable {
         self.index.get(&MemKey::new(key)).map(|slot| self.value(*slot))
     }
 
+    /// Asks the CPU for what [`Self::get_hashed`] of `hash` reads first (its filter word).
+    pub fn prefetch_hash(&self, hash: u64) {
+        self.filter.prefetch_hash(hash);
+    }
+
     fn value(&self, slot: Slot) -> MemValue<'_> {
         match slot {
             Slot::Tombstone => MemValue::Deleted,

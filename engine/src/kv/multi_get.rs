@@ -43,8 +43,11 @@ impl<S: Storage + Clone> Lsm<S> {
         }
         let mut found: Vec<Option<RowRef>> = vec![None; keys.len()];
         let mut pending = Vec::new();
-        for (k, key) in keys.iter().map(AsRef::as_ref).enumerate() {
-            let hash = hash64(key);
+        let hashes: Vec<u64> = keys.iter().map(|k| hash64(k.as_ref())).collect();
+        for &hash in &hashes {
+            self.prefetch_in_memory(hash);
+        }
+        for ((k, key), &hash) in keys.iter().map(AsRef::as_ref).enumerate().zip(&hashes) {
             match self.get_in_memory(key, hash) {
                 Some(answer) => found[k] = answer,
                 None => pending.push(Cursor { key: k, hash, level: 0, at: 0 }),
@@ -94,7 +97,7 @@ impl<S: Storage + Clone> Lsm<S> {
     }
 
     /// Each cursor's next step, from cached blocks: probes every cursor's candidate SSTs
-    /// in lockstep (all cursors' next candidate, then all their cached blocks, then all the
+    /// in lockstep (all cursors' next candidate by bloom filter, then all their block index
     /// searches), so the cache misses of different keys overlap instead of queueing one
     /// key's chain of misses behind another's. A cursor stops at its answer or at the first
     /// block the cache does not hold.
@@ -106,11 +109,25 @@ impl<S: Storage + Clone> Lsm<S> {
     ) -> Result<Vec<(Cursor, Step<S::File>)>> {
         let mut steps = Vec::with_capacity(active.len());
         while !active.is_empty() {
-            let mut probes = Vec::with_capacity(active.len());
+            let mut candidates = Vec::with_capacity(active.len());
             for mut cursor in active.drain(..) {
-                match next_candidate(version, keys[cursor.key].as_ref(), &mut cursor) {
-                    Some((reader, i)) => probes.push((cursor, reader, i)),
+                let key = keys[cursor.key].as_ref();
+                match next_candidate(version, key, &mut cursor) {
+                    Some(reader) => {
+                        reader.prefetch_block_index(key);
+                        candidates.push((cursor, reader));
+                    }
                     None => steps.push((cursor, Step::Decided(None))),
+                }
+            }
+            let mut probes = Vec::with_capacity(candidates.len());
+            for (mut cursor, reader) in candidates {
+                match reader.block_for(keys[cursor.key].as_ref()) {
+                    Some(i) => probes.push((cursor, reader, i)),
+                    None => {
+                        cursor.at += 1;
+                        active.push(cursor);
+                    }
                 }
             }
             let mut hits = Vec::with_capacity(probes.len());
@@ -157,21 +174,18 @@ fn prefetch_blooms<F: crate::log::StorageFile, K: AsRef<[u8]>>(version: &Version
     }
 }
 
-/// Moves `cursor` to its next candidate SST (from where it stands) that the key's bloom
-/// filter and the SST's block index let in, and returns that SST and block; the cursor stays
-/// on it. `None` past the last level.
+/// Moves `cursor` to its next candidate SST (from where it stands) whose bloom filter lets
+/// the key in, and returns it; the cursor stays on it. `None` past the last level.
 fn next_candidate<F: crate::log::StorageFile>(
     version: &Version<F>,
     key: &[u8],
     cursor: &mut Cursor,
-) -> Option<(Rc<SstReader<F>>, usize)> {
+) -> Option<Rc<SstReader<F>>> {
     while let Some(readers) = version.levels.get(cursor.level) {
         let candidates = level_candidates(readers, cursor.level, key);
         while let Some(reader) = candidates.get(cursor.at) {
             if reader.may_contain_hash(cursor.hash) {
-                if let Some(i) = reader.block_for(key) {
-                    return Some((Rc::clone(reader), i));
-                }
+                return Some(Rc::clone(reader));
             }
             cursor.at += 1;
         }

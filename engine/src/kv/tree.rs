@@ -243,6 +243,15 @@ impl<S: Storage + Clone> Lsm<S> {
             .map_err(|e| Error::arrow("table rows of an SST block", e))
     }
 
+    /// Asks the CPU for what [`Self::get_in_memory`] of `hash` reads first (the memtables'
+    /// filter words).
+    pub(super) fn prefetch_in_memory(&self, hash: u64) {
+        self.memtable.borrow().prefetch_hash(hash);
+        if let Some(m) = self.flushing.borrow().as_ref() {
+            m.prefetch_hash(hash);
+        }
+    }
+
     /// `Some(answer)` when the memtables decide the key (`hash` is its [`hash64`]).
     pub(super) fn get_in_memory(&self, key: &[u8], hash: u64) -> Option<Option<RowRef>> {
         let decide = |m: &Memtable| {

@@ -49,6 +49,17 @@ impl KeyPrefixes {
         from..from + self.equal_run(from, prefix)
     }
 
+    /// Asks the CPU for the run of prefixes [`Self::equal_range`] of `prefix` searches (the
+    /// fences it reads first are few and stay cached); returns where the run starts.
+    pub fn prefetch(&self, prefix: u64) -> usize {
+        let j = self.fences.partition_point(|&p| p < prefix);
+        let low = j.saturating_sub(1) * FENCE_STRIDE;
+        for p in self.prefixes.iter().skip(low).take(FENCE_STRIDE + 1).step_by(8) {
+            crate::kv::prefetch::prefetch(p);
+        }
+        low
+    }
+
     /// The first position whose prefix is not below `prefix` (`len()` when all are).
     fn lower_bound(&self, prefix: u64) -> usize {
         // fences[j - 1] < prefix <= fences[j]: the answer is in ((j - 1) * stride, j * stride].

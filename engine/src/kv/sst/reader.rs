@@ -11,7 +11,7 @@ use zerocopy::FromBytes;
 
 use super::bloom::Bloom;
 use super::format::{decode_index, schema_crc, BlockInfo, Footer, FOOTER_LEN};
-use super::key_prefixes::{key_prefix, KeyPrefixes};
+use super::key_prefixes::{key_prefix, KeyPrefixes, FENCE_STRIDE};
 use super::{key_column, sst_arrow_schema, sst_name, SstMeta, SstRow};
 use crate::batch::crc::crc32c;
 use crate::batch::ipc;
@@ -168,6 +168,15 @@ impl<F: StorageFile> SstReader<F> {
             return Some(i);
         }
         self.blocks.get(i).filter(|b| b.first_key.as_slice() <= key).map(|_| i)
+    }
+
+    /// Asks the CPU for the parts of the block index [`Self::block_for`] of `key` reads: a
+    /// batched lookup hints all its keys first, so their cache misses overlap.
+    pub fn prefetch_block_index(&self, key: &[u8]) {
+        let low = self.last_key_prefixes.prefetch(key_prefix(key));
+        for p in self.first_key_prefixes.iter().skip(low).take(FENCE_STRIDE + 1).step_by(8) {
+            crate::kv::prefetch::prefetch(p);
+        }
     }
 
     /// The blocks that may hold keys starting with `prefix` (all blocks for an empty prefix;
