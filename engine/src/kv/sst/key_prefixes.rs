@@ -128,7 +128,11 @@ mod tests {
                 prefixes: values.clone(),
             };
             for probe in probes.into_iter().chain(values.first().copied()).chain(values.last().copied()) {
-                prop_assert_eq!(index.equal_range(probe), plain(&values, probe), "probe {}", probe);
+                let range = index.equal_range(probe);
+                prop_assert_eq!(range.clone(), plain(&values, probe), "probe {}", probe);
+                // The hinted run holds where the search lands.
+                let hinted = index.prefetch(probe);
+                prop_assert!(hinted <= range.start && range.start <= hinted + FENCE_STRIDE, "probe {}", probe);
             }
         }
     }
