@@ -33,11 +33,6 @@ impl AdaptiveCompression {
         Self { codec, skip_left: Cell::new(0) }
     }
 
-    /// The table's codec.
-    pub fn codec(&self) -> Compression {
-        self.codec
-    }
-
     /// The compression for the next batch.
     pub fn choose(&self) -> Compression {
         match self.skip_left.get() {

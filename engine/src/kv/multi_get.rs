@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
-use super::prefetch::prefetch;
+use super::prefetch::{prefetch, prefetch_slice};
 use super::sst::{hash64, key_column, tombstone_column, SstReader, SstRow};
 use super::tree::{level_candidates, Lsm, RowRef, Version};
 use crate::error::Result;
@@ -98,8 +98,9 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// Each cursor's next step, from cached blocks: probes every cursor's candidate SSTs
     /// in lockstep (all cursors' next candidate by bloom filter, then all their block index
-    /// searches), so the cache misses of different keys overlap instead of queueing one
-    /// key's chain of misses behind another's. A cursor stops at its answer or at the first
+    /// searches, then all their block cache lookups, then all the searches in the blocks), so
+    /// the cache misses of different keys overlap instead of queueing one key's chain of
+    /// misses behind another's. A cursor stops at its answer or at the first
     /// block the cache does not hold.
     fn advance_all<K: AsRef<[u8]>>(
         &self,
@@ -218,18 +219,5 @@ fn prefetch_blocks<'a>(blocks: impl Iterator<Item = &'a RecordBatch> + Clone) {
         if let Some(tombstones) = tombstone_column(block) {
             prefetch_slice(tombstones.values().values());
         }
-    }
-}
-
-/// Bytes a block's search may read that are worth hinting whole (a 4 KiB block's key column
-/// is a few hundred bytes; beyond this only the first part is hinted).
-const PREFETCH_BYTES_MAX: usize = 512;
-
-/// Hints the cache lines of `items` (those of its first [`PREFETCH_BYTES_MAX`] bytes).
-fn prefetch_slice<T>(items: &[T]) {
-    let size = size_of::<T>().max(1);
-    let per_line = (64 / size).max(1);
-    for item in items.iter().take(PREFETCH_BYTES_MAX / size).step_by(per_line) {
-        prefetch(item);
     }
 }

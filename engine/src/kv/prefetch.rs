@@ -14,3 +14,16 @@ pub fn prefetch<T: ?Sized>(value: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
 }
+
+/// Bytes of a slice worth hinting whole (a 4 KiB block's key column is a few hundred bytes;
+/// beyond this only the first part is hinted).
+const PREFETCH_BYTES_MAX: usize = 512;
+
+/// Hints the cache lines of `items` (those of its first [`PREFETCH_BYTES_MAX`] bytes).
+pub fn prefetch_slice<T>(items: &[T]) {
+    let size = size_of::<T>().max(1);
+    let per_line = (64 / size).max(1);
+    for item in items.iter().take(PREFETCH_BYTES_MAX / size).step_by(per_line) {
+        prefetch(item);
+    }
+}

@@ -20,6 +20,13 @@ pub fn key_prefix(key: &[u8]) -> u64 {
     u64::from_be_bytes(head)
 }
 
+/// The `FENCE_STRIDE + 1` items of `items` from `low` on (fewer at the end): the run a
+/// search narrowed by the fences reads.
+pub fn run_from<T>(items: &[T], low: usize) -> &[T] {
+    let rest = items.get(low..).unwrap_or_default();
+    &rest[..rest.len().min(FENCE_STRIDE + 1)]
+}
+
 /// Sorted prefixes (of blocks' last keys) and every [`FENCE_STRIDE`]-th of them.
 #[derive(Clone, Debug, Default)]
 pub struct KeyPrefixes {
@@ -54,9 +61,7 @@ impl KeyPrefixes {
     pub fn prefetch(&self, prefix: u64) -> usize {
         let j = self.fences.partition_point(|&p| p < prefix);
         let low = j.saturating_sub(1) * FENCE_STRIDE;
-        for p in self.prefixes.iter().skip(low).take(FENCE_STRIDE + 1).step_by(8) {
-            crate::kv::prefetch::prefetch(p);
-        }
+        crate::kv::prefetch::prefetch_slice(run_from(&self.prefixes, low));
         low
     }
 

@@ -11,7 +11,7 @@ use zerocopy::FromBytes;
 
 use super::bloom::Bloom;
 use super::format::{decode_index, schema_crc, BlockInfo, Footer, FOOTER_LEN};
-use super::key_prefixes::{key_prefix, KeyPrefixes, FENCE_STRIDE};
+use super::key_prefixes::{key_prefix, run_from, KeyPrefixes};
 use super::{key_column, sst_arrow_schema, sst_name, SstMeta, SstRow};
 use crate::batch::crc::crc32c;
 use crate::batch::ipc;
@@ -174,9 +174,7 @@ impl<F: StorageFile> SstReader<F> {
     /// batched lookup hints all its keys first, so their cache misses overlap.
     pub fn prefetch_block_index(&self, key: &[u8]) {
         let low = self.last_key_prefixes.prefetch(key_prefix(key));
-        for p in self.first_key_prefixes.iter().skip(low).take(FENCE_STRIDE + 1).step_by(8) {
-            crate::kv::prefetch::prefetch(p);
-        }
+        crate::kv::prefetch::prefetch_slice(run_from(&self.first_key_prefixes, low));
     }
 
     /// The blocks that may hold keys starting with `prefix` (all blocks for an empty prefix;
