@@ -10,6 +10,8 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 
+use super::sst::key_prefixes::key_prefix;
+
 /// Longest key stored inline.
 pub const INLINE_BYTES: usize = 22;
 
@@ -34,21 +36,15 @@ impl MemKey {
         }
     }
 
-    /// The first 8 bytes as a big-endian number, zero padded: ordered like the keys where it
-    /// differs.
-    fn head(&self) -> u64 {
+    /// The first 8 bytes as a big-endian number, zero padded (the [`key_prefix`] of its bytes).
+    pub fn head(&self) -> u64 {
         match self {
             Self::Inline { bytes, .. } => {
                 let mut head = [0u8; 8];
                 head.copy_from_slice(&bytes[..8]);
                 u64::from_be_bytes(head)
             }
-            Self::Boxed(bytes) => {
-                let mut head = [0u8; 8];
-                let n = bytes.len().min(8);
-                head[..n].copy_from_slice(&bytes[..n]);
-                u64::from_be_bytes(head)
-            }
+            Self::Boxed(bytes) => key_prefix(bytes),
         }
     }
 

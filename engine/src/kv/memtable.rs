@@ -1,16 +1,15 @@
 //! The Arrow memtable of a primary-key bucket.
 //!
 //! Rows arrive as Arrow record batches (one per write request, already merged by the merge
-//! engine) and are kept as immutable chunks; an ordered key index maps each encoded primary
-//! key to its newest row (write, row) or to a tombstone, and a directory maps a write to the
-//! chunk and first row holding it. A lookup slices the row out of its chunk; a flush gathers
+//! engine) and are kept as immutable chunks; a key index ([`MemIndex`]: a hash table with
+//! the keys' order kept as sorted runs) maps each encoded primary key to its newest row
+//! (write, row) or to a tombstone, and a directory maps a write to the chunk and first row
+//! holding it. A lookup slices the row out of its chunk; a flush gathers
 //! the live rows in key order with `interleave` into SST rows. When many writes have made
 //! small chunks, the newest ones are concatenated into one (no key moves: only the directory
 //! changes). Rows overwritten later stay in their chunk until the flush, which the byte
 //! accounting includes, so the budget bounds real memory.
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
 use std::sync::Arc;
 
 use arrow_array::{new_null_array, Array, ArrayRef, BinaryArray, BooleanArray, RecordBatch};
@@ -18,29 +17,16 @@ use arrow_schema::SchemaRef;
 use arrow_select::concat::concat_batches;
 use arrow_select::interleave::interleave;
 
-use super::memfilter::MemFilter;
-use super::memkey::MemKey;
+use super::memindex::{MemIndex, Ordered};
 use super::sst::hash64;
 use crate::error::{Error, Result};
 
 /// Concatenate the newest chunks when this many were added since the last time (many small
 /// writes).
 pub const CHUNKS_MAX: usize = 512;
-/// Key filter of a memtable made with [`Memtable::new`] (nothing known about its keys yet).
-pub const FILTER_BYTES_DEFAULT: usize = 64 << 10;
-/// Largest key filter of a memtable (4 Mi keys at 16 bits each).
-pub const FILTER_BYTES_MAX: usize = 8 << 20;
-/// Smallest key filter of a memtable.
-const FILTER_BYTES_MIN: usize = 4 << 10;
-
-/// The key filter for a memtable expected to take `keys` keys (as many as the one before it):
-/// 16 to 32 bits per key (see [`MemFilter`]), within [`FILTER_BYTES_MIN`]..=[`FILTER_BYTES_MAX`].
-/// Its memory is not in [`Memtable::bytes`]: 2-4 bytes per key against the index's ~48.
-pub fn filter_bytes_for(keys: usize) -> usize {
-    keys.saturating_mul(2).clamp(FILTER_BYTES_MIN, FILTER_BYTES_MAX)
-}
-/// Estimated bookkeeping bytes per index entry (tree node share + slot).
-const ENTRY_OVERHEAD_BYTES: usize = 48;
+/// Keys a memtable made with [`Memtable::new`] takes before its index grows (nothing known
+/// about its keys yet; an idle bucket's memtable stays small).
+pub const EXPECTED_KEYS_DEFAULT: usize = 1024;
 
 /// Where a key's newest version lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,37 +54,33 @@ pub struct Memtable {
     writes: Vec<(u32, u32)>,
     /// Chunks from this one on were added one per write since the last concatenation.
     tail_from: usize,
-    index: BTreeMap<MemKey, Slot>,
-    /// Every key of `index`: a lookup of a key not in it mostly stops here.
-    filter: MemFilter,
+    index: MemIndex,
     chunk_bytes: usize,
-    key_bytes: usize,
 }
 
 impl Memtable {
-    /// An empty memtable for rows of `schema` (the table's Arrow schema) with a key filter
-    /// of [`FILTER_BYTES_DEFAULT`].
+    /// An empty memtable for rows of `schema` (the table's Arrow schema), its index sized for
+    /// [`EXPECTED_KEYS_DEFAULT`] keys.
     pub fn new(schema: SchemaRef) -> Self {
-        Self::with_filter_bytes(schema, FILTER_BYTES_DEFAULT)
+        Self::with_expected_keys(schema, EXPECTED_KEYS_DEFAULT)
     }
 
-    /// An empty memtable whose key filter ([`MemFilter`]) takes about `filter_bytes`.
-    pub fn with_filter_bytes(schema: SchemaRef, filter_bytes: usize) -> Self {
+    /// An empty memtable whose index takes `keys` keys before it grows (a flush sizes the
+    /// next memtable for as many keys as the one it writes).
+    pub fn with_expected_keys(schema: SchemaRef, keys: usize) -> Self {
         Self {
             schema,
             chunks: Vec::new(),
             writes: Vec::new(),
             tail_from: 0,
-            index: BTreeMap::new(),
-            filter: MemFilter::new(filter_bytes),
+            index: MemIndex::with_expected_keys(keys),
             chunk_bytes: 0,
-            key_bytes: 0,
         }
     }
 
-    /// Approximate memory held, in bytes (without the key filter: see [`filter_bytes_for`]).
+    /// Approximate memory held, in bytes: the rows' chunks and the index.
     pub fn bytes(&self) -> usize {
-        self.chunk_bytes + self.key_bytes + self.index.len() * ENTRY_OVERHEAD_BYTES
+        self.chunk_bytes + self.index.bytes()
     }
 
     /// Number of keys (rows and tombstones).
@@ -131,10 +113,7 @@ impl Memtable {
         for (i, key) in keys.iter().enumerate() {
             let slot = if deleted[i] { Slot::Tombstone } else { Slot::Row { write, row: i as u32 } };
             any_row |= !deleted[i];
-            if self.index.insert(MemKey::new(key), slot).is_none() {
-                self.key_bytes += key.len();
-                self.filter.insert_hash(hash64(key));
-            }
+            self.index.insert(key, hash64(key), slot)?;
         }
         self.writes.push((chunk, 0));
         if any_row {
@@ -157,15 +136,15 @@ impl Memtable {
 
     /// [`Self::get`] of a key whose [`hash64`] the caller has (it also probes SST blooms).
     pub fn get_hashed(&self, key: &[u8], hash: u64) -> Option<MemValue<'_>> {
-        if self.index.is_empty() || !self.filter.may_contain_hash(hash) {
+        if self.index.is_empty() {
             return None;
         }
-        self.index.get(&MemKey::new(key)).map(|slot| self.value(*slot))
+        self.index.get(key, hash).map(|slot| self.value(slot))
     }
 
-    /// Asks the CPU for what [`Self::get_hashed`] of `hash` reads first (its filter word).
+    /// Asks the CPU for what [`Self::get_hashed`] of `hash` reads first (its index bucket).
     pub fn prefetch_hash(&self, hash: u64) {
-        self.filter.prefetch_hash(hash);
+        self.index.prefetch(hash);
     }
 
     fn value(&self, slot: Slot) -> MemValue<'_> {
@@ -186,10 +165,7 @@ impl Memtable {
 
     /// Keys starting with `prefix`, in order, with their newest versions.
     pub fn prefix<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a [u8], MemValue<'a>)> + 'a {
-        self.index
-            .range((Bound::Included(MemKey::new(prefix)), Bound::Unbounded))
-            .take_while(move |(k, _)| k.as_slice().starts_with(prefix))
-            .map(|(k, slot)| (k.as_slice(), self.value(*slot)))
+        self.index.prefix(prefix).into_iter().map(|(k, slot)| (k, self.value(slot)))
     }
 
     /// All rows in key order as SST rows: `_key`, `_tombstone`, then the table columns.
@@ -202,7 +178,12 @@ impl Memtable {
     /// chunk after another instead of the whole memtable in one step, so the tasks sharing
     /// its thread run between chunks.
     pub fn sorted_chunks(&self, sst_schema: SchemaRef, chunk_rows: usize) -> SortedChunks<'_> {
-        SortedChunks { memtable: self, schema: sst_schema, after: None, chunk_rows: chunk_rows.max(1) }
+        SortedChunks {
+            memtable: self,
+            schema: sst_schema,
+            ordered: self.index.ordered(),
+            chunk_rows: chunk_rows.max(1),
+        }
     }
 
     /// Rows `entries` (in key order) as SST rows.
@@ -238,12 +219,11 @@ impl Memtable {
     /// them in one go held the thread for about 10 ms.
     pub async fn release_in_steps(mut self) {
         while !self.index.is_empty() {
-            for _ in 0..RELEASE_ENTRIES_PER_STEP {
-                if self.index.pop_first().is_none() {
-                    break;
-                }
-            }
+            let more = self.index.release(RELEASE_ENTRIES_PER_STEP);
             crate::kv::step::end_of_step().await;
+            if !more {
+                break;
+            }
         }
         while !self.chunks.is_empty() {
             let keep = self.chunks.len().saturating_sub(RELEASE_CHUNKS_PER_STEP);
@@ -253,22 +233,19 @@ impl Memtable {
     }
 
     /// Puts `newer`'s writes on top of this memtable's (after a failed flush).
-    pub fn absorb(&mut self, newer: Memtable) {
+    pub fn absorb(&mut self, newer: Memtable) -> Result<()> {
         let (chunk_base, write_base) = (self.chunks.len() as u32, self.writes.len() as u32);
         self.chunk_bytes += newer.chunk_bytes;
         self.chunks.extend(newer.chunks);
         self.writes.extend(newer.writes.iter().map(|&(chunk, first)| (chunk + chunk_base, first)));
-        for (key, slot) in newer.index {
+        for (key, slot) in newer.index.entries() {
             let slot = match slot {
                 Slot::Row { write, row } => Slot::Row { write: write + write_base, row },
                 Slot::Tombstone => Slot::Tombstone,
             };
-            let len = key.as_slice().len();
-            self.filter.insert_hash(hash64(key.as_slice()));
-            if self.index.insert(key, slot).is_none() {
-                self.key_bytes += len;
-            }
+            self.index.insert(key, hash64(key), slot)?;
         }
+        Ok(())
     }
 
     /// Concatenates the chunks added since the last time into one; only the directory of the
@@ -306,13 +283,12 @@ const RELEASE_ENTRIES_PER_STEP: usize = 1 << 14;
 const RELEASE_CHUNKS_PER_STEP: usize = 1 << 10;
 
 /// A memtable's rows in key order, a chunk at a time ([`Memtable::sorted_chunks`]): each
-/// chunk walks the index on from the last key of the one before, so no step touches more
-/// than one chunk's entries (a flush yields between chunks).
+/// chunk takes the next keys of one ordered walk of the index, so no step touches more than
+/// one chunk's entries (a flush yields between chunks).
 pub struct SortedChunks<'a> {
     memtable: &'a Memtable,
     schema: SchemaRef,
-    /// The last key of the chunk before (`None`: start at the first key).
-    after: Option<&'a MemKey>,
+    ordered: Ordered<'a>,
     chunk_rows: usize,
 }
 
@@ -320,21 +296,10 @@ impl<'a> Iterator for SortedChunks<'a> {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let index: &'a BTreeMap<MemKey, Slot> = &self.memtable.index;
-        let from = match self.after {
-            Some(key) => index.range::<MemKey, _>((Bound::Excluded(key), Bound::Unbounded)),
-            None => index.range::<MemKey, _>(..),
-        };
-        let mut last = None;
-        let entries: Vec<(&[u8], Slot)> = from
-            .take(self.chunk_rows)
-            .map(|(k, s)| {
-                last = Some(k);
-                (k.as_slice(), *s)
-            })
-            .collect();
-        // No key after the last chunk's: done (and every later call finds none either).
-        self.after = Some(last?);
+        let entries: Vec<(&[u8], Slot)> = self.ordered.by_ref().take(self.chunk_rows).collect();
+        if entries.is_empty() {
+            return None;
+        }
         Some(self.memtable.sst_rows(&self.schema, &entries))
     }
 }
@@ -344,6 +309,7 @@ mod tests {
     use super::*;
     use arrow_array::{Int64Array, StringArray};
     use arrow_schema::{DataType, Field, Schema};
+    use std::collections::BTreeMap;
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("v", DataType::Utf8, true)]))

@@ -4,7 +4,7 @@
 pub mod cache;
 pub mod compaction;
 pub mod manifest;
-pub mod memfilter;
+pub mod memindex;
 pub mod memkey;
 pub mod memtable;
 pub mod merge;

@@ -17,7 +17,7 @@ use tracing::{debug, info};
 
 use super::cache::BlockCache;
 use super::manifest::{Edit, Manifest, SstEntry, LEVELS_MAX};
-use super::memtable::{filter_bytes_for, MemValue, Memtable};
+use super::memtable::{MemValue, Memtable};
 use super::merge::{MergeIter, RunSource};
 use super::sst::{
     hash64, parse_sst_name, sst_arrow_schema, sst_name, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS,
@@ -244,7 +244,7 @@ impl<S: Storage + Clone> Lsm<S> {
     }
 
     /// Asks the CPU for what [`Self::get_in_memory`] of `hash` reads first (the memtables'
-    /// filter words).
+    /// index buckets).
     pub(super) fn prefetch_in_memory(&self, hash: u64) {
         self.memtable.borrow().prefetch_hash(hash);
         if let Some(m) = self.flushing.borrow().as_ref() {
@@ -315,9 +315,9 @@ impl<S: Storage + Clone> Lsm<S> {
 
     async fn flush_inner(&self) -> Result<()> {
         let covers = self.applied_offset.get();
-        // The next memtable's key filter is sized for as many keys as this one took.
+        // The next memtable's index is sized for as many keys as this one took.
         let keys = self.memtable.borrow().len();
-        let next = Memtable::with_filter_bytes(self.schema.to_arrow(), filter_bytes_for(keys));
+        let next = Memtable::with_expected_keys(self.schema.to_arrow(), keys);
         let frozen = Rc::new(std::mem::replace(&mut *self.memtable.borrow_mut(), next));
         *self.flushing.borrow_mut() = Some(Rc::clone(&frozen));
         let result = self.write_l0(&frozen, covers).await;
@@ -337,7 +337,7 @@ impl<S: Storage + Clone> Lsm<S> {
             bucket: self.bucket.clone(),
             reason: "a failed flush left its memtable shared".into(),
         })?;
-        current.absorb(newer);
+        current.absorb(newer)?;
         result
     }
 

@@ -24,7 +24,7 @@
 
 mod bloom;
 mod format;
-mod key_prefixes;
+pub(crate) mod key_prefixes;
 mod reader;
 mod writer;
 
