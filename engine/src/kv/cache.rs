@@ -31,8 +31,8 @@ pub struct CacheStats {
 /// Key of a cached block: (SST id, block index).
 type BlockKey = (u64, usize);
 
-/// Hashes [`BlockKey`]s for the cache's index: a multiply per integer (SipHash, the default,
-/// cost about as much as the rest of a cache hit). Keys are ours, not chosen by a client.
+/// Hashes SST ids for the cache's index: a multiply per integer (SipHash, the default, cost
+/// about as much as the rest of a cache hit). Keys are ours, not chosen by a client.
 #[derive(Default, Clone, Copy)]
 struct BlockKeyHasher(u64);
 
@@ -59,7 +59,12 @@ impl std::hash::Hasher for BlockKeyHasher {
     }
 }
 
-type BlockIndex = HashMap<BlockKey, Entry, std::hash::BuildHasherDefault<BlockKeyHasher>>;
+/// The cached blocks of every SST with any: by SST id, a list by block index. A lookup
+/// finds its SST in a map as small as the SST count (it stays in the CPU's caches) and then
+/// reads one 16-byte entry, whose address is known before it is read, so a batched lookup
+/// hints it ahead ([`BlockCache::prefetch`]); a hash table of every block would cost a
+/// cache miss that cannot be hinted.
+type BlockIndex = HashMap<u64, Vec<Option<Entry>>, std::hash::BuildHasherDefault<BlockKeyHasher>>;
 
 /// A cached block as the index holds it: a hit reads only the index (the block is right
 /// there) and one bit of `Inner::referenced`, never its slot.
@@ -78,6 +83,8 @@ struct Slot {
 struct Inner {
     /// Every cached block, by key.
     index: BlockIndex,
+    /// Blocks in `index`.
+    entries: usize,
     /// The clock's slots; `None` are free (listed in `free`).
     slots: Vec<Option<Slot>>,
     /// One bit per slot, set by a hit and cleared when the clock hand passes: a block is
@@ -90,8 +97,12 @@ struct Inner {
 }
 
 impl Inner {
+    fn entry(&self, (sst, block): BlockKey) -> Option<&Entry> {
+        self.index.get(&sst)?.get(block)?.as_ref()
+    }
+
     fn hit(&mut self, key: BlockKey) -> Option<Arc<RecordBatch>> {
-        let entry = self.index.get(&key)?;
+        let entry = self.entry(key)?;
         let (word, bit) = (entry.slot / 64, 1u64 << (entry.slot % 64));
         let block = Arc::clone(&entry.block);
         if let Some(w) = self.referenced.get_mut(word) {
@@ -112,19 +123,27 @@ impl Inner {
         }
     }
 
-    fn remove(&mut self, key: &BlockKey) -> bool {
-        let Some(entry) = self.index.remove(key) else { return false };
+    fn remove(&mut self, (sst, block): &BlockKey) -> bool {
+        let Some(entry) = self.index.get_mut(sst).and_then(|blocks| blocks.get_mut(*block)?.take()) else {
+            return false;
+        };
+        self.free_slot(entry);
+        true
+    }
+
+    /// Gives back the clock slot of an entry taken out of the index.
+    fn free_slot(&mut self, entry: Entry) {
+        self.entries -= 1;
         if let Some(slot) = self.slots.get_mut(entry.slot).and_then(Option::take) {
             self.bytes -= slot.bytes;
             self.free.push(entry.slot);
         }
-        true
     }
 
     /// Evicts the first block the hand finds unreferenced (clearing the bits it passes).
     /// False when nothing is cached.
     fn evict_one(&mut self) -> bool {
-        if self.index.is_empty() {
+        if self.entries == 0 {
             return false;
         }
         // Two turns at most: the first clears every bit it passes.
@@ -156,7 +175,13 @@ impl Inner {
             self.referenced.resize(at / 64 + 1, 0);
         }
         self.take_referenced(at);
-        self.index.insert(key, Entry { slot: at, block });
+        let blocks = self.index.entry(key.0).or_default();
+        if blocks.len() <= key.1 {
+            blocks.resize_with(key.1 + 1, || None);
+        }
+        debug_assert!(blocks[key.1].is_none(), "invariant: a block is removed before it is added again");
+        blocks[key.1] = Some(Entry { slot: at, block });
+        self.entries += 1;
         self.bytes += bytes;
     }
 }
@@ -172,6 +197,10 @@ pub struct BlockCache {
     evictions: Cell<u64>,
     namespaces: Cell<u64>,
 }
+
+/// Highest block index cached (the index keeps a list of each SST's blocks as long as its
+/// highest cached index; an SST has thousands of blocks).
+pub const BLOCK_INDEX_MAX: usize = (1 << 20) - 1;
 
 /// Bits of a cache key that hold the SST id; the bits above hold the LSM's namespace.
 pub const SST_ID_BITS: u32 = 40;
@@ -211,13 +240,30 @@ impl BlockCache {
         found
     }
 
+    /// Asks the CPU for the index entry [`Self::get`] of (`sst`, `block`) reads.
+    pub fn prefetch(&self, sst: u64, block: usize) {
+        if let Some(entry) = self.inner.borrow().index.get(&sst).and_then(|blocks| blocks.get(block)) {
+            crate::kv::prefetch::prefetch(entry);
+        }
+    }
+
+    /// Asks the CPU for the block (the `RecordBatch` and its reference count) that
+    /// [`Self::get`] of (`sst`, `block`) hands out, when cached. Reads the entry: hint that
+    /// first ([`Self::prefetch`]).
+    pub fn prefetch_block(&self, sst: u64, block: usize) {
+        if let Some(entry) = self.inner.borrow().entry((sst, block)) {
+            crate::kv::prefetch::prefetch_arc(&entry.block);
+        }
+    }
+
     /// Caches a block (replacing any entry under the same key), evicting blocks to stay
-    /// within the budget. A block larger than the whole budget is not cached.
+    /// within the budget. A block larger than the whole budget, or past
+    /// [`BLOCK_INDEX_MAX`], is not cached.
     pub fn insert(&self, sst: u64, block: usize, batch: Arc<RecordBatch>) {
         let bytes = batch_memory_bytes(&batch);
         let mut inner = self.inner.borrow_mut();
         inner.remove(&(sst, block));
-        if bytes > self.bytes_max {
+        if bytes > self.bytes_max || block > BLOCK_INDEX_MAX {
             return;
         }
         while inner.bytes + bytes > self.bytes_max && inner.evict_one() {
@@ -225,7 +271,7 @@ impl BlockCache {
         }
         inner.add((sst, block), batch, bytes);
         self.inserts.set(self.inserts.get() + 1);
-        debug_assert!(inner.bytes <= self.bytes_max && inner.index.len() + inner.free.len() == inner.slots.len());
+        debug_assert!(inner.bytes <= self.bytes_max && inner.entries + inner.free.len() == inner.slots.len());
     }
 
     /// True when `bytes` more fit without evicting anything.
@@ -247,8 +293,13 @@ impl BlockCache {
     /// Drops every block of SST `sst` (after compaction deleted its file). Returns how many.
     pub fn remove_sst(&self, sst: u64) -> usize {
         let mut inner = self.inner.borrow_mut();
-        let keys: Vec<BlockKey> = inner.index.keys().filter(|k| k.0 == sst).copied().collect();
-        keys.iter().filter(|k| inner.remove(k)).count()
+        let Some(blocks) = inner.index.remove(&sst) else { return 0 };
+        let mut removed = 0;
+        for entry in blocks.into_iter().flatten() {
+            inner.free_slot(entry);
+            removed += 1;
+        }
+        removed
     }
 
     /// Counters and current size.
@@ -259,7 +310,7 @@ impl BlockCache {
             misses: self.misses.get(),
             inserts: self.inserts.get(),
             evictions: self.evictions.get(),
-            entries: inner.index.len(),
+            entries: inner.entries,
             bytes: inner.bytes,
         }
     }
@@ -358,13 +409,14 @@ mod tests {
     fn remove_sst_drops_only_that_sst() {
         let cache = BlockCache::new(1 << 20);
         for sst in [4, 5, 6] {
-            for block in [0, 1, usize::MAX] {
+            for block in [0, 1, BLOCK_INDEX_MAX, BLOCK_INDEX_MAX + 1] {
                 cache.insert(sst, block, batch(5));
             }
         }
+        assert_eq!(cache.stats().entries, 9, "blocks past the highest index are not cached");
         assert_eq!(cache.remove_sst(5), 3);
         assert_eq!(cache.stats().entries, 6);
-        assert!(cache.get(5, 0).is_none() && cache.get(4, usize::MAX).is_some() && cache.get(6, 1).is_some());
+        assert!(cache.get(5, 0).is_none() && cache.get(4, BLOCK_INDEX_MAX).is_some() && cache.get(6, 1).is_some());
         let expected = 6 * batch_memory_bytes(&batch(5));
         assert_eq!(cache.stats().bytes, expected);
     }

@@ -33,6 +33,8 @@ pub const TAIL_ITEMS: usize = 256;
 pub const RUN_ITEMS_MAX: usize = 1 << 17;
 /// Smallest table, in buckets.
 const BUCKETS_MIN: usize = 64;
+/// Bytes charged per key by [`MemIndex::bytes`].
+const KEY_BYTES: usize = size_of::<Entry>() + size_of::<Item>() + 2 * size_of::<u64>();
 
 /// A key's place in a run: its first 8 bytes (see [`key_prefix`]) and its entry.
 #[derive(Clone, Copy, Debug)]
@@ -119,13 +121,11 @@ impl MemIndex {
         self.entries.is_empty()
     }
 
-    /// Bytes of memory held (table, entries, runs, long keys).
+    /// Bytes of memory the keys take: per key its entry, its run item and two buckets (the
+    /// table at its fullest), plus the keys too long for their entry. A table made for more
+    /// keys than it holds is not charged for the part not yet used.
     pub fn bytes(&self) -> usize {
-        let run_items: usize = self.runs.iter().map(Vec::capacity).sum::<usize>() + self.tail.capacity();
-        self.buckets.capacity() * size_of::<u64>()
-            + self.entries.capacity() * size_of::<Entry>()
-            + run_items * size_of::<Item>()
-            + self.boxed_bytes
+        self.entries.len() * KEY_BYTES + self.boxed_bytes
     }
 
     /// Asks the CPU for the bucket a probe of `hash` reads first.

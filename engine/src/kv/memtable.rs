@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 pub const CHUNKS_MAX: usize = 512;
 /// Keys a memtable made with [`Memtable::new`] takes before its index grows (nothing known
 /// about its keys yet; an idle bucket's memtable stays small).
-pub const EXPECTED_KEYS_DEFAULT: usize = 1024;
+pub const EXPECTED_KEYS_DEFAULT: usize = 256;
 
 /// Where a key's newest version lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
-use super::prefetch::{prefetch, prefetch_slice};
+use super::prefetch::{prefetch, prefetch_row, prefetch_slice, RowHop};
 use super::sst::{hash64, key_column, tombstone_column, SstReader, SstRow};
 use super::tree::{level_candidates, Lsm, RowRef, Version};
 use crate::error::Result;
@@ -93,12 +93,20 @@ impl<S: Storage + Clone> Lsm<S> {
             }
             pending = next_round;
         }
+        // Callers gather the rows found (the old rows of an upsert's changelog, a batched
+        // lookup's answer): their values sit in as many blocks as rows, a miss or two each.
+        for hop in [RowHop::Slots, RowHop::Bytes] {
+            for (batch, row) in found.iter().flatten() {
+                prefetch_row(batch, *row, hop);
+            }
+        }
         Ok(found)
     }
 
     /// Each cursor's next step, from cached blocks: probes every cursor's candidate SSTs
     /// in lockstep (all cursors' next candidate by bloom filter, then all their block index
-    /// searches, then all their block cache lookups, then all the searches in the blocks), so
+    /// searches, then all their block cache lookups (their index entries and then the cached
+    /// blocks hinted first), then all the searches in the blocks), so
     /// the cache misses of different keys overlap instead of queueing one key's chain of
     /// misses behind another's. A cursor stops at its answer or at the first
     /// block the cache does not hold.
@@ -124,12 +132,18 @@ impl<S: Storage + Clone> Lsm<S> {
             let mut probes = Vec::with_capacity(candidates.len());
             for (mut cursor, reader) in candidates {
                 match reader.block_for(keys[cursor.key].as_ref()) {
-                    Some(i) => probes.push((cursor, reader, i)),
+                    Some(i) => {
+                        self.cache.prefetch(reader.cache_key(), i);
+                        probes.push((cursor, reader, i));
+                    }
                     None => {
                         cursor.at += 1;
                         active.push(cursor);
                     }
                 }
+            }
+            for (_, reader, i) in &probes {
+                self.cache.prefetch_block(reader.cache_key(), *i);
             }
             let mut hits = Vec::with_capacity(probes.len());
             for (cursor, reader, i) in probes {
