@@ -1,15 +1,20 @@
-//! The SST bloom filter: a standard (unblocked) bloom over every key, k probes by double
-//! hashing of one 64-bit hash, and the hash itself.
+//! The SST bloom filter over every key, in one of two layouts, and the hash it uses.
 //!
-//! At 10 bits per key and k = 7 a standard bloom has a false-positive rate of about 0.82%
-//! (a cache-line-blocked one would be faster but lands above 1% at 10 bits per key). The hash
+//! - **Blocked** (written since session 11): a key's probes all fall in one 512-bit block,
+//!   one cache line, chosen by its hash. A negative lookup reads one line instead of about
+//!   two of k = 7 random ones (seven for a key that is present), and a batched lookup hints
+//!   one line per filter. At 10 bits per key: 0.96% false positives in theory, 0.95-0.99%
+//!   measured (the standard layout: 0.82%).
+//! - **Standard**: k probes by double hashing over the whole filter; still read.
+//!
+//! The hash
 //! is written here rather than taken from a crate because it is part of the file format: it
 //! must never change with a dependency upgrade (`ahash`, already in the tree through arrow, is
 //! documented as unstable across versions). It is a wyhash-style folded multiply over 8-byte
 //! words, about one multiply per 8 key bytes.
 //!
 //! On disk (`BloomHeader`, 16 bytes, then `bits / 64` little-endian u64 words):
-//! `u64 bits | u8 hashes | u8 hash_id (1 = hash64 below) | 6 reserved bytes`. `bits = 0`
+//! `u64 bits | u8 hashes | u8 hash_id (1 = hash64 below) | u8 layout | 5 reserved bytes`. `bits = 0`
 //! means no filter: every key may be present.
 
 use zerocopy::little_endian::U64;
@@ -19,6 +24,16 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 pub const HASH_ID: u8 = 1;
 /// Most probes per key.
 pub const HASHES_MAX: u8 = 30;
+/// The header's `layout` of a standard filter.
+pub const LAYOUT_STANDARD: u8 = 0;
+/// The header's `layout` of a blocked filter.
+pub const LAYOUT_BLOCKED: u8 = 1;
+/// Bits of a block of a blocked filter: one cache line.
+pub const BLOCK_BITS: u64 = 512;
+/// Bits of a probe's position in a block.
+const BLOCK_BIT_BITS: u32 = BLOCK_BITS.trailing_zeros();
+/// Probes a blocked filter takes from one 63-bit value.
+const PROBES_PER_VALUE: u32 = 63 / BLOCK_BIT_BITS;
 
 const P0: u64 = 0xa076_1d64_78bd_642f;
 const P1: u64 = 0xe703_7ed1_a0b4_28db;
@@ -71,15 +86,30 @@ pub(super) struct BloomHeader {
     pub bits: U64,
     pub hashes: u8,
     pub hash_id: u8,
-    pub reserved: [u8; 6],
+    pub layout: u8,
+    pub reserved: [u8; 5],
 }
 
 const _: () = assert!(size_of::<BloomHeader>() == 16);
 
+/// One block of a blocked filter, aligned to its cache line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
+struct Block([u64; 8]);
+
+const _: () = assert!(size_of::<Block>() as u64 * 8 == BLOCK_BITS && align_of::<Block>() == 64);
+
+/// The bits of a filter, by layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Bits {
+    Standard(Vec<u64>),
+    Blocked(Vec<Block>),
+}
+
 /// A bloom filter over key hashes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bloom {
-    words: Vec<u64>,
+    bits: Bits,
     hashes: u32,
 }
 
@@ -90,16 +120,34 @@ impl Bloom {
         k.clamp(1.0, f64::from(HASHES_MAX)) as u8
     }
 
-    /// An empty filter sized for `keys` keys at `bits_per_key` (no filter when either is 0).
+    /// An empty blocked filter sized for `keys` keys at `bits_per_key` (no filter when either
+    /// is 0): a whole number of blocks.
     pub fn new(keys: usize, bits_per_key: u32) -> Self {
         if bits_per_key == 0 || keys == 0 {
-            return Self { words: Vec::new(), hashes: 0 };
+            return Self::none();
         }
-        let bits = (keys as u64).saturating_mul(u64::from(bits_per_key)).max(64);
-        Self { words: vec![0; bits.div_ceil(64) as usize], hashes: u32::from(Self::hashes_for(bits_per_key)) }
+        let bits = (keys as u64).saturating_mul(u64::from(bits_per_key)).max(BLOCK_BITS);
+        let blocks = vec![Block::default(); bits.div_ceil(BLOCK_BITS) as usize];
+        Self { bits: Bits::Blocked(blocks), hashes: u32::from(Self::hashes_for(bits_per_key)) }
     }
 
-    /// A filter of the key hashes `key_hashes` at `bits_per_key`.
+    /// An empty filter in the standard layout (read in older SSTs; written only by tests).
+    pub fn new_standard(keys: usize, bits_per_key: u32) -> Self {
+        if bits_per_key == 0 || keys == 0 {
+            return Self::none();
+        }
+        let bits = (keys as u64).saturating_mul(u64::from(bits_per_key)).max(64);
+        Self {
+            bits: Bits::Standard(vec![0; bits.div_ceil(64) as usize]),
+            hashes: u32::from(Self::hashes_for(bits_per_key)),
+        }
+    }
+
+    fn none() -> Self {
+        Self { bits: Bits::Standard(Vec::new()), hashes: 0 }
+    }
+
+    /// A blocked filter of the key hashes `key_hashes` at `bits_per_key`.
     pub fn build(key_hashes: &[u64], bits_per_key: u32) -> Self {
         let mut bloom = Self::new(key_hashes.len(), bits_per_key);
         bloom.insert_all(key_hashes);
@@ -108,9 +156,6 @@ impl Bloom {
 
     /// Adds keys by their [`hash64`].
     pub fn insert_all(&mut self, key_hashes: &[u64]) {
-        if self.words.is_empty() {
-            return;
-        }
         for &h in key_hashes {
             self.insert(h);
         }
@@ -118,7 +163,10 @@ impl Bloom {
 
     /// Size of the filter in bits (0 = no filter).
     pub fn bits(&self) -> u64 {
-        self.words.len() as u64 * 64
+        match &self.bits {
+            Bits::Standard(words) => words.len() as u64 * 64,
+            Bits::Blocked(blocks) => blocks.len() as u64 * BLOCK_BITS,
+        }
     }
 
     /// Probes per key.
@@ -126,6 +174,15 @@ impl Bloom {
         self.hashes
     }
 
+    /// The header's layout byte.
+    fn layout(&self) -> u8 {
+        match self.bits {
+            Bits::Standard(_) => LAYOUT_STANDARD,
+            Bits::Blocked(_) => LAYOUT_BLOCKED,
+        }
+    }
+
+    /// The standard layout's probes: (word, bit mask) by double hashing over all bits.
     fn probes(&self, h: u64) -> impl Iterator<Item = (usize, u64)> {
         let bits = self.bits();
         let step = second(h);
@@ -135,29 +192,73 @@ impl Bloom {
         })
     }
 
+    /// A blocked filter's block of `h` (`reduce(h, blocks)`) and its probes in the block:
+    /// consecutive 9-bit fields of `second(h) >> 1` (`second` sets the low bit), low bits
+    /// first, seven per value; the eighth probe on starts over with `second` of the value
+    /// before.
+    fn block_probes(h: u64, blocks: usize, hashes: u32) -> (usize, impl Iterator<Item = (usize, u64)>) {
+        let block = reduce(h, blocks as u64) as usize;
+        let mut x = second(h) >> 1;
+        let mut used = 0;
+        let probes = (0..hashes).map(move |_| {
+            if used == PROBES_PER_VALUE {
+                x = second(x) >> 1;
+                used = 0;
+            }
+            let bit = (x >> (BLOCK_BIT_BITS * used)) & (BLOCK_BITS - 1);
+            used += 1;
+            ((bit / 64) as usize, 1u64 << (bit % 64))
+        });
+        (block, probes)
+    }
+
     fn insert(&mut self, h: u64) {
-        let bits = self.bits();
-        let step = second(h);
-        for i in 0..u64::from(self.hashes) {
-            let bit = reduce(h.wrapping_add(i.wrapping_mul(step)), bits);
-            if let Some(w) = self.words.get_mut((bit / 64) as usize) {
-                *w |= 1u64 << (bit % 64);
+        let hashes = self.hashes;
+        match &mut self.bits {
+            Bits::Standard(words) if !words.is_empty() => {
+                let bits = words.len() as u64 * 64;
+                let step = second(h);
+                for i in 0..u64::from(hashes) {
+                    let bit = reduce(h.wrapping_add(i.wrapping_mul(step)), bits);
+                    words[(bit / 64) as usize] |= 1u64 << (bit % 64);
+                }
+            }
+            Bits::Standard(_) => {}
+            Bits::Blocked(blocks) => {
+                let (block, probes) = Self::block_probes(h, blocks.len(), hashes);
+                for (word, mask) in probes {
+                    blocks[block].0[word] |= mask;
+                }
             }
         }
     }
 
     /// False only when the key whose [`hash64`] is `h` was certainly not added.
     pub fn may_contain_hash(&self, h: u64) -> bool {
-        self.words.is_empty() || self.probes(h).all(|(word, mask)| self.words.get(word).is_some_and(|w| w & mask != 0))
+        match &self.bits {
+            Bits::Standard(words) => {
+                words.is_empty() || self.probes(h).all(|(word, mask)| words.get(word).is_some_and(|w| w & mask != 0))
+            }
+            Bits::Blocked(blocks) => {
+                let (block, mut probes) = Self::block_probes(h, blocks.len(), self.hashes);
+                let words = &blocks[block].0;
+                probes.all(|(word, mask)| words[word] & mask != 0)
+            }
+        }
     }
 
-    /// Asks the CPU for the words [`Self::may_contain_hash`] of `h` reads (see
-    /// [`crate::kv::prefetch`]).
+    /// Asks the CPU for what [`Self::may_contain_hash`] of `h` reads: the key's block, or
+    /// its words in the standard layout (see [`crate::kv::prefetch`]).
     pub fn prefetch_hash(&self, h: u64) {
-        for (word, _) in self.probes(h) {
-            if let Some(w) = self.words.get(word) {
-                crate::kv::prefetch::prefetch(w);
+        match &self.bits {
+            Bits::Standard(words) => {
+                for (word, _) in self.probes(h) {
+                    if let Some(w) = words.get(word) {
+                        crate::kv::prefetch::prefetch(w);
+                    }
+                }
             }
+            Bits::Blocked(blocks) => crate::kv::prefetch::prefetch(&blocks[reduce(h, blocks.len() as u64) as usize]),
         }
     }
 
@@ -168,11 +269,20 @@ impl Bloom {
 
     /// Appends the on-disk form (header + words) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let header =
-            BloomHeader { bits: self.bits().into(), hashes: self.hashes as u8, hash_id: HASH_ID, reserved: [0; 6] };
+        let header = BloomHeader {
+            bits: self.bits().into(),
+            hashes: self.hashes as u8,
+            hash_id: HASH_ID,
+            layout: self.layout(),
+            reserved: [0; 5],
+        };
         out.extend_from_slice(header.as_bytes());
-        out.reserve(self.words.len() * 8);
-        for w in &self.words {
+        out.reserve(self.bits() as usize / 8);
+        let words: Box<dyn Iterator<Item = u64> + '_> = match &self.bits {
+            Bits::Standard(words) => Box::new(words.iter().copied()),
+            Bits::Blocked(blocks) => Box::new(blocks.iter().flat_map(|b| b.0)),
+        };
+        for w in words {
             out.extend_from_slice(&w.to_le_bytes());
         }
     }
@@ -185,14 +295,22 @@ impl Bloom {
         if header.hash_id != HASH_ID {
             return Err(format!("unknown bloom hash id {}", header.hash_id));
         }
-        if bits % 64 != 0 || bits / 8 != words.len() as u64 {
+        let unit = match header.layout {
+            LAYOUT_STANDARD => 64,
+            LAYOUT_BLOCKED => BLOCK_BITS,
+            other => return Err(format!("unknown bloom layout {other}")),
+        };
+        if bits % unit != 0 || bits / 8 != words.len() as u64 {
             return Err(format!("bloom of {bits} bits does not fit its {} bytes of words", words.len()));
+        }
+        if header.reserved != [0; 5] {
+            return Err("bloom header with nonzero reserved bytes".into());
         }
         let valid_hashes = if bits == 0 { header.hashes == 0 } else { (1..=HASHES_MAX).contains(&header.hashes) };
         if !valid_hashes {
             return Err(format!("bloom of {bits} bits with {} hashes", header.hashes));
         }
-        let words = words
+        let words: Vec<u64> = words
             .chunks_exact(8)
             .map(|w| {
                 let mut b = [0u8; 8];
@@ -200,7 +318,20 @@ impl Bloom {
                 u64::from_le_bytes(b)
             })
             .collect();
-        Ok(Self { words, hashes: u32::from(header.hashes) })
+        let bits = match header.layout {
+            LAYOUT_BLOCKED if !words.is_empty() => Bits::Blocked(
+                words
+                    .chunks_exact(8)
+                    .map(|c| {
+                        let mut block = Block::default();
+                        block.0.copy_from_slice(c);
+                        block
+                    })
+                    .collect(),
+            ),
+            _ => Bits::Standard(words),
+        };
+        Ok(Self { bits, hashes: u32::from(header.hashes) })
     }
 }
 
@@ -209,9 +340,12 @@ mod tests {
     use super::*;
     use crate::log::sim::SplitMix64;
 
-    fn false_positive_rate(keys: &[Vec<u8>], absent: &[Vec<u8>], bits_per_key: u32) -> f64 {
+    fn false_positive_rate(keys: &[Vec<u8>], absent: &[Vec<u8>], bits_per_key: u32, blocked: bool) -> f64 {
         let hashes: Vec<u64> = keys.iter().map(|k| hash64(k)).collect();
-        let bloom = Bloom::build(&hashes, bits_per_key);
+        let mut bloom =
+            if blocked { Bloom::new(keys.len(), bits_per_key) } else { Bloom::new_standard(keys.len(), bits_per_key) };
+        bloom.insert_all(&hashes);
+        assert_eq!(bloom.layout(), if blocked { LAYOUT_BLOCKED } else { LAYOUT_STANDARD });
         assert!(keys.iter().all(|k| bloom.may_contain(k)), "a bloom never forgets a key");
         let hits = absent.iter().filter(|k| bloom.may_contain(k)).count();
         hits as f64 / absent.len() as f64
@@ -221,39 +355,56 @@ mod tests {
     fn false_positive_rate_at_10_bits_per_key_is_at_most_1_percent() {
         let mut rng = SplitMix64(7);
         let mut random = |len: usize| (0..len).map(|_| rng.next_u64() as u8).collect::<Vec<u8>>();
-        // 100k random keys of 4..40 bytes; 100k other random keys (a collision is 2^-32 unlikely).
-        let keys: Vec<Vec<u8>> = (0..100_000).map(|i| random(4 + i % 37)).collect();
-        let absent: Vec<Vec<u8>> = (0..100_000).map(|i| random(5 + i % 37)).collect();
-        let random_rate = false_positive_rate(&keys, &absent, 10);
+        // 200k random keys of 4..40 bytes; 200k other random keys (a collision is 2^-32 unlikely).
+        let keys: Vec<Vec<u8>> = (0..200_000).map(|i| random(4 + i % 37)).collect();
+        let absent: Vec<Vec<u8>> = (0..200_000).map(|i| random(5 + i % 37)).collect();
         // Structured keys: big-endian integers, as an encoded BIGINT key looks.
-        let seq: Vec<Vec<u8>> = (0..100_000u64).map(|i| (i * 2).to_be_bytes().to_vec()).collect();
-        let seq_absent: Vec<Vec<u8>> = (0..100_000u64).map(|i| (i * 2 + 1).to_be_bytes().to_vec()).collect();
-        let seq_rate = false_positive_rate(&seq, &seq_absent, 10);
+        let seq: Vec<Vec<u8>> = (0..200_000u64).map(|i| (i * 2).to_be_bytes().to_vec()).collect();
+        let seq_absent: Vec<Vec<u8>> = (0..200_000u64).map(|i| (i * 2 + 1).to_be_bytes().to_vec()).collect();
         // Short keys with a common prefix, as a string key with a tenant prefix looks.
-        let prefixed: Vec<Vec<u8>> = (0..100_000).map(|i| format!("tenant-7/user-{i}").into_bytes()).collect();
+        let prefixed: Vec<Vec<u8>> = (0..200_000).map(|i| format!("tenant-7/user-{i}").into_bytes()).collect();
         let prefixed_absent: Vec<Vec<u8>> =
-            (100_000..200_000).map(|i| format!("tenant-7/user-{i}").into_bytes()).collect();
-        let prefixed_rate = false_positive_rate(&prefixed, &prefixed_absent, 10);
-        println!("bloom FP at 10 bits/key, k=7: random {random_rate:.4}, sequential {seq_rate:.4}, prefixed {prefixed_rate:.4}");
-        assert!(random_rate <= 0.01, "random keys: {random_rate}");
-        assert!(seq_rate <= 0.01, "sequential keys: {seq_rate}");
-        assert!(prefixed_rate <= 0.01, "prefixed keys: {prefixed_rate}");
+            (200_000..400_000).map(|i| format!("tenant-7/user-{i}").into_bytes()).collect();
+        for blocked in [true, false] {
+            let random_rate = false_positive_rate(&keys, &absent, 10, blocked);
+            let seq_rate = false_positive_rate(&seq, &seq_absent, 10, blocked);
+            let prefixed_rate = false_positive_rate(&prefixed, &prefixed_absent, 10, blocked);
+            println!(
+                "bloom FP at 10 bits/key, k=7, blocked {blocked}: random {random_rate:.5}, sequential {seq_rate:.5}, prefixed {prefixed_rate:.5}"
+            );
+            assert!(random_rate <= 0.01, "random keys, blocked {blocked}: {random_rate}");
+            assert!(seq_rate <= 0.01, "sequential keys, blocked {blocked}: {seq_rate}");
+            assert!(prefixed_rate <= 0.01, "prefixed keys, blocked {blocked}: {prefixed_rate}");
+        }
     }
 
     #[test]
     fn encodes_and_decodes() {
         let hashes: Vec<u64> = (0..1000u32).map(|i| hash64(&i.to_le_bytes())).collect();
+        let mut standard = Bloom::new_standard(hashes.len(), 10);
+        standard.insert_all(&hashes);
+        assert_eq!(standard.bits(), 10_048);
+        let mut bytes = Vec::new();
+        standard.encode(&mut bytes);
+        assert_eq!(bytes[10], LAYOUT_STANDARD);
+        assert_eq!(Bloom::decode(&bytes), Ok(standard));
         let bloom = Bloom::build(&hashes, 10);
         assert_eq!(bloom.hashes(), 7);
-        assert_eq!(bloom.bits(), 10_048);
+        assert_eq!(bloom.bits(), 10_240, "whole blocks");
+        assert!(hashes.iter().all(|&h| bloom.may_contain_hash(h)));
         let mut bytes = Vec::new();
         bloom.encode(&mut bytes);
         assert_eq!(Bloom::decode(&bytes), Ok(bloom));
         assert!(Bloom::decode(&bytes[..bytes.len() - 1]).is_err());
         assert!(Bloom::decode(&bytes[..10]).is_err());
+        for (at, value) in [(9, 9), (10, 2), (11, 1)] {
+            let mut bad = bytes.clone();
+            bad[at] = value;
+            assert!(Bloom::decode(&bad).is_err(), "byte {at} = {value}");
+        }
         let mut bad = bytes.clone();
-        bad[9] = 9;
-        assert!(Bloom::decode(&bad).is_err());
+        bad[0..8].copy_from_slice(&10_176u64.to_le_bytes());
+        assert!(Bloom::decode(&bad[..16 + 10_176 / 8]).is_err(), "a blocked filter is whole blocks");
     }
 
     #[test]
