@@ -109,11 +109,16 @@ impl Memtable {
         }
         let write = u32::try_from(self.writes.len()).map_err(|_| Error::invalid_batch("too many memtable writes"))?;
         let chunk = u32::try_from(self.chunks.len()).map_err(|_| Error::invalid_batch("too many memtable chunks"))?;
+        // Every key's bucket is hinted before the first insert, so their misses overlap.
+        let hashes: Vec<u64> = keys.iter().map(|k| hash64(k)).collect();
+        for &hash in &hashes {
+            self.index.prefetch(hash);
+        }
         let mut any_row = false;
-        for (i, key) in keys.iter().enumerate() {
+        for (i, (key, &hash)) in keys.iter().zip(&hashes).enumerate() {
             let slot = if deleted[i] { Slot::Tombstone } else { Slot::Row { write, row: i as u32 } };
             any_row |= !deleted[i];
-            self.index.insert(key, hash64(key), slot)?;
+            self.index.insert(key, hash, slot)?;
         }
         self.writes.push((chunk, 0));
         if any_row {
