@@ -226,8 +226,10 @@ impl Bloom {
             Bits::Standard(_) => {}
             Bits::Blocked(blocks) => {
                 let (block, probes) = Self::block_probes(h, blocks.len(), hashes);
-                for (word, mask) in probes {
-                    blocks[block].0[word] |= mask;
+                if let Some(block) = blocks.get_mut(block) {
+                    for (word, mask) in probes {
+                        block.0[word] |= mask;
+                    }
                 }
             }
         }
@@ -241,8 +243,8 @@ impl Bloom {
             }
             Bits::Blocked(blocks) => {
                 let (block, mut probes) = Self::block_probes(h, blocks.len(), self.hashes);
-                let words = &blocks[block].0;
-                probes.all(|(word, mask)| words[word] & mask != 0)
+                // A blocked filter has at least one block (`new`, `decode`); none admits all.
+                blocks.get(block).is_none_or(|b| probes.all(|(word, mask)| b.0[word] & mask != 0))
             }
         }
     }
@@ -258,7 +260,11 @@ impl Bloom {
                     }
                 }
             }
-            Bits::Blocked(blocks) => crate::kv::prefetch::prefetch(&blocks[reduce(h, blocks.len() as u64) as usize]),
+            Bits::Blocked(blocks) => {
+                if let Some(block) = blocks.get(reduce(h, blocks.len() as u64) as usize) {
+                    crate::kv::prefetch::prefetch(block);
+                }
+            }
         }
     }
 
