@@ -70,9 +70,7 @@ fn prefetch_value(array: &dyn arrow_array::Array, row: usize, hop: RowHop) {
     }
     if hop == RowHop::Slots {
         if let Some(nulls) = array.nulls() {
-            if let Some(byte) = nulls.validity().get((nulls.offset() + row) / 8) {
-                prefetch(byte);
-            }
+            prefetch_bit(nulls.inner(), row);
         }
     }
     // Offsets (`Slots`) or value bytes (`Bytes`) of a variable-width value.
@@ -92,12 +90,14 @@ fn prefetch_value(array: &dyn arrow_array::Array, row: usize, hop: RowHop) {
         DataType::Binary => { let a = array.as_binary::<i32>(); bytes(a.value_offsets(), a.value_data(), row, hop) }
         DataType::LargeBinary => { let a = array.as_binary::<i64>(); bytes(a.value_offsets(), a.value_data(), row, hop) }
         DataType::FixedSizeBinary(_) => if hop == RowHop::Slots { prefetch_slice(array.as_fixed_size_binary().value(row)) },
-        DataType::Boolean => if hop == RowHop::Slots {
-            let values = array.as_boolean().values();
-            if let Some(byte) = values.values().get((values.offset() + row) / 8) {
-                prefetch(byte);
-            }
-        },
+        DataType::Boolean => if hop == RowHop::Slots { prefetch_bit(array.as_boolean().values(), row) },
         _ => {}
     )
+}
+
+/// Hints the byte holding bit `row` of `bits` (a validity or boolean buffer).
+fn prefetch_bit(bits: &arrow_buffer::BooleanBuffer, row: usize) {
+    if let Some(byte) = bits.values().get((bits.offset() + row) / 8) {
+        prefetch(byte);
+    }
 }

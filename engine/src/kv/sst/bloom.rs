@@ -183,10 +183,9 @@ impl Bloom {
     }
 
     /// The standard layout's probes: (word, bit mask) by double hashing over all bits.
-    fn probes(&self, h: u64) -> impl Iterator<Item = (usize, u64)> {
-        let bits = self.bits();
+    fn standard_probes(h: u64, bits: u64, hashes: u32) -> impl Iterator<Item = (usize, u64)> {
         let step = second(h);
-        (0..u64::from(self.hashes)).map(move |i| {
+        (0..u64::from(hashes)).map(move |i| {
             let bit = reduce(h.wrapping_add(i.wrapping_mul(step)), bits);
             ((bit / 64) as usize, 1u64 << (bit % 64))
         })
@@ -197,7 +196,7 @@ impl Bloom {
     /// first, seven per value; the eighth probe on starts over with `second` of the value
     /// before.
     fn block_probes(h: u64, blocks: usize, hashes: u32) -> (usize, impl Iterator<Item = (usize, u64)>) {
-        let block = reduce(h, blocks as u64) as usize;
+        let block = Self::block_of(h, blocks);
         let mut x = second(h) >> 1;
         let mut used = 0;
         let probes = (0..hashes).map(move |_| {
@@ -212,18 +211,21 @@ impl Bloom {
         (block, probes)
     }
 
+    /// A blocked filter's block of `h`.
+    fn block_of(h: u64, blocks: usize) -> usize {
+        reduce(h, blocks as u64) as usize
+    }
+
     fn insert(&mut self, h: u64) {
         let hashes = self.hashes;
         match &mut self.bits {
-            Bits::Standard(words) if !words.is_empty() => {
-                let bits = words.len() as u64 * 64;
-                let step = second(h);
-                for i in 0..u64::from(hashes) {
-                    let bit = reduce(h.wrapping_add(i.wrapping_mul(step)), bits);
-                    words[(bit / 64) as usize] |= 1u64 << (bit % 64);
+            Bits::Standard(words) => {
+                for (word, mask) in Self::standard_probes(h, words.len() as u64 * 64, hashes) {
+                    if let Some(w) = words.get_mut(word) {
+                        *w |= mask;
+                    }
                 }
             }
-            Bits::Standard(_) => {}
             Bits::Blocked(blocks) => {
                 let (block, probes) = Self::block_probes(h, blocks.len(), hashes);
                 if let Some(block) = blocks.get_mut(block) {
@@ -239,7 +241,10 @@ impl Bloom {
     pub fn may_contain_hash(&self, h: u64) -> bool {
         match &self.bits {
             Bits::Standard(words) => {
-                words.is_empty() || self.probes(h).all(|(word, mask)| words.get(word).is_some_and(|w| w & mask != 0))
+                let bits = words.len() as u64 * 64;
+                words.is_empty()
+                    || Self::standard_probes(h, bits, self.hashes)
+                        .all(|(word, mask)| words.get(word).is_some_and(|w| w & mask != 0))
             }
             Bits::Blocked(blocks) => {
                 let (block, mut probes) = Self::block_probes(h, blocks.len(), self.hashes);
@@ -254,14 +259,14 @@ impl Bloom {
     pub fn prefetch_hash(&self, h: u64) {
         match &self.bits {
             Bits::Standard(words) => {
-                for (word, _) in self.probes(h) {
+                for (word, _) in Self::standard_probes(h, words.len() as u64 * 64, self.hashes) {
                     if let Some(w) = words.get(word) {
                         crate::kv::prefetch::prefetch(w);
                     }
                 }
             }
             Bits::Blocked(blocks) => {
-                if let Some(block) = blocks.get(reduce(h, blocks.len() as u64) as usize) {
+                if let Some(block) = blocks.get(Self::block_of(h, blocks.len())) {
                     crate::kv::prefetch::prefetch(block);
                 }
             }
