@@ -194,7 +194,7 @@ impl Setup {
                     set(&mut state, k, row);
                 }
             }
-            Op::Flush | Op::Compact | Op::Crash | Op::Check(_) => {}
+            Op::Flush | Op::Compact | Op::ZeroFill | Op::Crash | Op::Check(_) => {}
         }
         Ok(state)
     }
@@ -224,6 +224,8 @@ fn config() -> PkConfig {
     let mut log = LogConfig::new("db.kv/b0", schema());
     log.segment_bytes_max = 64 * 1024;
     log.retention_ms_max = None;
+    // Zeros ahead of the changelog's data (`Op::ZeroFill`), as a shard keeps them.
+    log.zero_fill_bytes = 16 * 1024;
     let lsm = LsmConfig {
         memtable_bytes_max: 16 * 1024,
         l0_compaction_trigger: 3,
@@ -291,6 +293,9 @@ enum Op {
     PartialDelete(Vec<Key>),
     Flush,
     Compact,
+    /// Zeroes ahead of the changelog's data until `zero_fill_bytes` are (background work in
+    /// a shard): later writes land in zeroed space, and a crash leaves zeros after the data.
+    ZeroFill,
     Crash,
     Check(Vec<Key>),
 }
@@ -332,6 +337,7 @@ fn op(engine: Engine) -> impl Strategy<Value = Op> {
         1 => vec(key(), 1..6).prop_map(Op::PartialDelete),
         1 => Just(Op::Flush),
         1 => Just(Op::Compact),
+        1 => Just(Op::ZeroFill),
         1 => Just(Op::Crash),
         2 => vec(key(), 1..10).prop_map(Op::Check),
     ]
@@ -391,6 +397,13 @@ fn apply_to_table(table: &PkTable<SimStorage>, op: &Op) -> rill_engine::Result<(
         Op::PartialDelete(keys) => write(table, &deletes(keys), true, true),
         Op::Flush => block_on(table.flush()),
         Op::Compact => block_on(table.lsm().compact_all()).map(drop),
+        Op::ZeroFill => loop {
+            match block_on(table.log().zero_fill_step()) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            }
+        },
         Op::Crash | Op::Check(_) => Ok(()),
     }
 }

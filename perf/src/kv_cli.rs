@@ -60,8 +60,9 @@ pub struct KvArgs {
     /// rill's SST data block size target in bytes (default: `SstOptions::default()`, 16 KiB).
     #[arg(long)]
     pub rill_block_bytes: Option<usize>,
-    /// rill's `LogConfig::zero_fill_bytes` for the changelog (0 = off, the default).
-    #[arg(long, default_value_t = 0)]
+    /// rill's `LogConfig::zero_fill_bytes` for the changelog (8 MiB, a shard's
+    /// `log_zero_fill_bytes`; 0 = off).
+    #[arg(long, default_value_t = 8 << 20)]
     pub rill_zero_fill_bytes: u64,
     /// rill's executor polls (busy) this long for I/O completions before it parks, in µs
     /// (a shard's `shard_spin_us`; glommio's `spin_before_park`). Needs `--cpu`.

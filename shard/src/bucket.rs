@@ -87,11 +87,8 @@ impl OpenBucket {
         };
         let mut log = LogConfig::new(label, desc.schema.clone());
         log.retention_ms_max = crate::table_props::log_retention_ms(desc)?;
-        // Log tables only: a primary-key table's upserts measured no gain and a 2-3x p99
-        // (docs/operations.md).
-        if table.kind() == TableKind::Log {
-            log.zero_fill_bytes = settings.log_zero_fill_bytes;
-        }
+        // Log tables and primary-key changelogs alike (docs/operations.md).
+        log.zero_fill_bytes = settings.log_zero_fill_bytes;
         // Every schema of the table, so batches written under older ones still decode.
         log.schemas.extend(table.schemas.iter().map(|(id, s)| (*id, Arc::clone(s))));
         let store = match table.kind() {

@@ -55,10 +55,11 @@ pub struct RillConfig {
     /// Memtable size per primary-key bucket beyond which the shard queues a flush (the
     /// writer does not wait for it; `memtable_bytes_max_per_shard` bounds the total).
     pub memtable_bytes_max: usize,
-    /// `LogConfig::zero_fill_bytes` of log tables' buckets (8 MiB; 0 = off): while a log's
-    /// writes are small, background maintenance keeps this much of its active segment
-    /// zeroed ahead of the data, so each durable append syncs with a cache flush instead of
-    /// a journal commit (docs/operations.md). Primary-key tables' changelogs are not zeroed.
+    /// `LogConfig::zero_fill_bytes` of every bucket's log, a log table's or a primary-key
+    /// table's changelog (8 MiB; 0 = off): while a log's writes are small, background
+    /// maintenance keeps this much of its active segment zeroed ahead of the data, so each
+    /// durable append syncs with a cache flush instead of a metadata commit
+    /// (docs/operations.md).
     pub log_zero_fill_bytes: u64,
     /// Memory glommio registers with io_uring per shard.
     pub io_memory_bytes: usize,
