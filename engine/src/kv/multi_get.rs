@@ -38,6 +38,8 @@ impl<S: Storage + Clone> Lsm<S> {
     /// The newest version of each key (as [`Lsm::get`] answers one, which also serves a
     /// single key), in order; the blocks missing from the cache are read concurrently.
     pub async fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<RowRef>>> {
+        // Lookups are foreground work: background steps make way while their reads are out.
+        let _foreground = super::step::foreground_wait();
         if let [one] = keys {
             return Ok(vec![self.get(one.as_ref()).await?]);
         }

@@ -1,14 +1,126 @@
-//! The end of one bounded step of background work (a flush or compaction chunk, a slice of
-//! a bloom filter, a batch of frees): the executor gets the core back.
+//! Where background work (a flush or compaction chunk, a slice of a bloom filter, a batch of
+//! frees) gives the core back, and how it makes way for foreground work waiting on I/O.
 //!
 //! Yielding the task is not enough on glommio: a task that wakes itself stays in its task
 //! queue, and the executor keeps running that queue until its preempt timer fires (100 ms by
 //! default), so a ready foreground request would wait behind every step of a compaction.
 //! Yielding the task queue makes the scheduler pick the next queue by its shares (a shard's
-//! foreground queue first when it has work). Outside a glommio executor (tests on
-//! `futures_lite::future::block_on`) this is a plain task yield.
+//! foreground queue first when it has work).
+//!
+//! That is not enough either while the foreground waits on I/O (a group commit's write and
+//! sync, an SST block read): glommio reaps completions only when no task queue has a runnable
+//! task (or its preempt timer fires), so a flush stepping from chunk to chunk kept a durable
+//! write's completion unseen until the flush itself waited for I/O: writes took 3-5 ms instead
+//! of 0.4 ms for the second or so a memtable flush runs (bench-results/README.md, session 12).
+//! So while a [`ForegroundWait`] is held, background work sleeps for a moment at the end of
+//! each step and, inside a step, at each [`checkpoint`] once it has run [`SLICE`]: with no
+//! task runnable, the executor polls its rings, and the foreground resumes first.
+//!
+//! The sleep needs glommio's timers: it is used only on threads where a glommio-backed
+//! storage was opened ([`reactor_present`]); elsewhere (tests on
+//! `futures_lite::future::block_on`) a step ends with a plain task yield.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+/// Longest a background step runs between two checkpoints while the foreground waits on
+/// I/O (the longest the foreground's completions then stay unseen, about).
+pub const SLICE: Duration = Duration::from_micros(100);
+
+/// How long background work sleeps to let the executor poll its rings (any nonzero time: the
+/// timer is due by the time the rings have been polled).
+const PAUSE: Duration = Duration::from_micros(1);
+
+thread_local! {
+    /// Foreground waits on I/O in progress on this thread.
+    static FOREGROUND_WAITS: Cell<u32> = const { Cell::new(0) };
+    /// When the running background slice started (its last pause).
+    static SLICE_START: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Whether this thread runs a glommio executor (so timers work).
+    static REACTOR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Says this thread runs a glommio executor (called where glommio-backed storage is opened).
+pub(crate) fn reactor_present() {
+    REACTOR.with(|r| r.set(true));
+}
+
+/// Held while foreground work waits on I/O: background steps pause often meanwhile.
+#[must_use = "the wait ends when the guard is dropped"]
+pub struct ForegroundWait(());
+
+impl Drop for ForegroundWait {
+    fn drop(&mut self) {
+        FOREGROUND_WAITS.with(|w| w.set(w.get().saturating_sub(1)));
+    }
+}
+
+/// Marks a foreground wait on I/O until the guard is dropped.
+pub fn foreground_wait() -> ForegroundWait {
+    FOREGROUND_WAITS.with(|w| w.set(w.get().saturating_add(1)));
+    ForegroundWait(())
+}
+
+/// True when background work should pause to let a foreground wait's completions in.
+fn make_way() -> bool {
+    FOREGROUND_WAITS.with(Cell::get) > 0 && REACTOR.with(Cell::get)
+}
+
+/// Sleeps [`PAUSE`]: no task of this queue is runnable, so the executor polls its rings.
+async fn pause() {
+    glommio::timer::sleep(PAUSE).await;
+    SLICE_START.with(|s| s.set(Some(Instant::now())));
+}
+
+/// A point inside a background step: pauses when a foreground wait is held and the slice has
+/// run [`SLICE`]; otherwise returns at once.
+pub async fn checkpoint() {
+    if !make_way() {
+        return;
+    }
+    let now = Instant::now();
+    let started = SLICE_START.with(|s| *s.get().get_or_insert(now));
+    if now.saturating_duration_since(started) >= SLICE {
+        pause().await;
+    }
+}
 
 /// Ends a step of background work (see the module docs).
 pub async fn end_of_step() {
-    glommio::executor().yield_task_queue_now().await;
+    if make_way() {
+        pause().await;
+    } else {
+        glommio::executor().yield_task_queue_now().await;
+        SLICE_START.with(|s| s.set(Some(Instant::now())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_nest_and_end_with_their_guards() {
+        REACTOR.with(|r| r.set(true));
+        assert!(!make_way());
+        let outer = foreground_wait();
+        let inner = foreground_wait();
+        assert!(make_way());
+        drop(inner);
+        assert!(make_way(), "the outer wait still holds");
+        drop(outer);
+        assert!(!make_way());
+        REACTOR.with(|r| r.set(false));
+    }
+
+    #[test]
+    fn without_a_reactor_background_never_pauses() {
+        let _wait = foreground_wait();
+        assert!(!make_way(), "no glommio timers on this thread");
+        // A plain yield: this resolves on a non-glommio executor.
+        futures_lite::future::block_on(async {
+            checkpoint().await;
+            end_of_step().await;
+        });
+    }
 }

@@ -220,6 +220,7 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// The newest version of `key`: `Some((batch, row))`, or `None` if absent or deleted.
     pub async fn get(&self, key: &[u8]) -> Result<Option<RowRef>> {
+        let _foreground = super::step::foreground_wait();
         let hash = hash64(key);
         if let Some(found) = self.get_in_memory(key, hash) {
             return Ok(found);
@@ -268,6 +269,7 @@ impl<S: Storage + Clone> Lsm<S> {
 
     /// Every live row whose key starts with `prefix`, newest versions, in key order.
     pub async fn prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, RowRef)>> {
+        let _foreground = super::step::foreground_wait();
         let mut found: std::collections::BTreeMap<Vec<u8>, Option<RowRef>> = std::collections::BTreeMap::new();
         let mut collect = |m: &Memtable| {
             for (key, value) in m.prefix(prefix) {

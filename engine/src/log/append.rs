@@ -170,6 +170,8 @@ impl<S: Storage> Log<S> {
 
     /// Waits until offsets below `ticket` are durable, leading a group commit when none runs.
     pub async fn wait_durable(&self, ticket: i64) -> Result<()> {
+        // Background steps make way while the group commit's write and sync are in flight.
+        let _foreground = crate::kv::step::foreground_wait();
         loop {
             let lead = {
                 let mut state = self.state.borrow_mut();

@@ -37,6 +37,8 @@ impl UringStorage {
     /// Opens (creating) `dir` and primes glommio's polled-I/O probe with a non-empty file.
     /// Must run on a glommio executor.
     pub async fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        // This thread runs a glommio executor: background steps may pause on its timers.
+        crate::kv::step::reactor_present();
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let probe = dir.join(PROBE_FILE);

@@ -184,6 +184,8 @@ impl<F: StorageFile> SstWriter<F> {
                 return Ok(());
             }
             self.cut_block(block_rows).await?;
+            // A chunk can hold many blocks: make way for a foreground wait between them.
+            crate::kv::step::checkpoint().await;
         }
     }
 
