@@ -79,7 +79,11 @@ pub async fn checkpoint() {
         return;
     }
     let now = Instant::now();
-    let started = SLICE_START.with(|s| *s.get().get_or_insert(now));
+    let started = SLICE_START.with(|s| {
+        let started = s.get().unwrap_or(now);
+        s.set(Some(started));
+        started
+    });
     if now.saturating_duration_since(started) >= SLICE {
         pause().await;
     }
