@@ -69,6 +69,11 @@ fn make_way() -> bool {
 /// Sleeps [`PAUSE`]: no task of this queue is runnable, so the executor polls its rings.
 async fn pause() {
     glommio::timer::sleep(PAUSE).await;
+    start_slice();
+}
+
+/// A background slice starts now (the task has just got the core back).
+fn start_slice() {
     SLICE_START.with(|s| s.set(Some(Instant::now())));
 }
 
@@ -95,7 +100,7 @@ pub async fn end_of_step() {
         pause().await;
     } else {
         glommio::executor().yield_task_queue_now().await;
-        SLICE_START.with(|s| s.set(Some(Instant::now())));
+        start_slice();
     }
 }
 
