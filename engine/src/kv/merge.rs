@@ -14,7 +14,7 @@ use arrow_schema::SchemaRef;
 use arrow_select::interleave::interleave;
 
 use super::cache::BlockCache;
-use super::sst::{key_column, tombstone_column, SstReader};
+use super::sst::{key_column, tombstone_column, ReadAhead, SstReader};
 use crate::error::{Error, Result};
 use crate::log::StorageFile;
 
@@ -22,30 +22,37 @@ use crate::log::StorageFile;
 pub enum RunSource<F: StorageFile> {
     /// Batches already in memory (a frozen memtable).
     Memory(std::vec::IntoIter<RecordBatch>),
-    /// SSTs with disjoint, ascending key ranges (one SST, or a level), read block by block.
-    Ssts { readers: Vec<Rc<SstReader<F>>>, sst: usize, block: usize },
+    /// SSTs with disjoint, ascending key ranges (one SST, or a level), read in key order
+    /// through a read-ahead.
+    Ssts { readers: Vec<Rc<SstReader<F>>>, sst: usize, block: usize, ahead: ReadAhead },
 }
 
 impl<F: StorageFile> RunSource<F> {
-    /// A run over SSTs in key order.
-    pub fn ssts(readers: Vec<Rc<SstReader<F>>>) -> Self {
-        Self::Ssts { readers, sst: 0, block: 0 }
+    /// A run over SSTs in key order, reading `read_bytes` of blocks at a time.
+    pub fn ssts(readers: Vec<Rc<SstReader<F>>>, read_bytes: u64) -> Self {
+        Self::Ssts { readers, sst: 0, block: 0, ahead: ReadAhead::new(read_bytes) }
+    }
+
+    /// [`Self::ssts`] for background work (compaction): its reads wait for the foreground's.
+    pub fn background_ssts(readers: Vec<Rc<SstReader<F>>>, read_bytes: u64) -> Self {
+        Self::Ssts { readers, sst: 0, block: 0, ahead: ReadAhead::new(read_bytes).background() }
     }
 
     async fn next_batch(&mut self, cache: &BlockCache) -> Result<Option<Arc<RecordBatch>>> {
         match self {
             Self::Memory(batches) => Ok(batches.next().map(Arc::new)),
-            Self::Ssts { readers, sst, block } => loop {
+            Self::Ssts { readers, sst, block, ahead } => loop {
                 let Some(reader) = readers.get(*sst) else { return Ok(None) };
                 if *block < reader.block_count() {
                     // Scans read around the cache so they do not evict the lookups' blocks.
                     let _ = cache;
-                    let batch = Arc::new(reader.load_block(*block).await?);
+                    let batch = Arc::new(ahead.block(reader, *block, reader.block_count()).await?);
                     *block += 1;
                     return Ok(Some(batch));
                 }
                 *sst += 1;
                 *block = 0;
+                ahead.reset();
             },
         }
     }
@@ -116,27 +123,28 @@ impl<F: StorageFile> MergeIter<F> {
         let mut picks: Vec<(usize, usize)> = Vec::new();
         while picks.len() < self.chunk_rows {
             let Some(winner) = self.smallest() else { break };
-            let key = self.cursors[winner].key().map(<[u8]>::to_vec).unwrap_or_default();
-            let batch = self.cursors[winner].batch.clone();
+            let Some(batch) = self.cursors[winner].batch.clone() else { break };
             let row = self.cursors[winner].row;
-            if let Some(batch) = batch {
-                let tombstone = tombstone_column(&batch).is_some_and(|t| t.value(row));
-                if !(tombstone && self.drop_tombstones) {
-                    let at = match sources.iter().position(|s| Arc::ptr_eq(s, &batch)) {
-                        Some(at) => at,
-                        None => {
-                            sources.push(batch);
-                            sources.len() - 1
-                        }
-                    };
-                    picks.push((at, row));
-                }
+            let tombstone = tombstone_column(&batch).is_some_and(|t| t.value(row));
+            if !(tombstone && self.drop_tombstones) {
+                let at = match sources.iter().position(|s| Arc::ptr_eq(s, &batch)) {
+                    Some(at) => at,
+                    None => {
+                        sources.push(Arc::clone(&batch));
+                        sources.len() - 1
+                    }
+                };
+                picks.push((at, row));
             }
-            for cursor in &mut self.cursors {
-                if cursor.key() == Some(key.as_slice()) {
+            // The winner's key, borrowed from its batch (kept alive by `batch`), not copied:
+            // older runs holding the same key skip it, then the winner moves on.
+            let key = key_column(&batch).map(|k| k.value(row));
+            for (i, cursor) in self.cursors.iter_mut().enumerate() {
+                if i != winner && cursor.key() == key {
                     cursor.advance(cache).await?;
                 }
             }
+            self.cursors[winner].advance(cache).await?;
         }
         if picks.is_empty() {
             return Ok(if self.smallest().is_none() {

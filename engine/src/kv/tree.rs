@@ -42,6 +42,10 @@ pub struct LsmConfig {
     pub sst_bytes_target: u64,
     /// Rows per merged chunk in compaction and snapshots.
     pub merge_chunk_rows: usize,
+    /// Bytes of blocks one read of a compaction or snapshot scan takes from an input SST
+    /// (whole blocks, at least one). Larger reads mean fewer I/Os for the same bytes; smaller
+    /// ones hold up less the foreground I/O queued behind them on the disk.
+    pub scan_read_bytes: u64,
     pub sst: SstOptions,
     /// Which written SSTs' blocks enter the block cache as they are written, while it has
     /// room (never evicting), so lookups after a flush or compaction do not start cold.
@@ -71,6 +75,7 @@ impl Default for LsmConfig {
             level_size_multiplier: 10,
             sst_bytes_target: 64 << 20,
             merge_chunk_rows: 1024,
+            scan_read_bytes: 128 << 10,
             sst: SstOptions::default(),
             cache_written_blocks: CacheWritten::Flushes,
         }
@@ -435,10 +440,10 @@ impl<S: Storage + Clone> Lsm<S> {
         }
         let version = Rc::clone(&self.version.borrow());
         for reader in &version.levels[0] {
-            runs.push(RunSource::ssts(vec![Rc::clone(reader)]));
+            runs.push(RunSource::ssts(vec![Rc::clone(reader)], self.config.scan_read_bytes));
         }
         for level in version.levels.iter().skip(1).filter(|l| !l.is_empty()) {
-            runs.push(RunSource::ssts(level.clone()));
+            runs.push(RunSource::ssts(level.clone(), self.config.scan_read_bytes));
         }
         Ok(MergeIter::new(runs, Arc::clone(&self.sst_schema), drop_tombstones, self.config.merge_chunk_rows))
     }

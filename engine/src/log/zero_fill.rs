@@ -45,7 +45,9 @@ impl<S: Storage> Log<S> {
         };
         let guard = ZeroFillGuard { log: self, armed: true };
         let result = async {
+            crate::kv::step::before_background_io().await;
             file.write_zeros(range.start, range.end - range.start).await?;
+            crate::kv::step::before_background_io().await;
             file.sync().await
         }
         .await;

@@ -264,13 +264,7 @@ impl<F: StorageFile> SstReader<F> {
     /// Scans the blocks `range` in key order (e.g. [`Self::blocks_for_prefix`]).
     pub fn scan_blocks(&self, range: Range<usize>) -> SstScan<'_, F> {
         let end = range.end.min(self.blocks.len());
-        SstScan {
-            reader: self,
-            next: range.start.min(end),
-            end,
-            chunk: Buffer::from_vec(Vec::<u8>::new()),
-            chunk_at: 0,
-        }
+        SstScan { reader: self, next: range.start.min(end), end, ahead: ReadAhead::new(SCAN_READ_BYTES) }
     }
 
     /// Every block, in key order (a convenience over [`Self::scan`] for small SSTs).
@@ -505,9 +499,7 @@ pub struct SstScan<'a, F: StorageFile> {
     reader: &'a SstReader<F>,
     next: usize,
     end: usize,
-    /// Bytes read ahead, starting at file position `chunk_at`.
-    chunk: Buffer,
-    chunk_at: u64,
+    ahead: ReadAhead,
 }
 
 impl<F: StorageFile> SstScan<'_, F> {
@@ -521,25 +513,84 @@ impl<F: StorageFile> SstScan<'_, F> {
         if self.next >= self.end {
             return Ok(None);
         }
-        let blocks = &self.reader.blocks;
-        let Some(b) = blocks.get(self.next) else { return Ok(None) };
+        let block = self.ahead.block(self.reader, self.next, self.end).await?;
+        self.next += 1;
+        Ok(Some(block))
+    }
+}
+
+/// The read-ahead of a scan over one SST: one read of whole blocks, up to `read_bytes` (at
+/// least one block), serves the blocks after it until the scan passes its end. Blocks share
+/// the memory of their read.
+pub struct ReadAhead {
+    read_bytes: u64,
+    /// Whether the reads are background work ([`crate::kv::step::before_background_io`]).
+    background: bool,
+    /// Bytes read ahead, starting at file position `chunk_at`.
+    chunk: Buffer,
+    chunk_at: u64,
+}
+
+impl ReadAhead {
+    /// A read-ahead reading `read_bytes` at a time.
+    pub fn new(read_bytes: u64) -> Self {
+        Self { read_bytes, background: false, chunk: Buffer::from_vec(Vec::<u8>::new()), chunk_at: 0 }
+    }
+
+    /// Marks the reads as background work: each waits for the foreground's I/O waits first.
+    pub fn background(mut self) -> Self {
+        self.background = true;
+        self
+    }
+
+    /// Block `i` as [`Self::block`] returns it, but in memory of its own (a copy of its bytes),
+    /// so it can be cached without keeping the whole read alive.
+    pub async fn block_copied<F: StorageFile>(
+        &mut self,
+        reader: &SstReader<F>,
+        i: usize,
+        end: usize,
+    ) -> Result<RecordBatch> {
+        let (from, len) = self.fill(reader, i, end).await?;
+        let own = self.chunk.as_slice().get(from..from + len).unwrap_or_default().to_vec();
+        reader.decode_block(i, Buffer::from_vec(own))
+    }
+
+    /// Forgets what was read (call it before reading another SST with the same read-ahead).
+    pub fn reset(&mut self) {
+        self.chunk = Buffer::from_vec(Vec::<u8>::new());
+        self.chunk_at = 0;
+    }
+
+    /// Block `i` of `reader`, reading ahead up to block `end` (exclusive) when it is not in
+    /// the bytes already read.
+    pub async fn block<F: StorageFile>(&mut self, reader: &SstReader<F>, i: usize, end: usize) -> Result<RecordBatch> {
+        let (from, len) = self.fill(reader, i, end).await?;
+        reader.decode_block(i, self.chunk.slice_with_length(from, len))
+    }
+
+    /// Makes sure block `i` is in the bytes read; returns where in them and its length.
+    async fn fill<F: StorageFile>(&mut self, reader: &SstReader<F>, i: usize, end: usize) -> Result<(usize, usize)> {
+        let blocks = &reader.blocks;
+        let b = blocks.get(i).ok_or_else(|| reader.corrupt(0, format!("no block {i} of {}", blocks.len())))?;
         let chunk_end = self.chunk_at + self.chunk.len() as u64;
         if b.offset < self.chunk_at || b.end() > chunk_end {
             let last = blocks
                 .iter()
-                .take(self.end)
-                .skip(self.next + 1)
-                .take_while(|next| next.end() - b.offset <= SCAN_READ_BYTES)
+                .take(end)
+                .skip(i + 1)
+                .take_while(|next| next.end() - b.offset <= self.read_bytes)
                 .last()
                 .unwrap_or(b);
             let len = (last.end() - b.offset) as usize;
-            self.chunk = Buffer::from_vec(self.reader.file.read_at(b.offset, len).await?);
+            if self.background {
+                crate::kv::step::before_background_io().await;
+            }
+            self.chunk = Buffer::from_vec(reader.file.read_at(b.offset, len).await?);
             self.chunk_at = b.offset;
         }
         let from = (b.offset - self.chunk_at) as usize;
         let len = (b.len as usize).min(self.chunk.len().saturating_sub(from));
-        let block = self.reader.decode_block(self.next, self.chunk.slice_with_length(from, len))?;
-        self.next += 1;
-        Ok(Some(block))
+        Ok((from, len))
     }
 }

@@ -21,8 +21,10 @@ use crate::kv::cache::BlockCache;
 use crate::log::{Storage, StorageFile, WRITE_ALIGNMENT};
 use crate::schema::Schema;
 
-/// Encoded bytes buffered before they are written (in 4 KiB-aligned chunks).
-pub const WRITE_BUFFER_BYTES: usize = 1 << 20;
+/// Encoded bytes buffered before they are written (in 4 KiB-aligned chunks). Small enough
+/// that a write issued between two of the foreground's durable writes has mostly left the
+/// disk when the next one comes (`kv::step::before_background_io`).
+pub const WRITE_BUFFER_BYTES: usize = 128 << 10;
 /// Most rows in one data block (bounds a block of tiny rows).
 pub const BLOCK_ROWS_MAX: usize = 1 << 16;
 /// Rows encoded to estimate the encoded size of a row before the first block.
@@ -205,6 +207,7 @@ impl<F: StorageFile> SstWriter<F> {
         debug_assert!(file_bytes % WRITE_ALIGNMENT as u64 == 0, "the footer ends on a 4 KiB boundary");
         self.flush().await?;
         debug_assert!(self.out.is_empty());
+        crate::kv::step::before_background_io().await;
         self.file.sync().await?;
         self.file.close().await?;
         Ok(SstMeta {
@@ -416,6 +419,7 @@ impl<F: StorageFile> SstWriter<F> {
             return Ok(());
         }
         debug_assert!(self.out_at % WRITE_ALIGNMENT as u64 == 0);
+        crate::kv::step::before_background_io().await;
         self.file.write_at(self.out_at, self.out.get(..aligned).unwrap_or_default()).await?;
         self.out.drain(..aligned);
         self.out_at += aligned as u64;
