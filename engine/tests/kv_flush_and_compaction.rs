@@ -125,28 +125,6 @@ fn flush_compact_and_look_up() {
     assert_eq!(rows, expected);
 }
 
-/// A compaction of cached SSTs reads its outputs into the block cache in their place (large
-/// sequential reads), so the key range stays warm: looking every key up again afterwards
-/// misses nothing. Without the warm-up each lookup of the range would miss once.
-#[test]
-fn a_compaction_keeps_a_cached_key_range_cached() {
-    let sim = SimStorage::new(3, SimFaults::default());
-    let table = open(&sim);
-    for round in 0..12 {
-        let ids: Vec<i64> = (0..200).map(|i| (i * 7 + round * 13) % 1000).collect();
-        write(&table, &ids, &format!("r{round}"), false);
-    }
-    block_on(table.flush()).unwrap();
-    let look_up_all = || (0..1000).filter(|&id| value(&table, id).is_some()).count();
-    let found = look_up_all();
-    let cache = table.lsm().cache();
-    assert!(block_on(table.lsm().compact_all()).unwrap() > 0);
-    assert!(table.lsm().level_sizes()[1..].iter().sum::<usize>() > 0, "compaction wrote deeper levels");
-    let misses = cache.stats().misses;
-    assert_eq!(look_up_all(), found);
-    assert_eq!(cache.stats().misses, misses, "lookups after the compaction missed the cache");
-}
-
 /// A flush that arrives while a compaction step runs flushes at once (they used to share one
 /// busy flag, and the flush returned without flushing, so the memtable grew without bound).
 #[test]

@@ -292,30 +292,6 @@ impl BlockCache {
         true
     }
 
-    /// [`Self::insert_if_room`] for a block read in place of one that was being read (a
-    /// compaction's warm-up): it comes in marked as hit, so it counts as read when its own SST
-    /// is compacted in turn ([`Self::referenced_blocks`]).
-    pub fn insert_warm(&self, sst: u64, block: usize, batch: Arc<RecordBatch>) -> bool {
-        if !self.insert_if_room(sst, block, batch) {
-            return false;
-        }
-        let mut inner = self.inner.borrow_mut();
-        let slot = inner.entry((sst, block)).map(|e| e.slot);
-        if let Some(w) = slot.and_then(|slot| inner.referenced.get_mut(slot / 64).map(|w| (w, slot))) {
-            *w.0 |= 1u64 << (w.1 % 64);
-        }
-        true
-    }
-
-    /// How many blocks of SST `sst` are cached and were hit since they came in (or since the
-    /// clock hand last passed them): the blocks that are being read.
-    pub fn referenced_blocks(&self, sst: u64) -> usize {
-        let inner = self.inner.borrow();
-        let Some(blocks) = inner.index.get(&sst) else { return 0 };
-        let referenced = |slot: usize| inner.referenced.get(slot / 64).is_some_and(|w| w & (1u64 << (slot % 64)) != 0);
-        blocks.iter().flatten().filter(|e| referenced(e.slot)).count()
-    }
-
     /// Drops every block of SST `sst` (after compaction deleted its file). Returns how many.
     pub fn remove_sst(&self, sst: u64) -> usize {
         let mut inner = self.inner.borrow_mut();

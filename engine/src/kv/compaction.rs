@@ -20,7 +20,7 @@ use tracing::info;
 
 use super::manifest::{Edit, LEVELS_MAX};
 use super::merge::{MergeIter, RunSource};
-use super::sst::{ReadAhead, SstReader, SstWriter};
+use super::sst::{SstReader, SstWriter};
 use super::tree::{clone_version, entry_of, Lsm, Turn};
 use crate::error::Result;
 use crate::log::Storage;
@@ -145,63 +145,15 @@ impl<S: Storage + Clone> Lsm<S> {
         for level in next.levels.iter_mut() {
             level.retain(|r| !replaced.iter().any(|x| Rc::ptr_eq(x, r)));
         }
-        let added = readers.clone();
         let target = &mut next.levels[plan.output_level];
         target.extend(readers);
         target.sort_by(|a, b| a.meta().first_key.cmp(&b.meta().first_key));
         *self.version.borrow_mut() = Rc::new(next);
         info!(bucket = %self.bucket, replaced = replaced.len(), written = outputs.len(), level = plan.output_level, "compacted");
-        let share = self.cached_share(&replaced);
-        for reader in &replaced {
-            // Dead for every lookup from now on: their room goes to the outputs.
-            self.cache.remove_sst(reader.cache_key());
-        }
         self.obsolete.borrow_mut().extend(replaced);
-        self.warm(&added, share).await
-    }
-
-    /// The share of the blocks of `readers` that lookups are reading from the block cache.
-    fn cached_share(&self, readers: &[Rc<SstReader<S::File>>]) -> f64 {
-        let blocks: usize = readers.iter().map(|r| r.block_count()).sum();
-        let cached: usize = readers.iter().map(|r| self.cache.referenced_blocks(r.cache_key())).sum();
-        if blocks == 0 {
-            0.0
-        } else {
-            cached as f64 / blocks as f64
-        }
-    }
-
-    /// Reads the blocks of the new SSTs `readers` into the block cache while it has room (the
-    /// replaced SSTs' blocks were just dropped), with large sequential reads, when `share` of
-    /// the replaced blocks were cached: a key range that was being read stays warm, rather than
-    /// every lookup of it missing (one small random read each) until it warms up again. A
-    /// range nobody read (a bulk load) is left cold.
-    async fn warm(&self, readers: &[Rc<SstReader<S::File>>], share: f64) -> Result<()> {
-        if share < WARM_SHARE_MIN {
-            return Ok(());
-        }
-        for reader in readers {
-            let want = reader.block_count();
-            let mut ahead = ReadAhead::new(self.config.scan_read_bytes).background();
-            for i in 0..want {
-                let block = ahead.block_copied(reader, i, want).await?;
-                if !self.cache.insert_warm(reader.cache_key(), i, Arc::new(block)) {
-                    return Ok(());
-                }
-                if (i + 1) % WARM_BLOCKS_PER_STEP == 0 {
-                    crate::kv::step::end_of_step().await;
-                }
-            }
-        }
         Ok(())
     }
 }
-
-/// Below this share of input blocks read from the cache a compaction does not warm its
-/// outputs (a bulk load's flushed blocks are cached but nobody reads them).
-const WARM_SHARE_MIN: f64 = 0.1;
-/// Blocks decoded into the cache between two yields of the warm-up.
-const WARM_BLOCKS_PER_STEP: usize = 64;
 
 /// The SSTs of a sorted level whose key range meets `[first, last]`.
 fn overlapping<F: crate::log::StorageFile>(

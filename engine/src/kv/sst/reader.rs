@@ -543,19 +543,6 @@ impl ReadAhead {
         self
     }
 
-    /// Block `i` as [`Self::block`] returns it, but in memory of its own (a copy of its bytes),
-    /// so it can be cached without keeping the whole read alive.
-    pub async fn block_copied<F: StorageFile>(
-        &mut self,
-        reader: &SstReader<F>,
-        i: usize,
-        end: usize,
-    ) -> Result<RecordBatch> {
-        let (from, len) = self.fill(reader, i, end).await?;
-        let own = self.chunk.as_slice().get(from..from + len).unwrap_or_default().to_vec();
-        reader.decode_block(i, Buffer::from_vec(own))
-    }
-
     /// Forgets what was read (call it before reading another SST with the same read-ahead).
     pub fn reset(&mut self) {
         self.chunk = Buffer::from_vec(Vec::<u8>::new());
