@@ -233,6 +233,9 @@ fn config() -> PkConfig {
         level_size_multiplier: 4,
         sst_bytes_target: 16 * 1024,
         merge_chunk_rows: 64,
+        // A few blocks per read, so compactions and snapshots cross read-ahead boundaries
+        // inside an SST (the default reads these small SSTs whole).
+        scan_read_bytes: 8 * 1024,
         ..LsmConfig::default()
     };
     PkConfig { log, lsm }
