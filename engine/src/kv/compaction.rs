@@ -20,7 +20,7 @@ use tracing::info;
 
 use super::manifest::{Edit, LEVELS_MAX};
 use super::merge::{MergeIter, RunSource};
-use super::sst::{SstReader, SstWriter};
+use super::sst::{ReadAhead, SstReader, SstWriter};
 use super::tree::{clone_version, entry_of, Lsm, Turn};
 use crate::error::Result;
 use crate::log::Storage;
@@ -98,7 +98,8 @@ impl<S: Storage + Clone> Lsm<S> {
             .inputs
             .into_iter()
             .filter(|r| !r.is_empty())
-            .map(|run| RunSource::background_ssts(run, self.config.scan_read_bytes))
+            // Compaction is background work: its reads wait for the foreground's I/O waits.
+            .map(|run| RunSource::ssts(run, ReadAhead::new(self.config.scan_read_bytes).background()))
             .collect();
         let mut merge =
             MergeIter::new(runs, Arc::clone(&self.sst_schema), plan.drop_tombstones, self.config.merge_chunk_rows);

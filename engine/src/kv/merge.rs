@@ -28,14 +28,9 @@ pub enum RunSource<F: StorageFile> {
 }
 
 impl<F: StorageFile> RunSource<F> {
-    /// A run over SSTs in key order, reading `read_bytes` of blocks at a time.
-    pub fn ssts(readers: Vec<Rc<SstReader<F>>>, read_bytes: u64) -> Self {
-        Self::Ssts { readers, sst: 0, block: 0, ahead: ReadAhead::new(read_bytes) }
-    }
-
-    /// [`Self::ssts`] for background work (compaction): its reads wait for the foreground's.
-    pub fn background_ssts(readers: Vec<Rc<SstReader<F>>>, read_bytes: u64) -> Self {
-        Self::Ssts { readers, sst: 0, block: 0, ahead: ReadAhead::new(read_bytes).background() }
+    /// A run over SSTs in key order, read through `ahead` (reset between SSTs).
+    pub fn ssts(readers: Vec<Rc<SstReader<F>>>, ahead: ReadAhead) -> Self {
+        Self::Ssts { readers, sst: 0, block: 0, ahead }
     }
 
     async fn next_batch(&mut self, cache: &BlockCache) -> Result<Option<Arc<RecordBatch>>> {

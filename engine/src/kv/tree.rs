@@ -20,7 +20,7 @@ use super::manifest::{Edit, Manifest, SstEntry, LEVELS_MAX};
 use super::memtable::{MemValue, Memtable};
 use super::merge::{MergeIter, RunSource};
 use super::sst::{
-    hash64, parse_sst_name, sst_arrow_schema, sst_name, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS,
+    hash64, parse_sst_name, sst_arrow_schema, sst_name, ReadAhead, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS,
 };
 use crate::error::{Error, Result};
 use crate::log::notify::Notify;
@@ -440,10 +440,10 @@ impl<S: Storage + Clone> Lsm<S> {
         }
         let version = Rc::clone(&self.version.borrow());
         for reader in &version.levels[0] {
-            runs.push(RunSource::ssts(vec![Rc::clone(reader)], self.config.scan_read_bytes));
+            runs.push(RunSource::ssts(vec![Rc::clone(reader)], ReadAhead::new(self.config.scan_read_bytes)));
         }
         for level in version.levels.iter().skip(1).filter(|l| !l.is_empty()) {
-            runs.push(RunSource::ssts(level.clone(), self.config.scan_read_bytes));
+            runs.push(RunSource::ssts(level.clone(), ReadAhead::new(self.config.scan_read_bytes)));
         }
         Ok(MergeIter::new(runs, Arc::clone(&self.sst_schema), drop_tombstones, self.config.merge_chunk_rows))
     }

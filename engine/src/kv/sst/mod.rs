@@ -38,7 +38,7 @@ use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema, SchemaRe
 
 pub use bloom::{hash64, Bloom};
 pub use format::{FOOTER_LEN, SST_MAGIC, SST_VERSION};
-pub use reader::{ReadAhead, SstReader, SstScan, SCAN_READ_BYTES};
+pub use reader::{ReadAhead, SstReader, SstScan};
 pub use writer::SstWriter;
 
 use crate::batch::Compression;

@@ -552,12 +552,6 @@ impl ReadAhead {
     /// Block `i` of `reader`, reading ahead up to block `end` (exclusive) when it is not in
     /// the bytes already read.
     pub async fn block<F: StorageFile>(&mut self, reader: &SstReader<F>, i: usize, end: usize) -> Result<RecordBatch> {
-        let (from, len) = self.fill(reader, i, end).await?;
-        reader.decode_block(i, self.chunk.slice_with_length(from, len))
-    }
-
-    /// Makes sure block `i` is in the bytes read; returns where in them and its length.
-    async fn fill<F: StorageFile>(&mut self, reader: &SstReader<F>, i: usize, end: usize) -> Result<(usize, usize)> {
         let blocks = &reader.blocks;
         let b = blocks.get(i).ok_or_else(|| reader.corrupt(0, format!("no block {i} of {}", blocks.len())))?;
         let chunk_end = self.chunk_at + self.chunk.len() as u64;
@@ -578,6 +572,6 @@ impl ReadAhead {
         }
         let from = (b.offset - self.chunk_at) as usize;
         let len = (b.len as usize).min(self.chunk.len().saturating_sub(from));
-        Ok((from, len))
+        reader.decode_block(i, self.chunk.slice_with_length(from, len))
     }
 }
