@@ -45,6 +45,9 @@ pub enum Error {
     InvalidWrite { table: String, reason: String },
     /// The log was closed or poisoned by an earlier I/O failure.
     LogClosed { bucket: String, reason: String },
+    /// A compaction could not run or be installed (its reserved SST ids ran out, its inputs
+    /// changed while it ran elsewhere, the shard running it went away).
+    Compaction { bucket: String, reason: String },
 }
 
 impl Error {
@@ -107,6 +110,7 @@ impl fmt::Display for Error {
             Self::Io { context, source } => write!(f, "I/O error while {context}: {source}"),
             Self::InvalidWrite { table, reason } => write!(f, "invalid write to table {table}: {reason}"),
             Self::LogClosed { bucket, reason } => write!(f, "log of bucket {bucket} is closed: {reason}"),
+            Self::Compaction { bucket, reason } => write!(f, "compaction of bucket {bucket}: {reason}"),
         }
     }
 }

@@ -194,7 +194,7 @@ impl Setup {
                     set(&mut state, k, row);
                 }
             }
-            Op::Flush | Op::Compact | Op::ZeroFill | Op::Crash | Op::Check(_) => {}
+            Op::Flush | Op::Compact | Op::CompactElsewhere | Op::ZeroFill | Op::Crash | Op::Check(_) => {}
         }
         Ok(state)
     }
@@ -296,6 +296,10 @@ enum Op {
     PartialDelete(Vec<Key>),
     Flush,
     Compact,
+    /// Compaction steps whose merges run as jobs against another handle on the storage (as a
+    /// peer shard runs them), with a flush while each job is out: a new L0 SST appears between
+    /// the plan and the install.
+    CompactElsewhere,
     /// Zeroes ahead of the changelog's data until `zero_fill_bytes` are (background work in
     /// a shard): later writes land in zeroed space, and a crash leaves zeros after the data.
     ZeroFill,
@@ -340,6 +344,7 @@ fn op(engine: Engine) -> impl Strategy<Value = Op> {
         1 => vec(key(), 1..6).prop_map(Op::PartialDelete),
         1 => Just(Op::Flush),
         1 => Just(Op::Compact),
+        1 => Just(Op::CompactElsewhere),
         1 => Just(Op::ZeroFill),
         1 => Just(Op::Crash),
         2 => vec(key(), 1..10).prop_map(Op::Check),
@@ -400,6 +405,19 @@ fn apply_to_table(table: &PkTable<SimStorage>, op: &Op) -> rill_engine::Result<(
         Op::PartialDelete(keys) => write(table, &deletes(keys), true, true),
         Op::Flush => block_on(table.flush()),
         Op::Compact => block_on(table.lsm().compact_all()).map(drop),
+        Op::CompactElsewhere => loop {
+            let elsewhere = table.lsm().storage().clone();
+            let step = table.lsm().compact_once_with(|job| async move {
+                let done = job.execute(&elsewhere).await;
+                table.flush().await?;
+                done
+            });
+            match block_on(step) {
+                Ok(true) => {}
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        },
         Op::ZeroFill => loop {
             match block_on(table.log().zero_fill_step()) {
                 Ok(0) => break Ok(()),

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use glommio::{Latency, LocalExecutorBuilder, Shares};
-use rill_engine::kv::step::{before_background_io, foreground_wait, IO_DEFER_MAX};
+use rill_engine::kv::step::{before_background_io, foreground_gauge, foreground_wait, watch, IO_DEFER_MAX};
 use rill_engine::log::UringStorage;
 
 /// Runs `body` on a glommio executor where a `UringStorage` was opened (so make-way is on).
@@ -77,4 +77,36 @@ fn background_io_is_held_back_at_most_io_defer_max() {
     });
     // Timers never fire early: it waited the whole cap (and returned, so not forever).
     assert!(waited >= IO_DEFER_MAX, "held back only {waited:?} while the foreground wait was held");
+}
+
+/// Work run for another thread (`watch` of that thread's gauge) makes way for that thread's
+/// foreground waits: held back while one is in progress there, at once when it has ended.
+#[test]
+fn background_io_makes_way_for_a_watched_threads_waits() {
+    use std::sync::mpsc;
+    let (gauge_tx, gauge_rx) = mpsc::channel();
+    let (end_tx, end_rx) = mpsc::channel::<()>();
+    let (ended_tx, ended_rx) = mpsc::channel::<()>();
+    let owner = std::thread::spawn(move || {
+        let wait = foreground_wait();
+        gauge_tx.send(foreground_gauge()).expect("send the gauge");
+        end_rx.recv().expect("told to end the wait");
+        drop(wait);
+        ended_tx.send(()).expect("say the wait ended");
+    });
+    let gauge = gauge_rx.recv().expect("the owner's gauge");
+    let (unwatched, held, after) = on_executor(move || async move {
+        let unwatched = futures_lite::future::poll_once(before_background_io()).await.is_some();
+        let watching = watch(gauge);
+        let held = futures_lite::future::poll_once(before_background_io()).await.is_none();
+        end_tx.send(()).expect("end the owner's wait");
+        ended_rx.recv().expect("the owner's wait ended");
+        let after = futures_lite::future::poll_once(before_background_io()).await.is_some();
+        drop(watching);
+        (unwatched, held, after)
+    });
+    owner.join().expect("owner thread");
+    assert!(unwatched, "nothing watched: nothing to wait for");
+    assert!(held, "the watched thread's foreground wait holds background I/O back");
+    assert!(after, "the watched thread's wait ended: background I/O goes at once");
 }

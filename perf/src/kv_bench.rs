@@ -76,6 +76,10 @@ pub struct KvConfig {
     /// The peers' `cpu`.
     #[serde(default)]
     pub peer_cpu: Option<usize>,
+    /// rill only: run compaction merges on a helper executor pinned to this CPU (as a peer
+    /// shard runs them); `None` = on the table's own executor.
+    #[serde(default)]
+    pub rill_compaction_cpu: Option<usize>,
     /// RocksDB only: `use_direct_reads` (O_DIRECT reads as rill's; off = RocksDB's default,
     /// reads through the page cache).
     pub rocks_direct_reads: bool,

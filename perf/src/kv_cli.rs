@@ -72,6 +72,11 @@ pub struct KvArgs {
     /// interrupts (`/proc/interrupts`) saves a cross-CPU wake-up per read.
     #[arg(long)]
     pub cpu: Option<usize>,
+    /// Run rill's compaction merges on a helper executor pinned to this CPU, as a peer shard
+    /// runs them for a busy shard (the table's executor plans and installs each step). Not
+    /// given: they run on the table's executor, in its background task queue.
+    #[arg(long)]
+    pub rill_compaction_cpu: Option<usize>,
     /// Pin the peers' calling thread to this CPU (not pinned when not given).
     #[arg(long)]
     pub peer_cpu: Option<usize>,
@@ -136,6 +141,7 @@ impl KvArgs {
             rill_spin_us: self.rill_spin_us,
             cpu: self.cpu,
             peer_cpu: self.peer_cpu,
+            rill_compaction_cpu: self.rill_compaction_cpu,
             rocks_direct_reads: self.rocks_direct_reads,
             seed: self.seed,
             keep: self.keep,

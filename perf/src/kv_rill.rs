@@ -16,6 +16,7 @@ use rill_engine::table::{KvWrite, PkConfig, PkTable};
 
 use crate::kv_bench::KvConfig;
 use crate::kv_data;
+use crate::kv_offload::CompactionHelper;
 use crate::kv_store::KvStore;
 use crate::poll_timer::{timed, PollStats};
 use crate::Result;
@@ -44,6 +45,8 @@ pub struct RillStore {
     memtable_peak_bytes: Cell<usize>,
     /// Poll times of the background tasks (since the last settle).
     polls: TaskPolls,
+    /// Where compaction merges run when not here (`KvConfig::rill_compaction_cpu`).
+    helper: Option<Rc<CompactionHelper>>,
 }
 
 /// Poll times of the compaction and the flush task.
@@ -68,15 +71,20 @@ struct Compactor {
 }
 
 impl RillStore {
-    fn start_compactor(table: &Rc<Table>, memtable_budget: usize, polls: &TaskPolls) -> Result<Compactor> {
+    fn start_compactor(
+        table: &Rc<Table>,
+        memtable_budget: usize,
+        polls: &TaskPolls,
+        helper: &Option<Rc<CompactionHelper>>,
+    ) -> Result<Compactor> {
         let queue = glommio::executor().create_task_queue(
             Shares::Static(COMPACTION_SHARES),
             Latency::NotImportant,
             "compaction",
         );
         let stop = Rc::new(Cell::new(false));
-        let (t, s) = (Rc::clone(table), Rc::clone(&stop));
-        let task = glommio::spawn_local_into(timed(compact_until(t, s), Rc::clone(&polls.compaction)), queue)
+        let (t, s, h) = (Rc::clone(table), Rc::clone(&stop), helper.clone());
+        let task = glommio::spawn_local_into(timed(compact_until(t, s, h), Rc::clone(&polls.compaction)), queue)
             .map_err(|e| format!("spawning the compaction task: {e}"))?;
         let (t, s) = (Rc::clone(table), Rc::clone(&stop));
         let flusher =
@@ -132,11 +140,21 @@ async fn zero_fill_until(table: Rc<Table>, stop: Rc<Cell<bool>>) -> Result<u64> 
     Ok(zeroed)
 }
 
+/// Runs one compaction step, its merge on `helper` when there is one; returns whether it did
+/// anything.
+async fn compact_step(table: &Table, helper: Option<&CompactionHelper>) -> Result<bool> {
+    let stepped = match helper {
+        Some(h) => table.lsm().compact_once_with(|job| h.run(job)).await,
+        None => table.lsm().compact_once().await,
+    };
+    stepped.map_err(|e| format!("compaction: {e}"))
+}
+
 /// Runs compaction steps until told to stop; returns the number of steps.
-async fn compact_until(table: Rc<Table>, stop: Rc<Cell<bool>>) -> Result<usize> {
+async fn compact_until(table: Rc<Table>, stop: Rc<Cell<bool>>, helper: Option<Rc<CompactionHelper>>) -> Result<usize> {
     let mut steps = 0;
     while !stop.get() {
-        if table.lsm().compact_once().await.map_err(|e| format!("compaction: {e}"))? {
+        if compact_step(&table, helper.as_deref()).await? {
             steps += 1;
         } else {
             glommio::timer::sleep(COMPACTION_IDLE).await;
@@ -161,13 +179,18 @@ impl KvStore for RillStore {
         let table = Rc::new(table);
         let memtable_budget = LsmConfig::default().memtable_bytes_max;
         let polls = TaskPolls::default();
-        let compactor = Self::start_compactor(&table, memtable_budget, &polls)?;
+        let helper = match config.rill_compaction_cpu {
+            Some(cpu) => Some(Rc::new(CompactionHelper::start(cpu, dir.to_path_buf()).await?)),
+            None => None,
+        };
+        let compactor = Self::start_compactor(&table, memtable_budget, &polls, &helper)?;
         Ok(Self {
             table,
             compactor: Cell::new(Some(compactor)),
             memtable_budget,
             memtable_peak_bytes: Cell::new(0),
             polls,
+            helper,
         })
     }
 
@@ -215,9 +238,9 @@ impl KvStore for RillStore {
     async fn settle(&self) -> Result<()> {
         self.stop_compactor().await?;
         self.table.flush().await.map_err(|e| format!("rill flush: {e}"))?;
-        self.table.lsm().compact_all().await.map_err(|e| format!("rill compaction: {e}"))?;
+        while compact_step(&self.table, self.helper.as_deref()).await? {}
         self.polls.reset();
-        self.compactor.set(Some(Self::start_compactor(&self.table, self.memtable_budget, &self.polls)?));
+        self.compactor.set(Some(Self::start_compactor(&self.table, self.memtable_budget, &self.polls, &self.helper)?));
         Ok(())
     }
 
@@ -234,12 +257,13 @@ impl KvStore for RillStore {
             .collect();
         let mib = |b: usize| b as f64 / (1 << 20) as f64;
         format!(
-            "{}; memtable {:.1} MiB (largest after a write since open: {:.1} MiB, budget {} MiB); log {} segments; polls of the compaction task since the last settle: {}; of the flush task: {}",
+            "{}; memtable {:.1} MiB (largest after a write since open: {:.1} MiB, budget {} MiB); log {} segments; {}; polls of the compaction task since the last settle: {}; of the flush task: {}",
             if levels.is_empty() { "no SSTs".to_string() } else { levels.join(", ") },
             mib(lsm.memtable_bytes()),
             mib(self.memtable_peak_bytes.get()),
             self.memtable_budget >> 20,
             self.table.log().segment_count(),
+            self.cache_note(),
             self.polls.compaction.describe(),
             self.polls.flush.describe()
         )
@@ -304,6 +328,10 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
         ),
         "UringStorage (io_uring, O_DIRECT: no page cache); each write resolves after its changelog batch is fdatasynced (group commit)".into(),
         format!("compaction and flushes: tasks in a glommio task queue of {COMPACTION_SHARES} shares on the same executor (one core), as a shard runs them; compaction idle poll {} ms; the memtable is flushed when over its budget (polled every {} ms), writers wait for a flush only beyond twice the budget", COMPACTION_IDLE.as_millis(), FLUSH_POLL.as_millis()),
+        match config.rill_compaction_cpu {
+            Some(cpu) => format!("compaction merges (reading the inputs, merging, writing and syncing the outputs) run on a helper executor pinned to CPU {cpu}, as a peer shard runs them (`Lsm::compact_once_with` + `CompactionJob::execute`); the table's executor plans each step and installs it (manifest edit, opening the outputs); the settle's compactions too"),
+            None => "compaction merges run on the table's executor".into(),
+        },
         match config.cpu {
             Some(cpu) => format!(
                 "executor pinned to CPU {cpu}, polls {} µs for completions before it parks (a shard's shard_spin_us)",
@@ -311,7 +339,7 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
             ),
             None => "executor not pinned, parks at once when idle (a shard's default shard_spin_us = 0)".into(),
         },
-        "settle before gets: stop compaction task, PkTable::flush, Lsm::compact_all (until no level is over its target)".into(),
+        "settle before gets: stop compaction task, PkTable::flush, compaction steps until no level is over its target".into(),
         "get = PkTable::lookup with one key (returns an Arrow batch of the found row)".into(),
     ]
 }

@@ -23,6 +23,7 @@ pub mod fio;
 pub mod kv_bench;
 pub mod kv_cli;
 pub mod kv_data;
+pub mod kv_offload;
 pub mod kv_proc;
 pub mod kv_report;
 pub mod kv_rill;

@@ -12,20 +12,24 @@
 //! The multiplier is the write/space-amplification trade-off: a larger one means fewer levels
 //! and less space amplification but more rewriting per byte. Each merge step yields to the
 //! executor between chunks (the SST reads and writes are awaits), so foreground work runs.
+//!
+//! A step is planned and installed by the LSM's owner; its merge is a [`CompactionJob`] that
+//! runs here ([`Lsm::compact_once`]) or on another thread ([`Lsm::compact_once_with`]).
 
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use tracing::info;
 
+use super::compaction_job::{CacheFill, CompactionDone, CompactionJob};
 use super::manifest::{Edit, LEVELS_MAX};
-use super::merge::{MergeIter, RunSource};
-use super::sst::{ReadAhead, SstReader, SstWriter};
-use super::tree::{clone_version, entry_of, Lsm, Turn};
-use crate::error::Result;
+use super::sst::SstReader;
+use super::tree::{clone_version, entry_of, CacheWritten, Lsm, Turn};
+use crate::error::{Error, Result};
 use crate::log::Storage;
 
-/// One planned compaction.
+/// One planned compaction, as its owner holds it while the merge runs.
 struct Plan<F: crate::log::StorageFile> {
     /// Runs, newest first.
     inputs: Vec<Vec<Rc<SstReader<F>>>>,
@@ -34,21 +38,30 @@ struct Plan<F: crate::log::StorageFile> {
 }
 
 impl<S: Storage + Clone> Lsm<S> {
-    /// Runs at most one compaction step; returns whether it did anything.
+    /// Runs at most one compaction step on this thread; returns whether it did anything.
     pub async fn compact_once(&self) -> Result<bool> {
-        if self.compaction_busy.get() {
+        let Some((turn, plan, job)) = self.begin_compaction() else {
             return Ok(false);
-        }
-        let turn = Turn::take(&self.compaction_busy, None);
-        let result = match self.plan() {
-            Some(plan) => self.run(plan).await.map(|()| true),
-            None => Ok(false),
         };
-        drop(turn);
-        if result.is_ok() {
-            self.collect_garbage().await?;
-        }
-        result
+        let fill = self.compaction_cache_fill();
+        let result = job.merge(plan.inputs.clone(), &self.storage, fill).await;
+        self.end_compaction(turn, plan, result).await
+    }
+
+    /// Runs at most one compaction step whose merge `run` carries out, typically by shipping
+    /// the job to another thread that calls [`CompactionJob::execute`] on its own handle on
+    /// this bucket's directory. Installing the outputs happens here. Returns whether it did
+    /// anything.
+    pub async fn compact_once_with<R, Fut>(&self, run: R) -> Result<bool>
+    where
+        R: FnOnce(CompactionJob) -> Fut,
+        Fut: Future<Output = Result<CompactionDone>>,
+    {
+        let Some((turn, plan, job)) = self.begin_compaction() else {
+            return Ok(false);
+        };
+        let result = run(job).await;
+        self.end_compaction(turn, plan, result).await
     }
 
     /// Compacts until nothing is over its limits (tests and shutdown).
@@ -58,6 +71,56 @@ impl<S: Storage + Clone> Lsm<S> {
             steps += 1;
         }
         Ok(steps)
+    }
+
+    /// Takes the compaction turn and plans.
+    fn begin_compaction(&self) -> Option<(Turn<'_>, Plan<S::File>, CompactionJob)> {
+        if self.compaction_busy.get() {
+            return None;
+        }
+        let plan = self.plan()?;
+        let turn = Turn::take(&self.compaction_busy, None);
+        let job = CompactionJob {
+            bucket: self.bucket.clone(),
+            schema: Arc::clone(&self.schema),
+            sst_schema: Arc::clone(&self.sst_schema),
+            inputs: plan.inputs.iter().map(|run| run.iter().map(|r| r.meta().id).collect()).collect(),
+            output_level: plan.output_level,
+            drop_tombstones: plan.drop_tombstones,
+            covers_log_offset: plan.inputs.iter().flatten().map(|r| r.meta().covers_log_offset).max().unwrap_or(0),
+            ids: self.sst_ids(),
+            sst: self.config.sst,
+            sst_bytes_target: self.config.sst_bytes_target,
+            merge_chunk_rows: self.config.merge_chunk_rows,
+            scan_read_bytes: self.config.scan_read_bytes,
+            owner_waits: super::step::foreground_gauge(),
+        };
+        Some((turn, plan, job))
+    }
+
+    /// The owner's block cache, when compaction outputs enter it as they are written.
+    fn compaction_cache_fill(&self) -> Option<CacheFill> {
+        (self.config.cache_written_blocks == CacheWritten::FlushesAndCompactions)
+            .then(|| CacheFill { cache: Rc::clone(&self.cache), namespace: self.cache_namespace })
+    }
+
+    /// Installs a finished merge (or returns its error), gives the turn back and deletes what
+    /// no reader holds any more.
+    async fn end_compaction(
+        &self,
+        turn: Turn<'_>,
+        plan: Plan<S::File>,
+        merged: Result<CompactionDone>,
+    ) -> Result<bool> {
+        let result = match merged {
+            Ok(done) => self.install(plan, done).await.map(|()| true),
+            Err(e) => Err(e),
+        };
+        drop(turn);
+        if result.is_ok() {
+            self.collect_garbage().await?;
+        }
+        result
     }
 
     fn level_target(&self, level: usize) -> u64 {
@@ -91,46 +154,17 @@ impl<S: Storage + Clone> Lsm<S> {
         None
     }
 
-    async fn run(&self, plan: Plan<S::File>) -> Result<()> {
-        let replaced: Vec<Rc<SstReader<S::File>>> = plan.inputs.iter().flatten().cloned().collect();
-        let covers = replaced.iter().map(|r| r.meta().covers_log_offset).max().unwrap_or(0);
-        let runs = plan
-            .inputs
-            .into_iter()
-            .filter(|r| !r.is_empty())
-            // Compaction is background work: its reads wait for the foreground's I/O waits.
-            .map(|run| RunSource::ssts(run, ReadAhead::new(self.config.scan_read_bytes).background()))
-            .collect();
-        let mut merge =
-            MergeIter::new(runs, Arc::clone(&self.sst_schema), plan.drop_tombstones, self.config.merge_chunk_rows);
-        let scratch = super::cache::BlockCache::new(0);
-        let mut outputs = Vec::new();
-        let mut writer: Option<(SstWriter<S::File>, u64)> = None;
-        while let Some(chunk) = merge.next_chunk(&scratch).await? {
-            if chunk.num_rows() == 0 {
-                continue;
-            }
-            if writer.is_none() {
-                let id = self.next_sst_id();
-                writer = Some((self.create_sst(id, covers, true).await?, 0));
-            }
-            if let Some((w, bytes)) = writer.as_mut() {
-                w.add(&chunk).await?;
-                // Neither reading cached input blocks nor adding need suspend: yield between
-                // chunks, so foreground work waits for one chunk at most.
-                crate::kv::step::end_of_step().await;
-                *bytes += chunk.get_array_memory_size() as u64;
-                if *bytes >= self.config.sst_bytes_target {
-                    if let Some((w, _)) = writer.take() {
-                        outputs.push(w.finish().await?);
-                    }
-                }
-            }
+    /// Replaces the plan's inputs with the merge's outputs: manifest edit, version swap.
+    async fn install(&self, plan: Plan<S::File>, done: CompactionDone) -> Result<()> {
+        let outputs = done.outputs;
+        let live = |id: u64| self.version.borrow().levels.iter().flatten().any(|r| r.meta().id == id);
+        if let Some(stray) = outputs.iter().find(|m| m.id >= self.peek_next_sst_id() || live(m.id)) {
+            return Err(Error::Compaction {
+                bucket: self.bucket.clone(),
+                reason: format!("output SST {} was never handed out or names a live SST", stray.id),
+            });
         }
-        if let Some((w, _)) = writer.take() {
-            outputs.push(w.finish().await?);
-        }
-        self.storage.sync_dir().await?;
+        let replaced: Vec<Rc<SstReader<S::File>>> = plan.inputs.into_iter().flatten().collect();
         let edit = Edit {
             covers_log_offset: self.covered_offset(),
             next_sst_id: self.peek_next_sst_id(),

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod compaction;
+pub mod compaction_job;
 pub mod manifest;
 pub mod memindex;
 pub mod memkey;
@@ -11,5 +12,6 @@ pub mod merge;
 mod multi_get;
 mod prefetch;
 pub mod sst;
+pub mod sst_ids;
 pub mod step;
 pub mod tree;

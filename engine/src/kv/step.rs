@@ -23,6 +23,12 @@
 //! waits for the last one to end (at most [`IO_DEFER_MAX`], so background work cannot be
 //! starved by a foreground that always has I/O in flight).
 //!
+//! Work run for another thread (a compaction merge a peer shard runs for the bucket's owner,
+//! [`super::compaction_job`]) makes way for that thread's foreground waits too: the owner's
+//! count of waits is shared ([`foreground_gauge`]), and the worker watches it while it runs
+//! the job ([`watch`]). Nothing wakes the worker when the owner's waits end, so its held-back
+//! I/O looks again every [`WATCH_POLL`].
+//!
 //! The sleep needs glommio's timers: it is used only on threads where a glommio-backed
 //! storage was opened ([`reactor_present`]); elsewhere (tests on
 //! `futures_lite::future::block_on`) a step ends with a plain task yield.
@@ -30,6 +36,8 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -44,9 +52,28 @@ pub const IO_DEFER_MAX: Duration = Duration::from_millis(1);
 /// timer is due by the time the rings have been polled).
 const PAUSE: Duration = Duration::from_micros(1);
 
+/// How often held-back I/O of work run for another thread looks at that thread's
+/// [`ForegroundGauge`] again (nothing wakes it when the other thread's waits end).
+pub const WATCH_POLL: Duration = Duration::from_micros(50);
+
+/// Whether a thread has foreground waits in progress, readable from any thread (see the
+/// module docs). Updated only when the thread's count goes from or to zero.
+#[derive(Clone, Debug, Default)]
+pub struct ForegroundGauge(Arc<AtomicU32>);
+
+impl ForegroundGauge {
+    fn busy(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
 thread_local! {
     /// Foreground waits on I/O in progress on this thread.
     static FOREGROUND_WAITS: Cell<u32> = const { Cell::new(0) };
+    /// Whether `FOREGROUND_WAITS` is above zero, for other threads.
+    static GAUGE: ForegroundGauge = ForegroundGauge::default();
+    /// Other threads' gauges that this thread's background work makes way for ([`watch`]).
+    static WATCHED: RefCell<Vec<ForegroundGauge>> = const { RefCell::new(Vec::new()) };
     /// When the running background slice started (its last pause).
     static SLICE_START: Cell<Option<Instant>> = const { Cell::new(None) };
     /// Whether this thread runs a glommio executor (so timers work).
@@ -72,6 +99,7 @@ impl Drop for ForegroundWait {
             left
         });
         if left == 0 {
+            GAUGE.with(|g| g.0.store(0, Ordering::Relaxed));
             let waiters = IDLE_WAITERS.with(|w| std::mem::take(&mut *w.borrow_mut()));
             waiters.into_iter().for_each(Waker::wake);
         }
@@ -80,13 +108,52 @@ impl Drop for ForegroundWait {
 
 /// Marks a foreground wait on I/O until the guard is dropped.
 pub fn foreground_wait() -> ForegroundWait {
-    FOREGROUND_WAITS.with(|w| w.set(w.get().saturating_add(1)));
+    let before = FOREGROUND_WAITS.with(|w| {
+        let before = w.get();
+        w.set(before.saturating_add(1));
+        before
+    });
+    if before == 0 {
+        GAUGE.with(|g| g.0.store(1, Ordering::Relaxed));
+    }
     ForegroundWait(())
+}
+
+/// This thread's [`ForegroundGauge`], for work it hands to another thread.
+pub fn foreground_gauge() -> ForegroundGauge {
+    GAUGE.with(Clone::clone)
+}
+
+/// Makes this thread's background work also make way for `gauge`'s thread until the guard is
+/// dropped (held while running a job for that thread).
+pub fn watch(gauge: ForegroundGauge) -> Watch {
+    WATCHED.with(|w| w.borrow_mut().push(gauge.clone()));
+    Watch(gauge)
+}
+
+/// Ends a [`watch`] when dropped.
+#[must_use = "the watch ends when the guard is dropped"]
+pub struct Watch(ForegroundGauge);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        WATCHED.with(|w| {
+            let mut watched = w.borrow_mut();
+            if let Some(at) = watched.iter().position(|g| Arc::ptr_eq(&g.0, &(self.0).0)) {
+                watched.swap_remove(at);
+            }
+        });
+    }
+}
+
+/// True when a watched thread has foreground waits in progress.
+fn watched_busy() -> bool {
+    WATCHED.with(|w| w.borrow().iter().any(ForegroundGauge::busy))
 }
 
 /// True when background work should pause to let a foreground wait's completions in.
 fn make_way() -> bool {
-    FOREGROUND_WAITS.with(Cell::get) > 0 && REACTOR.with(Cell::get)
+    (FOREGROUND_WAITS.with(Cell::get) > 0 || watched_busy()) && REACTOR.with(Cell::get)
 }
 
 /// Sleeps [`PAUSE`]: no task of this queue is runnable, so the executor polls its rings.
@@ -117,16 +184,24 @@ pub async fn checkpoint() {
     }
 }
 
-/// Called by background work before it submits I/O: while a foreground wait is held, waits
-/// until none is (at most [`IO_DEFER_MAX`]); otherwise returns at once.
+/// Called by background work before it submits I/O: while a foreground wait is held (here or
+/// on a [`watch`]ed thread), waits until none is (at most [`IO_DEFER_MAX`]); otherwise returns
+/// at once.
 pub async fn before_background_io() {
     if !make_way() {
         return;
     }
-    futures_lite::future::or(ForegroundIdle, async {
-        glommio::timer::sleep(IO_DEFER_MAX).await;
-    })
-    .await;
+    if FOREGROUND_WAITS.with(Cell::get) > 0 {
+        futures_lite::future::or(ForegroundIdle, async {
+            glommio::timer::sleep(IO_DEFER_MAX).await;
+        })
+        .await;
+    } else {
+        let deadline = Instant::now() + IO_DEFER_MAX;
+        while watched_busy() && Instant::now() < deadline {
+            glommio::timer::sleep(WATCH_POLL).await;
+        }
+    }
     start_slice();
 }
 

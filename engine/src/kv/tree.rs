@@ -22,6 +22,7 @@ use super::merge::{MergeIter, RunSource};
 use super::sst::{
     hash64, parse_sst_name, sst_arrow_schema, sst_name, ReadAhead, SstOptions, SstReader, SstWriter, SYSTEM_COLUMNS,
 };
+use super::sst_ids::SstIds;
 use crate::error::{Error, Result};
 use crate::log::notify::Notify;
 use crate::log::Storage;
@@ -126,7 +127,7 @@ pub struct Lsm<S: Storage> {
     flush_busy: Cell<bool>,
     flush_done: Notify,
     /// The next SST id to hand out (persisted with each manifest edit).
-    next_sst_id: Cell<u64>,
+    next_sst_id: SstIds,
     /// A compaction step is running (one at a time).
     pub(super) compaction_busy: Cell<bool>,
     /// The manifest is being appended to (flush and compaction take turns).
@@ -183,7 +184,7 @@ impl<S: Storage + Clone> Lsm<S> {
             covered_offset: Cell::new(covered),
             flush_busy: Cell::new(false),
             flush_done: Notify::default(),
-            next_sst_id: Cell::new(next_sst_id),
+            next_sst_id: SstIds::starting_at(next_sst_id),
             compaction_busy: Cell::new(false),
             manifest_busy: Cell::new(false),
             manifest_free: Notify::default(),
@@ -206,6 +207,11 @@ impl<S: Storage + Clone> Lsm<S> {
         self.memtable.borrow_mut().apply(keys, deleted, rows)?;
         self.applied_offset.set(self.applied_offset.get().max(next_log_offset));
         Ok(())
+    }
+
+    /// This thread's handle on the bucket's storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
     }
 
     /// The configuration.
@@ -405,13 +411,16 @@ impl<S: Storage + Clone> Lsm<S> {
     pub(super) fn next_sst_id(&self) -> u64 {
         // Kept beside the manifest, not in its state: the manifest is taken out of its cell
         // while an edit is being appended, and a flush and a compaction step run side by side.
-        let id = self.next_sst_id.get();
-        self.next_sst_id.set(id + 1);
-        id
+        self.next_sst_id.allocate()
+    }
+
+    /// The SST id counter, for a compaction job that may run on another thread.
+    pub(super) fn sst_ids(&self) -> SstIds {
+        self.next_sst_id.clone()
     }
 
     pub(super) fn peek_next_sst_id(&self) -> u64 {
-        self.next_sst_id.get()
+        self.next_sst_id.peek()
     }
 
     /// Appends an edit to the manifest (taken out of its cell across the await).
@@ -583,6 +592,11 @@ impl<S: Storage + Clone> Lsm<S> {
     /// Number of SSTs per level (L0 first).
     pub fn level_sizes(&self) -> Vec<usize> {
         self.version.borrow().levels.iter().map(Vec::len).collect()
+    }
+
+    /// SST ids per level (L0 first, newest first; deeper levels in key order).
+    pub fn sst_ids_by_level(&self) -> Vec<Vec<u64>> {
+        self.version.borrow().levels.iter().map(|l| l.iter().map(|r| r.meta().id).collect()).collect()
     }
 
     /// File bytes per level (L0 first).
