@@ -24,6 +24,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use rill_engine::batch::{ipc, BatchView, ChangeType};
 use rill_engine::kv::cache::BlockCache;
+use rill_engine::kv::sst::SstOptions;
 use rill_engine::kv::tree::LsmConfig;
 use rill_engine::log::{LogConfig, OffsetSpec, SimFaults, SimStorage};
 use rill_engine::row::key::encode_key;
@@ -236,6 +237,9 @@ fn config() -> PkConfig {
         // A few blocks per read, so compactions and snapshots cross read-ahead boundaries
         // inside an SST (the default reads these small SSTs whole).
         scan_read_bytes: 8 * 1024,
+        // Several blocks per SST (the default 16 KiB block would make most of these SSTs
+        // a single block).
+        sst: SstOptions { block_bytes_target: 4 * 1024, ..SstOptions::default() },
         ..LsmConfig::default()
     };
     PkConfig { log, lsm }
