@@ -156,9 +156,28 @@ fn merges_on_another_thread_install_on_the_owner() {
         let table = open(&dir).await;
         let mut oracle = BTreeMap::new();
         let mut steps = 0;
-        for batch in 0..4 {
+        for batch in 0..4i64 {
             fill(&table, &mut oracle, 4).await;
-            while table.lsm().compact_once_with(|job| run_elsewhere(dir.clone(), job)).await.unwrap() {
+            let during: Vec<i64> = (batch * 50..batch * 50 + 50).collect();
+            for round in 0.. {
+                assert!(round < 100, "compaction converges");
+                let (owner, written, during, dir) = (&table, &mut oracle, &during, dir.clone());
+                let stepped = table
+                    .lsm()
+                    .compact_once_with(|job| async move {
+                        // The owner writes and flushes (a new L0 SST) while the merge runs.
+                        let (done, ()) = futures_lite::future::zip(run_elsewhere(dir, job), async {
+                            write(owner, written, during, &format!("during{round}"), false).await;
+                            owner.flush().await.unwrap();
+                        })
+                        .await;
+                        done
+                    })
+                    .await
+                    .unwrap();
+                if !stepped {
+                    break;
+                }
                 steps += 1;
                 check(&table, &oracle).await;
             }
@@ -205,18 +224,25 @@ fn outputs_naming_a_live_sst_are_refused() {
         fill(&table, &mut oracle, 3).await;
         let before = table.lsm().level_sizes();
         let storage = table.lsm().storage().clone();
-        // A result that names one of the job's inputs as an output (a stray result).
+        // Results naming one of the job's inputs, or an id never handed out, as an output.
         let input = *table.lsm().sst_ids_by_level()[0].first().unwrap();
-        let refused = table
-            .lsm()
-            .compact_once_with(|job| async move {
-                let mut outputs = job.execute(&storage).await?.outputs().to_vec();
-                outputs[0].id = input;
-                Ok(CompactionDone::new(outputs))
-            })
-            .await;
-        assert!(matches!(refused, Err(Error::Compaction { .. })), "{refused:?}");
-        assert_eq!(table.lsm().level_sizes(), before);
+        for stray in [input, u64::MAX / 2] {
+            let storage = storage.clone();
+            let refused = table
+                .lsm()
+                .compact_once_with(|job| async move {
+                    let mut outputs = job.execute(&storage).await?.outputs().to_vec();
+                    outputs[0].id = stray;
+                    Ok(CompactionDone::new(outputs))
+                })
+                .await;
+            assert!(matches!(refused, Err(Error::Compaction { .. })), "{stray}: {refused:?}");
+            assert_eq!(table.lsm().level_sizes(), before);
+            check(&table, &oracle).await;
+        }
+        drop(table);
+        let table = open(&dir).await;
+        assert_eq!(table.lsm().level_sizes(), before, "the manifest never listed the refused outputs");
         check(&table, &oracle).await;
     });
 }

@@ -237,8 +237,7 @@ fn config() -> PkConfig {
         // A few blocks per read, so compactions and snapshots cross read-ahead boundaries
         // inside an SST (the default reads these small SSTs whole).
         scan_read_bytes: 8 * 1024,
-        // Several blocks per SST (the default 16 KiB block would make most of these SSTs
-        // a single block).
+        // Several blocks per SST whatever the default block size.
         sst: SstOptions { block_bytes_target: 4 * 1024, ..SstOptions::default() },
         ..LsmConfig::default()
     };
@@ -300,9 +299,9 @@ enum Op {
     PartialDelete(Vec<Key>),
     Flush,
     Compact,
-    /// Compaction steps whose merges run as jobs against another handle on the storage (as a
-    /// peer shard runs them), with a flush while each job is out: a new L0 SST appears between
-    /// the plan and the install.
+    /// Compaction steps whose merges run as jobs (`CompactionJob::execute`, which opens its
+    /// inputs by id) on a second handle on the storage, on this thread, with a flush between
+    /// each merge and its install: a new L0 SST appears between the plan and the install.
     CompactElsewhere,
     /// Zeroes ahead of the changelog's data until `zero_fill_bytes` are (background work in
     /// a shard): later writes land in zeroed space, and a crash leaves zeros after the data.

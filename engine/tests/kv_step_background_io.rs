@@ -110,3 +110,28 @@ fn background_io_makes_way_for_a_watched_threads_waits() {
     assert!(held, "the watched thread's foreground wait holds background I/O back");
     assert!(after, "the watched thread's wait ended: background I/O goes at once");
 }
+
+/// Held back by a watched thread's wait that never ends, background I/O still goes after
+/// `IO_DEFER_MAX`.
+#[test]
+fn a_watched_wait_holds_background_io_back_at_most_io_defer_max() {
+    use std::sync::mpsc;
+    let (gauge_tx, gauge_rx) = mpsc::channel();
+    let (end_tx, end_rx) = mpsc::channel::<()>();
+    let owner = std::thread::spawn(move || {
+        let _wait = foreground_wait();
+        gauge_tx.send(foreground_gauge()).expect("send the gauge");
+        end_rx.recv().expect("told to end the wait");
+    });
+    let gauge = gauge_rx.recv().expect("the owner's gauge");
+    let waited = on_executor(move || async move {
+        let _watching = watch(gauge);
+        let started = Instant::now();
+        before_background_io().await;
+        started.elapsed()
+    });
+    end_tx.send(()).expect("end the owner's wait");
+    owner.join().expect("owner thread");
+    // Timers never fire early: it waited the whole cap (and returned, so not forever).
+    assert!(waited >= IO_DEFER_MAX, "held back only {waited:?} while the watched wait was held");
+}

@@ -59,7 +59,7 @@ pub struct KvConfig {
     pub theta: f64,
     /// rill only: `table.changelog.image` (`FULL` by default, `WAL` skips reading old rows).
     pub changelog_image: Option<String>,
-    /// rill only: `SstOptions::block_bytes_target` (the default, 16 KiB, when not given).
+    /// rill only: `SstOptions::block_bytes_target` (the default, 4 KiB, when not given).
     pub rill_block_bytes: Option<usize>,
     /// rill's `LogConfig::zero_fill_bytes` for the changelog.
     #[serde(default)]

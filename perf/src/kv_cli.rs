@@ -57,7 +57,7 @@ pub struct KvArgs {
     /// rill's `table.changelog.image` (FULL when not given; WAL skips reading old rows).
     #[arg(long)]
     pub changelog_image: Option<String>,
-    /// rill's SST data block size target in bytes (default: `SstOptions::default()`, 16 KiB).
+    /// rill's SST data block size target in bytes (default: `SstOptions::default()`, 4 KiB).
     #[arg(long)]
     pub rill_block_bytes: Option<usize>,
     /// rill's `LogConfig::zero_fill_bytes` for the changelog (8 MiB, a shard's

@@ -52,6 +52,10 @@ impl<S: Storage + Clone> Lsm<S> {
     /// the job to another thread that calls [`CompactionJob::execute`] on its own handle on
     /// this bucket's directory. Installing the outputs happens here. Returns whether it did
     /// anything.
+    ///
+    /// Await it to the end before the LSM is closed or reopened: a step dropped half-way
+    /// cancels its job, but the job may still be writing its current output when a new
+    /// instance of the LSM opens.
     pub async fn compact_once_with<R, Fut>(&self, run: R) -> Result<bool>
     where
         R: FnOnce(CompactionJob) -> Fut,
@@ -60,7 +64,11 @@ impl<S: Storage + Clone> Lsm<S> {
         let Some((turn, plan, job)) = self.begin_compaction() else {
             return Ok(false);
         };
+        // If this step is dropped while the job runs elsewhere, the job stops at its next
+        // output and leaves what it wrote to the next open.
+        let cancel = job.cancel_on_drop();
         let result = run(job).await;
+        cancel.disarm();
         self.end_compaction(turn, plan, result).await
     }
 
@@ -94,6 +102,7 @@ impl<S: Storage + Clone> Lsm<S> {
             merge_chunk_rows: self.config.merge_chunk_rows,
             scan_read_bytes: self.config.scan_read_bytes,
             owner_waits: super::step::foreground_gauge(),
+            cancelled: Arc::default(),
         };
         Some((turn, plan, job))
     }
@@ -159,23 +168,35 @@ impl<S: Storage + Clone> Lsm<S> {
         let outputs = done.outputs;
         let live = |id: u64| self.version.borrow().levels.iter().flatten().any(|r| r.meta().id == id);
         if let Some(stray) = outputs.iter().find(|m| m.id >= self.peek_next_sst_id() || live(m.id)) {
+            // Nothing of this result is removed: its ids may name live files.
             return Err(Error::Compaction {
                 bucket: self.bucket.clone(),
                 reason: format!("output SST {} was never handed out or names a live SST", stray.id),
             });
+        }
+        // Open the outputs before the manifest lists them: an output that does not open is
+        // never installed (and removed), and the edit lists what the files say they hold.
+        let mut readers = Vec::with_capacity(outputs.len());
+        for meta in &outputs {
+            match self.open_sst(meta.id).await {
+                Ok(reader) => readers.push(Rc::new(reader)),
+                Err(e) => {
+                    drop(readers);
+                    self.remove_uninstalled(&outputs).await;
+                    return Err(e);
+                }
+            }
         }
         let replaced: Vec<Rc<SstReader<S::File>>> = plan.inputs.into_iter().flatten().collect();
         let edit = Edit {
             covers_log_offset: self.covered_offset(),
             next_sst_id: self.peek_next_sst_id(),
             removed: replaced.iter().map(|r| r.meta().id).collect(),
-            added: outputs.iter().map(|m| entry_of(m, plan.output_level as u8)).collect(),
+            added: readers.iter().map(|r| entry_of(r.meta(), plan.output_level as u8)).collect(),
         };
+        // On an error here the edit may or may not be durable: the outputs stay (the next
+        // open keeps them if the manifest lists them and removes them if not).
         self.append_edit(&edit).await?;
-        let mut readers = Vec::with_capacity(outputs.len());
-        for meta in &outputs {
-            readers.push(Rc::new(self.open_sst(meta.id).await?));
-        }
         let mut next = clone_version(&self.version.borrow());
         for level in next.levels.iter_mut() {
             level.retain(|r| !replaced.iter().any(|x| Rc::ptr_eq(x, r)));
@@ -187,6 +208,16 @@ impl<S: Storage + Clone> Lsm<S> {
         info!(bucket = %self.bucket, replaced = replaced.len(), written = outputs.len(), level = plan.output_level, "compacted");
         self.obsolete.borrow_mut().extend(replaced);
         Ok(())
+    }
+}
+
+impl<S: Storage + Clone> Lsm<S> {
+    /// Removes the files of outputs that were not installed (best effort: a leftover is
+    /// removed at the next open).
+    async fn remove_uninstalled(&self, outputs: &[super::sst::SstMeta]) {
+        for meta in outputs {
+            let _ = self.storage.remove(&super::sst::sst_name(meta.id)).await;
+        }
     }
 }
 

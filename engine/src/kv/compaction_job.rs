@@ -10,6 +10,7 @@
 //! manifest and are removed at the next open, as for a local compaction.
 
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use arrow_schema::SchemaRef;
@@ -25,7 +26,7 @@ use crate::log::Storage;
 use crate::schema::Schema;
 
 /// A planned compaction, ready to run anywhere (see the module docs).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CompactionJob {
     /// The bucket, for errors and logs.
     pub(super) bucket: String,
@@ -46,6 +47,26 @@ pub struct CompactionJob {
     /// The owner's foreground waits: background I/O of the job makes way for them wherever it
     /// runs (`kv::step`).
     pub(super) owner_waits: ForegroundGauge,
+    /// Set when the owner gave up on the job (its step was dropped).
+    pub(super) cancelled: Arc<AtomicBool>,
+}
+
+/// Cancels a job when dropped, unless disarmed first (held by the step that awaits the job).
+pub(super) struct CancelOnDrop(Option<Arc<AtomicBool>>);
+
+impl CancelOnDrop {
+    /// The job's outcome arrived: nothing to cancel.
+    pub(super) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0.take() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What a [`CompactionJob`] wrote: its output SSTs in key order (durable, their directory
@@ -83,6 +104,11 @@ const _: () = {
 };
 
 impl CompactionJob {
+    /// A guard that cancels this job when dropped.
+    pub(super) fn cancel_on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(Some(Arc::clone(&self.cancelled)))
+    }
+
     /// The bucket the job compacts.
     pub fn bucket(&self) -> &str {
         &self.bucket
@@ -119,7 +145,9 @@ impl CompactionJob {
     ) -> Result<CompactionDone> {
         let mut created = Vec::new();
         let result = self.merge_into(runs, storage, fill, &mut created).await;
-        if result.is_err() {
+        // A cancelled job leaves its files to the next open: a new instance of the LSM may
+        // already have handed out the same ids.
+        if result.is_err() && !self.cancelled.load(Ordering::Relaxed) {
             for id in created {
                 let _ = storage.remove(&sst_name(id)).await;
             }
@@ -151,6 +179,12 @@ impl CompactionJob {
             let (w, bytes) = match writer.as_mut() {
                 Some(open) => open,
                 None => {
+                    if self.cancelled.load(Ordering::Relaxed) {
+                        return Err(Error::Compaction {
+                            bucket: self.bucket.clone(),
+                            reason: "the job was cancelled: its step was dropped".into(),
+                        });
+                    }
                     let id = self.ids.allocate();
                     created.push(id);
                     let mut w = SstWriter::create(storage, id, &self.schema, self.sst, self.covers_log_offset).await?;

@@ -35,6 +35,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -89,7 +90,7 @@ pub(crate) fn reactor_present() {
 
 /// Held while foreground work waits on I/O: background steps pause often meanwhile.
 #[must_use = "the wait ends when the guard is dropped"]
-pub struct ForegroundWait(());
+pub struct ForegroundWait(ThreadBound);
 
 impl Drop for ForegroundWait {
     fn drop(&mut self) {
@@ -116,7 +117,7 @@ pub fn foreground_wait() -> ForegroundWait {
     if before == 0 {
         GAUGE.with(|g| g.0.store(1, Ordering::Relaxed));
     }
-    ForegroundWait(())
+    ForegroundWait(PhantomData)
 }
 
 /// This thread's [`ForegroundGauge`], for work it hands to another thread.
@@ -128,12 +129,16 @@ pub fn foreground_gauge() -> ForegroundGauge {
 /// dropped (held while running a job for that thread).
 pub fn watch(gauge: ForegroundGauge) -> Watch {
     WATCHED.with(|w| w.borrow_mut().push(gauge.clone()));
-    Watch(gauge)
+    Watch(gauge, PhantomData)
 }
 
 /// Ends a [`watch`] when dropped.
 #[must_use = "the watch ends when the guard is dropped"]
-pub struct Watch(ForegroundGauge);
+pub struct Watch(ForegroundGauge, ThreadBound);
+
+/// Keeps a guard on the thread whose counts it changes (`!Send`: dropped on another thread,
+/// it would leave this thread's count or watch list wrong for good).
+type ThreadBound = PhantomData<*const ()>;
 
 impl Drop for Watch {
     fn drop(&mut self) {

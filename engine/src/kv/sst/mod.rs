@@ -80,10 +80,11 @@ pub fn parse_sst_name(name: &str) -> Option<u64> {
 pub struct SstOptions {
     /// Target size of one encoded data block, in bytes (rows per block are chosen from the
     /// encoded size of the rows so far; a single row larger than this makes its own block).
-    /// 16 KiB by default: a block carries ~0.5 KiB of Arrow framing on disk and about as much
-    /// in the cache (the decoded arrays), so 4 KiB blocks fit ~25% fewer rows in the same
-    /// cache. Upserts, which read every old row, then miss more once the LSM outgrows the
-    /// cache; uncached point gets are faster with 4 KiB (session 14, bench-results/README.md).
+    /// 4 KiB by default, for point gets on data larger than the cache. A block carries ~0.5
+    /// KiB of Arrow framing on disk and about as much again in the cache (the decoded arrays),
+    /// so 16 KiB blocks fit ~20% more rows in the same cache: upserts, which read every old
+    /// row, are ~25% faster over 30 s once the LSM outgrows the cache, and uncached gets
+    /// 8-19% slower (session 14, bench-results/README.md).
     pub block_bytes_target: usize,
     /// Bloom filter bits per key; 0 = no filter (every lookup reads a block).
     pub bloom_bits_per_key: u32,
@@ -93,7 +94,7 @@ pub struct SstOptions {
 
 impl Default for SstOptions {
     fn default() -> Self {
-        Self { block_bytes_target: 16 << 10, bloom_bits_per_key: 10, compression: Compression::None }
+        Self { block_bytes_target: 4 << 10, bloom_bits_per_key: 10, compression: Compression::None }
     }
 }
 
