@@ -233,3 +233,37 @@ fn a_flush_gives_the_executor_back_between_chunks() {
     let found = block_on(table.lookup(&keys(&[0, 12_345, rows - 1]))).unwrap();
     assert_eq!(found.found, [true, true, true]);
 }
+
+/// A compaction into a level above non-empty deeper levels keeps its tombstones: dropping
+/// one there would bring back the older value the deeper level still holds.
+#[test]
+fn tombstones_are_kept_above_deeper_levels() {
+    let sim = SimStorage::new(21, SimFaults::default());
+    let table = open(&sim);
+    let all: Vec<i64> = (0..6000).collect();
+    for chunk in all.chunks(500) {
+        write(&table, chunk, "old", false);
+    }
+    block_on(table.flush()).unwrap();
+    block_on(table.lsm().compact_all()).unwrap();
+    let sizes = table.lsm().level_sizes();
+    assert!(sizes[2..].iter().sum::<usize>() > 0, "old values reached L2 or deeper: {sizes:?}");
+    let deleted: Vec<i64> = (0..6000).step_by(10).collect();
+    write(&table, &deleted, "x", true);
+    block_on(table.flush()).unwrap();
+    for round in 0..2 {
+        write(&table, &[100_000 + round], "filler", false);
+        block_on(table.flush()).unwrap();
+    }
+    assert!(table.lsm().level_sizes()[0] >= 3, "{:?}", table.lsm().level_sizes());
+    // The L0 -> L1 step, with deeper levels non-empty.
+    assert!(block_on(table.lsm().compact_once()).unwrap());
+    for id in &deleted {
+        assert_eq!(value(&table, *id), None, "id {id} was deleted");
+    }
+    block_on(table.lsm().compact_all()).unwrap();
+    for id in &deleted {
+        assert_eq!(value(&table, *id), None, "id {id} was deleted (after compacting to the bottom)");
+    }
+    assert_eq!(value(&table, 11).as_deref(), Some("old-11"));
+}
