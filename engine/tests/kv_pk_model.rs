@@ -228,10 +228,12 @@ fn config() -> PkConfig {
     // Zeros ahead of the changelog's data (`Op::ZeroFill`), as a shard keeps them.
     log.zero_fill_bytes = 16 * 1024;
     let lsm = LsmConfig {
-        memtable_bytes_max: 16 * 1024,
+        memtable_bytes_max: 4 * 1024,
         l0_compaction_trigger: 3,
-        l1_bytes_target: 32 * 1024,
-        level_size_multiplier: 4,
+        // Small levels, so the model's few KiB of rows reach L2 and deeper: compactions into
+        // L1 then run above non-empty levels, where tombstones must be kept.
+        l1_bytes_target: 2 * 1024,
+        level_size_multiplier: 2,
         sst_bytes_target: 16 * 1024,
         merge_chunk_rows: 64,
         // A few blocks per read, so compactions and snapshots cross read-ahead boundaries
