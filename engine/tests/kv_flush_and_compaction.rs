@@ -267,3 +267,40 @@ fn tombstones_are_kept_above_deeper_levels() {
     }
     assert_eq!(value(&table, 11).as_deref(), Some("old-11"));
 }
+
+/// A compaction job that fails half-way (its output writes fail) removes the outputs it
+/// created; the table is unchanged, the next step succeeds, and a crash and reopen agree.
+#[test]
+fn a_job_that_fails_half_way_removes_its_outputs() {
+    let sim = SimStorage::new(31, SimFaults::default());
+    let table = open(&sim);
+    for round in 0..3i64 {
+        let ids: Vec<i64> = (round * 300..round * 300 + 400).collect();
+        write(&table, &ids, &format!("r{round}"), false);
+        block_on(table.flush()).unwrap();
+    }
+    let before = table.lsm().level_sizes();
+    assert!(before[0] >= 3, "{before:?}");
+    let files = sst_files(&sim, &table);
+    let elsewhere = sim.clone();
+    let failed = block_on(table.lsm().compact_once_with(|job| async move {
+        elsewhere.set_faults(SimFaults { write_error_per_million: 1_000_000, ..SimFaults::default() });
+        let done = job.execute(&elsewhere).await;
+        elsewhere.set_faults(SimFaults::default());
+        done
+    }));
+    assert!(failed.is_err(), "every output write failed");
+    assert_eq!(sst_files(&sim, &table), files, "the job removed what it created");
+    assert_eq!(table.lsm().level_sizes(), before);
+    let expect = |id: i64| Some(format!("r{}-{id}", (id / 300).min(2)));
+    for id in [0, 299, 300, 650, 999] {
+        assert_eq!(value(&table, id), expect(id), "id {id}");
+    }
+    assert!(block_on(table.lsm().compact_once()).unwrap());
+    drop(table);
+    sim.crash();
+    let table = open(&sim);
+    for id in [0, 299, 300, 650, 999] {
+        assert_eq!(value(&table, id), expect(id), "id {id} after a crash and reopen");
+    }
+}
