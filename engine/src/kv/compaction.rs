@@ -22,10 +22,10 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use super::compaction_job::{CacheFill, CompactionDone, CompactionJob};
+use super::compaction_job::{remove_ssts, CompactionDone, CompactionJob};
 use super::manifest::{Edit, LEVELS_MAX};
 use super::sst::SstReader;
-use super::tree::{clone_version, entry_of, CacheWritten, Lsm, Turn};
+use super::tree::{clone_version, entry_of, Lsm, Turn};
 use crate::error::{Error, Result};
 use crate::log::Storage;
 
@@ -43,7 +43,7 @@ impl<S: Storage + Clone> Lsm<S> {
         let Some((turn, plan, job)) = self.begin_compaction() else {
             return Ok(false);
         };
-        let fill = self.compaction_cache_fill();
+        let fill = self.written_blocks_fill(true);
         let result = job.merge(plan.inputs.clone(), &self.storage, fill).await;
         self.end_compaction(turn, plan, result).await
     }
@@ -105,12 +105,6 @@ impl<S: Storage + Clone> Lsm<S> {
             cancelled: Arc::default(),
         };
         Some((turn, plan, job))
-    }
-
-    /// The owner's block cache, when compaction outputs enter it as they are written.
-    fn compaction_cache_fill(&self) -> Option<CacheFill> {
-        (self.config.cache_written_blocks == CacheWritten::FlushesAndCompactions)
-            .then(|| CacheFill { cache: Rc::clone(&self.cache), namespace: self.cache_namespace })
     }
 
     /// Installs a finished merge (or returns its error), gives the turn back and deletes what
@@ -182,7 +176,7 @@ impl<S: Storage + Clone> Lsm<S> {
                 Ok(reader) => readers.push(Rc::new(reader)),
                 Err(e) => {
                     drop(readers);
-                    self.remove_uninstalled(&outputs).await;
+                    remove_ssts(&self.storage, outputs.iter().map(|m| m.id)).await;
                     return Err(e);
                 }
             }
@@ -208,16 +202,6 @@ impl<S: Storage + Clone> Lsm<S> {
         info!(bucket = %self.bucket, replaced = replaced.len(), written = outputs.len(), level = plan.output_level, "compacted");
         self.obsolete.borrow_mut().extend(replaced);
         Ok(())
-    }
-}
-
-impl<S: Storage + Clone> Lsm<S> {
-    /// Removes the files of outputs that were not installed (best effort: a leftover is
-    /// removed at the next open).
-    async fn remove_uninstalled(&self, outputs: &[super::sst::SstMeta]) {
-        for meta in outputs {
-            let _ = self.storage.remove(&super::sst::sst_name(meta.id)).await;
-        }
     }
 }
 

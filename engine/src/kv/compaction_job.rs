@@ -22,7 +22,7 @@ use super::sst::{sst_name, ReadAhead, SstMeta, SstOptions, SstReader, SstWriter}
 use super::sst_ids::SstIds;
 use super::step::{watch, ForegroundGauge};
 use crate::error::{Error, Result};
-use crate::log::Storage;
+use crate::log::{Storage, StorageFile};
 use crate::schema::Schema;
 
 /// A planned compaction, ready to run anywhere (see the module docs).
@@ -89,10 +89,25 @@ impl CompactionDone {
     }
 }
 
-/// Where a local compaction puts the blocks it writes (the owner's block cache).
+/// The owner's block cache, where written blocks go ([`super::tree::Lsm::written_blocks_fill`]).
 pub(super) struct CacheFill {
     pub(super) cache: Rc<BlockCache>,
     pub(super) namespace: u64,
+}
+
+impl CacheFill {
+    /// `writer` (of SST `id`) putting its blocks into the cache as it writes them.
+    pub(super) fn attach<F: StorageFile>(&self, writer: SstWriter<F>, id: u64, arrow: &SchemaRef) -> SstWriter<F> {
+        writer.with_cache_fill(Rc::clone(&self.cache), cache_key(self.namespace, id), Arc::clone(arrow))
+    }
+}
+
+/// Removes SST files that were written but not installed (best effort: a leftover is
+/// removed at the next open).
+pub(super) async fn remove_ssts<S: Storage>(storage: &S, ids: impl IntoIterator<Item = u64>) {
+    for id in ids {
+        let _ = storage.remove(&sst_name(id)).await;
+    }
 }
 
 // A job and its result cross threads; so does the error a failed job returns.
@@ -148,9 +163,7 @@ impl CompactionJob {
         // A cancelled job leaves its files to the next open: a new instance of the LSM may
         // already have handed out the same ids.
         if result.is_err() && !self.cancelled.load(Ordering::Relaxed) {
-            for id in created {
-                let _ = storage.remove(&sst_name(id)).await;
-            }
+            remove_ssts(storage, created).await;
         }
         result
     }
@@ -189,11 +202,7 @@ impl CompactionJob {
                     created.push(id);
                     let mut w = SstWriter::create(storage, id, &self.schema, self.sst, self.covers_log_offset).await?;
                     if let Some(f) = &fill {
-                        w = w.with_cache_fill(
-                            Rc::clone(&f.cache),
-                            cache_key(f.namespace, id),
-                            Arc::clone(&self.sst_schema),
-                        );
+                        w = f.attach(w, id, &self.sst_schema);
                     }
                     writer.insert((w, 0))
                 }

@@ -16,6 +16,7 @@ use arrow_schema::SchemaRef;
 use tracing::{debug, info};
 
 use super::cache::BlockCache;
+use super::compaction_job::CacheFill;
 use super::manifest::{Edit, Manifest, SstEntry, LEVELS_MAX};
 use super::memtable::{MemValue, Memtable};
 use super::merge::{MergeIter, RunSource};
@@ -359,7 +360,7 @@ impl<S: Storage + Clone> Lsm<S> {
         let mut reader = None;
         if !frozen.is_empty() {
             let id = self.next_sst_id();
-            let mut writer = self.create_sst(id, covers, false).await?;
+            let mut writer = self.create_flush_sst(id, covers).await?;
             for chunk in frozen.sorted_chunks(Arc::clone(&self.sst_schema), self.config.merge_chunk_rows) {
                 writer.add(&chunk?).await?;
                 // Adding a chunk need not suspend (the writer buffers): give the executor
@@ -391,20 +392,24 @@ impl<S: Storage + Clone> Lsm<S> {
             .with_arrow_schema(Arc::clone(&self.sst_schema)))
     }
 
-    /// Creates SST `id` for a flush (`compaction` false) or a compaction, its blocks entering
-    /// the block cache while it has room if [`LsmConfig::cache_written_blocks`] says so.
-    pub(super) async fn create_sst(&self, id: u64, covers: i64, compaction: bool) -> Result<SstWriter<S::File>> {
-        let writer = SstWriter::create(&self.storage, id, &self.schema, self.config.sst, covers).await?;
+    /// Where the blocks of an SST a flush (`compaction` false) or a compaction writes go:
+    /// into the block cache while it has room if [`LsmConfig::cache_written_blocks`] says so.
+    pub(super) fn written_blocks_fill(&self, compaction: bool) -> Option<CacheFill> {
         let fill = match self.config.cache_written_blocks {
             CacheWritten::Never => false,
             CacheWritten::Flushes => !compaction,
             CacheWritten::FlushesAndCompactions => true,
         };
-        if !fill {
-            return Ok(writer);
-        }
-        let key = super::cache::cache_key(self.cache_namespace, id);
-        Ok(writer.with_cache_fill(Rc::clone(&self.cache), key, Arc::clone(&self.sst_schema)))
+        fill.then(|| CacheFill { cache: Rc::clone(&self.cache), namespace: self.cache_namespace })
+    }
+
+    /// Creates SST `id` for a flush.
+    async fn create_flush_sst(&self, id: u64, covers: i64) -> Result<SstWriter<S::File>> {
+        let writer = SstWriter::create(&self.storage, id, &self.schema, self.config.sst, covers).await?;
+        Ok(match self.written_blocks_fill(false) {
+            Some(fill) => fill.attach(writer, id, &self.sst_schema),
+            None => writer,
+        })
     }
 
     /// Allocates an SST id (persisted with the next manifest edit).
