@@ -6,6 +6,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod logkit;
+mod pkkit;
+
+use pkkit::{keys, schema};
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -18,14 +21,9 @@ use rill_engine::kv::cache::BlockCache;
 use rill_engine::kv::sst::SstOptions;
 use rill_engine::kv::tree::{CacheWritten, LsmConfig};
 use rill_engine::log::{LogConfig, SimFaults, SimStorage};
-use rill_engine::row::key::encode_key;
-use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+use rill_engine::schema::TableDescriptor;
 use rill_engine::table::virtual_tables::changelog_batch;
 use rill_engine::table::{KvWrite, PkConfig, PkTable, WriteResult};
-
-fn schema() -> Schema {
-    Schema::new(vec![Column::not_null("id", DataType::BigInt), Column::new("v", DataType::String)])
-}
 
 fn open(sim: &SimStorage, cache_bytes: usize) -> PkTable<SimStorage> {
     open_with(sim, cache_bytes, CacheWritten::FlushesAndCompactions)
@@ -49,18 +47,6 @@ fn open_with(sim: &SimStorage, cache_bytes: usize, cache_written_blocks: CacheWr
     };
     let cache = Rc::new(BlockCache::new(cache_bytes));
     block_on(PkTable::open(sim.clone(), desc, PkConfig { log, lsm }, cache, logkit::ticking_clock(0))).unwrap()
-}
-
-fn keys(ids: &[i64]) -> Vec<Vec<u8>> {
-    let columns: Vec<ArrayRef> =
-        vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(vec![""; ids.len()]))];
-    (0..ids.len())
-        .map(|i| {
-            let mut k = Vec::new();
-            encode_key(&schema(), &[0], &columns, i, &mut k).unwrap();
-            k
-        })
-        .collect()
 }
 
 /// Writes `(id, Some(value))` upserts and `(id, None)` deletes in one request.

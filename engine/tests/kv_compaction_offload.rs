@@ -4,6 +4,10 @@
 //! table as it was, and its outputs are removed at the next open.
 #![allow(clippy::unwrap_used)]
 
+mod pkkit;
+
+use pkkit::{keys, schema};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -15,47 +19,16 @@ use glommio::LocalExecutorBuilder;
 use rill_engine::error::Error;
 use rill_engine::kv::cache::BlockCache;
 use rill_engine::kv::compaction_job::{CompactionDone, CompactionJob};
-use rill_engine::kv::tree::LsmConfig;
-use rill_engine::log::{system_clock, LogConfig, UringStorage};
-use rill_engine::row::key::encode_key;
-use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
-use rill_engine::table::{KvWrite, PkConfig, PkTable};
+use rill_engine::log::{system_clock, UringStorage};
+use rill_engine::table::{KvWrite, PkTable};
 
 type Table = PkTable<UringStorage>;
 
-fn schema() -> Schema {
-    Schema::new(vec![Column::not_null("id", DataType::BigInt), Column::new("v", DataType::String)])
-}
-
 async fn open(dir: &Path) -> Table {
-    let mut desc = TableDescriptor::log_table("db.t", schema());
-    desc.primary_key = vec!["id".into()];
-    let mut log = LogConfig::new("db.t/b0", schema());
-    log.retention_ms_max = None;
-    let lsm = LsmConfig {
-        memtable_bytes_max: 32 * 1024,
-        l0_compaction_trigger: 3,
-        l1_bytes_target: 64 * 1024,
-        level_size_multiplier: 3,
-        sst_bytes_target: 32 * 1024,
-        merge_chunk_rows: 256,
-        ..LsmConfig::default()
-    };
+    let (desc, config) = pkkit::small_table();
     let storage = UringStorage::open(dir).await.unwrap();
     let cache = Rc::new(BlockCache::new(1 << 20));
-    PkTable::open(storage, desc, PkConfig { log, lsm }, cache, system_clock()).await.unwrap()
-}
-
-fn keys(ids: &[i64]) -> Vec<Vec<u8>> {
-    let columns: Vec<ArrayRef> =
-        vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(vec![""; ids.len()]))];
-    (0..ids.len())
-        .map(|i| {
-            let mut k = Vec::new();
-            encode_key(&schema(), &[0], &columns, i, &mut k).unwrap();
-            k
-        })
-        .collect()
+    PkTable::open(storage, desc, config, cache, system_clock()).await.unwrap()
 }
 
 async fn write(table: &Table, oracle: &mut BTreeMap<i64, String>, ids: &[i64], tag: &str, delete: bool) {

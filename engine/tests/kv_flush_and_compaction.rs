@@ -4,6 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod logkit;
+mod pkkit;
+
+use pkkit::{keys, schema};
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -13,30 +16,13 @@ use futures_lite::future::block_on;
 use rill_engine::kv::cache::BlockCache;
 use rill_engine::kv::tree::LsmConfig;
 use rill_engine::log::{LogConfig, SimFaults, SimStorage};
-use rill_engine::row::key::encode_key;
-use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
+use rill_engine::schema::TableDescriptor;
 use rill_engine::table::{KvWrite, PkConfig, PkTable};
 
-fn schema() -> Schema {
-    Schema::new(vec![Column::not_null("id", DataType::BigInt), Column::new("v", DataType::String)])
-}
-
 fn open(sim: &SimStorage) -> PkTable<SimStorage> {
-    let mut desc = TableDescriptor::log_table("db.t", schema());
-    desc.primary_key = vec!["id".into()];
-    let mut log = LogConfig::new("db.t/b0", schema());
-    log.retention_ms_max = None;
-    let lsm = LsmConfig {
-        memtable_bytes_max: 32 * 1024,
-        l0_compaction_trigger: 3,
-        l1_bytes_target: 64 * 1024,
-        level_size_multiplier: 3,
-        sst_bytes_target: 32 * 1024,
-        merge_chunk_rows: 256,
-        ..LsmConfig::default()
-    };
+    let (desc, config) = pkkit::small_table();
     let cache = Rc::new(BlockCache::new(1 << 20));
-    block_on(PkTable::open(sim.clone(), desc, PkConfig { log, lsm }, cache, logkit::ticking_clock(0))).unwrap()
+    block_on(PkTable::open(sim.clone(), desc, config, cache, logkit::ticking_clock(0))).unwrap()
 }
 
 fn write(table: &PkTable<SimStorage>, ids: &[i64], tag: &str, delete: bool) {
@@ -58,18 +44,6 @@ fn write(table: &PkTable<SimStorage>, ids: &[i64], tag: &str, delete: bool) {
         batch_sequence: -1,
     };
     block_on(table.write(w)).unwrap();
-}
-
-fn keys(ids: &[i64]) -> Vec<Vec<u8>> {
-    let batch = Int64Array::from(ids.to_vec());
-    let columns: Vec<ArrayRef> = vec![Arc::new(batch), Arc::new(StringArray::from(vec![""; ids.len()]))];
-    (0..ids.len())
-        .map(|i| {
-            let mut k = Vec::new();
-            encode_key(&schema(), &[0], &columns, i, &mut k).unwrap();
-            k
-        })
-        .collect()
 }
 
 fn value(table: &PkTable<SimStorage>, id: i64) -> Option<String> {
