@@ -438,7 +438,8 @@ impl MeasuredReader {
 
 /// An SST written before blocked bloom filters (by ccb6e69: `write(.., 7, &all_types(),
 /// &ids(300), SstOptions::default())` on `SimStorage`, its bytes saved) still reads: its
-/// standard-layout filter admits every key it holds.
+/// standard-layout filter admits every key it holds, and its blocks, IPC messages padded to
+/// 64 bytes (SSTs written since 2026-12-07 pad to 8), decode.
 #[test]
 fn an_sst_with_a_standard_bloom_filter_still_reads() {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sst_standard_bloom.sst")).unwrap();

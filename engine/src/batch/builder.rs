@@ -123,11 +123,23 @@ thread_local! {
     static WRITE_CONTEXT: std::cell::RefCell<IpcWriteContext> = std::cell::RefCell::new(IpcWriteContext::default());
 }
 
-/// Appends the IPC RecordBatch message (no schema message) for `batch` to `out`.
+/// Appends the IPC RecordBatch message (no schema message) for `batch` to `out`, its metadata
+/// and body buffers padded to 64 bytes (arrow-rs's default).
 pub fn encode_ipc(batch: &RecordBatch, compression: Compression, out: &mut Vec<u8>) -> Result<()> {
-    let options = IpcWriteOptions::default()
-        .try_with_compression(compression.arrow())
-        .map_err(|e| Error::arrow("choosing the compression", e))?;
+    encode_ipc_aligned(batch, compression, 64, out)
+}
+
+/// [`encode_ipc`] with the metadata and each body buffer padded to `alignment` bytes (8, 16,
+/// 32 or 64; 8 is the Arrow format's minimum and what Arrow Java writes).
+pub fn encode_ipc_aligned(
+    batch: &RecordBatch,
+    compression: Compression,
+    alignment: usize,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let options = IpcWriteOptions::try_new(alignment, false, arrow_ipc::MetadataVersion::V5)
+        .and_then(|o| o.try_with_compression(compression.arrow()))
+        .map_err(|e| Error::arrow("choosing the alignment and compression", e))?;
     let mut tracker = DictionaryTracker::new(false);
     // The context keeps the ZSTD compressor between batches (one per thread: a shard's).
     let (dictionaries, encoded) = WRITE_CONTEXT

@@ -14,11 +14,12 @@ pub const SST_MAGIC: [u8; 4] = *b"RLST";
 pub const SST_VERSION: u16 = 1;
 /// Size of the footer, which fills the last bytes of the file.
 pub const FOOTER_LEN: usize = size_of::<Footer>();
-/// Data blocks start at multiples of this many bytes, so a block read into (or sliced from)
-/// a 64-byte-aligned buffer keeps every Arrow buffer aligned. Arrow's IPC writer pads the
-/// metadata and each body buffer to 64 bytes, so messages are multiples of 64 already and
-/// this costs no padding.
-pub const BLOCK_ALIGNMENT: usize = 64;
+/// Data blocks are IPC messages whose metadata and body buffers are padded to this many
+/// bytes, and they start at multiples of it, so a block read into (or sliced from) an
+/// 8-byte-aligned buffer keeps every Arrow buffer aligned for its type (the widest, 8-byte
+/// values, need 8). SSTs written before 2026-12-07 used 64 (arrow-rs's default); readers
+/// accept both, since the IPC metadata records every buffer's offset.
+pub const BLOCK_ALIGNMENT: usize = 8;
 
 /// The footer: the last [`FOOTER_LEN`] bytes of the file.
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug, PartialEq, Eq)]

@@ -249,11 +249,12 @@ impl<F: StorageFile> SstReader<F> {
         (Arc::ptr_eq(block.schema_ref(), &self.arrow) || block.schema_ref() == &self.arrow).then_some(block)
     }
 
-    /// Block `i`, read, verified and decoded, bypassing any cache.
+    /// Block `i`, read, verified and decoded, bypassing any cache. Its arrays hold only the
+    /// block's body (no IPC metadata): it is fit to be cached.
     pub async fn load_block(&self, i: usize) -> Result<RecordBatch> {
         let b = self.blocks.get(i).ok_or_else(|| self.corrupt(0, format!("no block {i} of {}", self.blocks.len())))?;
         let bytes = self.file.read_at(b.offset, b.len as usize).await?;
-        self.decode_block(i, Buffer::from_vec(bytes))
+        self.decode_block(i, Buffer::from_vec(bytes), Decode::Detached)
     }
 
     /// Scans every block in key order (for compaction and snapshots), reading ahead.
@@ -283,7 +284,7 @@ impl<F: StorageFile> SstReader<F> {
     }
 
     /// Checks the block's CRC and decodes it, padding columns newer than the SST with nulls.
-    fn decode_block(&self, i: usize, bytes: Buffer) -> Result<RecordBatch> {
+    fn decode_block(&self, i: usize, bytes: Buffer, how: Decode) -> Result<RecordBatch> {
         let b = self.blocks.get(i).ok_or_else(|| self.corrupt(0, format!("no block {i}")))?;
         if bytes.len() != b.len as usize {
             return Err(self.corrupt(b.offset, format!("block {i} of {} bytes is cut off at {}", b.len, bytes.len())));
@@ -297,8 +298,11 @@ impl<F: StorageFile> SstReader<F> {
         // types, maybe other names): no second batch to rename them.
         let same_columns = self.stored.fields().len() == self.arrow.fields().len();
         let schema = Arc::clone(if same_columns { &self.arrow } else { &self.stored });
-        let batch = ipc::decode(&bytes, schema, false)
-            .map_err(|e| self.corrupt(b.offset, format!("block {i} does not decode: {e}")))?;
+        let batch = match how {
+            Decode::InPlace => ipc::decode(&bytes, schema, false),
+            Decode::Detached => ipc::decode_detached(bytes.as_slice(), schema),
+        }
+        .map_err(|e| self.corrupt(b.offset, format!("block {i} does not decode: {e}")))?;
         let keys = key_column(&batch);
         let rows = batch.num_rows();
         let keys_match = keys.is_some_and(|k| {
@@ -321,6 +325,15 @@ impl<F: StorageFile> SstReader<F> {
     fn corrupt(&self, position: u64, reason: String) -> Error {
         corruption(&self.name, position, reason)
     }
+}
+
+/// Where a decoded block's arrays point.
+#[derive(Clone, Copy)]
+enum Decode {
+    /// Into the bytes read (a scan's chunk: short-lived, shared by its blocks).
+    InPlace,
+    /// Into a copy of the block's body alone (a block the cache may keep).
+    Detached,
 }
 
 fn corruption(name: &str, position: u64, reason: String) -> Error {
@@ -572,6 +585,6 @@ impl ReadAhead {
         }
         let from = (b.offset - self.chunk_at) as usize;
         let len = (b.len as usize).min(self.chunk.len().saturating_sub(from));
-        reader.decode_block(i, self.chunk.slice_with_length(from, len))
+        reader.decode_block(i, self.chunk.slice_with_length(from, len), Decode::InPlace)
     }
 }

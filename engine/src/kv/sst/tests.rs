@@ -133,9 +133,10 @@ fn blocks_are_near_the_target_size() {
         write(&s, id, &[rows(0..3000, 0), rows(3000..20_000, 9)], options).expect("write");
         let reader = block_on(SstReader::open(&s, id, &schema())).expect("open");
         let count = reader.block_count();
-        for b in &reader.blocks {
-            // Back to back, no padding: IPC messages are multiples of 64 bytes.
-            assert_eq!((b.offset % 64, b.len % 64), (0, 0));
+        for (b, next) in reader.blocks.iter().zip(reader.blocks.iter().skip(1)) {
+            // Back to back, no padding: IPC messages padded to 8 bytes, blocks at multiples of 8.
+            assert_eq!((b.offset % 8, b.len % 8), (0, 0));
+            assert_eq!(b.offset + u64::from(b.len), next.offset);
         }
         for i in 0..count - 1 {
             let len = reader.blocks[i].len as usize;

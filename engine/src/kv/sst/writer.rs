@@ -5,14 +5,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch};
-use arrow_buffer::Buffer;
 use arrow_schema::SchemaRef;
 
 use super::bloom::{hash64, Bloom};
 use super::format::{compression_code, encode_index, schema_crc, BlockInfo, Footer, BLOCK_ALIGNMENT, FOOTER_LEN};
 use super::format::{SST_MAGIC, SST_VERSION};
 use super::{key_column, sst_arrow_schema, sst_name, tombstone_column, SstMeta, SstOptions, SYSTEM_COLUMNS};
-use crate::batch::builder::encode_ipc;
+use crate::batch::builder::encode_ipc_aligned;
 use crate::batch::crc::crc32c;
 use crate::batch::ipc;
 use crate::batch::stats;
@@ -113,7 +112,7 @@ impl<F: StorageFile> SstWriter<F> {
         }
         let arrow = sst_arrow_schema(schema);
         let mut empty = Vec::new();
-        encode_ipc(&RecordBatch::new_empty(arrow.clone()), options.compression, &mut empty)?;
+        encode_ipc_aligned(&RecordBatch::new_empty(arrow.clone()), options.compression, BLOCK_ALIGNMENT, &mut empty)?;
         let file = storage.open(&file_name, true).await?;
         if file.size().await? > 0 {
             // Left over from a write that crashed before the SST was installed.
@@ -270,7 +269,7 @@ impl<F: StorageFile> SstWriter<F> {
         let Some(front) = self.pending.front() else { return Ok(BLOCK_ROWS_MAX) };
         let probe = front.slice(0, front.num_rows().min(PROBE_ROWS));
         let mut bytes = Vec::new();
-        encode_ipc(&probe, self.options.compression, &mut bytes)?;
+        encode_ipc_aligned(&probe, self.options.compression, BLOCK_ALIGNMENT, &mut bytes)?;
         self.sizing.observe(bytes.len(), probe.num_rows());
         Ok(self.sizing.rows().unwrap_or(1))
     }
@@ -280,7 +279,7 @@ impl<F: StorageFile> SstWriter<F> {
         let block = self.take_pending(rows)?;
         let start = self.out.len();
         let offset = self.out_at + start as u64;
-        encode_ipc(&block, self.options.compression, &mut self.out)?;
+        encode_ipc_aligned(&block, self.options.compression, BLOCK_ALIGNMENT, &mut self.out)?;
         let len = self.out.len() - start;
         let crc = self.out.get(start..).map(crc32c).unwrap_or_default();
         self.fill_cache(start, len)?;
@@ -312,7 +311,7 @@ impl<F: StorageFile> SstWriter<F> {
             return Ok(());
         }
         let bytes = self.out.get(start..start + len).unwrap_or_default();
-        let block = ipc::decode(&Buffer::from(bytes.to_vec()), Arc::clone(&fill.arrow), false)
+        let block = ipc::decode_detached(bytes, Arc::clone(&fill.arrow))
             .map_err(|e| self.invalid(format!("block {} does not decode after encoding: {e}", self.blocks.len())))?;
         fill.cache.insert_if_room(fill.key, self.blocks.len(), Arc::new(block));
         Ok(())
