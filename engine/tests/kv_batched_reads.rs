@@ -26,10 +26,17 @@ use rill_engine::table::virtual_tables::changelog_batch;
 use rill_engine::table::{KvWrite, PkConfig, PkTable, WriteResult};
 
 fn open(sim: &SimStorage, cache_bytes: usize) -> PkTable<SimStorage> {
-    open_with(sim, cache_bytes, CacheWritten::FlushesAndCompactions)
+    open_with(sim, cache_bytes, CacheWritten::FlushesAndCompactions, true)
 }
 
-fn open_with(sim: &SimStorage, cache_bytes: usize, cache_written_blocks: CacheWritten) -> PkTable<SimStorage> {
+/// `warm_compacted_blocks` off looks at the blocks written alone (warming after a
+/// compaction is `kv_compaction_warm`'s).
+fn open_with(
+    sim: &SimStorage,
+    cache_bytes: usize,
+    cache_written_blocks: CacheWritten,
+    warm_compacted_blocks: bool,
+) -> PkTable<SimStorage> {
     let mut desc = TableDescriptor::log_table("db.t", schema());
     desc.primary_key = vec!["id".into()];
     let mut log = LogConfig::new("db.t/b0", schema());
@@ -43,6 +50,7 @@ fn open_with(sim: &SimStorage, cache_bytes: usize, cache_written_blocks: CacheWr
         // Small blocks: a batch of keys misses more blocks than one round of reads takes.
         sst: SstOptions { block_bytes_target: 256, ..SstOptions::default() },
         cache_written_blocks,
+        warm_compacted_blocks,
         ..LsmConfig::default()
     };
     let cache = Rc::new(BlockCache::new(cache_bytes));
@@ -171,7 +179,7 @@ proptest! {
 fn written_blocks_enter_the_cache_while_it_has_room() {
     for fill in [CacheWritten::FlushesAndCompactions, CacheWritten::Flushes, CacheWritten::Never] {
         let sim = SimStorage::new(3, SimFaults::default());
-        let table = open_with(&sim, 1 << 20, fill);
+        let table = open_with(&sim, 1 << 20, fill, false);
         let mut oracle = BTreeMap::new();
         for round in 0..4 {
             let records: Vec<(i64, Option<String>)> =
@@ -202,7 +210,7 @@ fn written_blocks_enter_the_cache_while_it_has_room() {
 #[test]
 fn written_blocks_never_evict() {
     let sim = SimStorage::new(4, SimFaults::default());
-    let table = open_with(&sim, 16 * 1024, CacheWritten::FlushesAndCompactions);
+    let table = open_with(&sim, 16 * 1024, CacheWritten::FlushesAndCompactions, false);
     for round in 0..6 {
         let records: Vec<(i64, Option<String>)> =
             (0..200).map(|i| (i * 6 + round, Some(format!("v{round}-{i}")))).collect();

@@ -315,7 +315,7 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
             }
         ),
         format!(
-            "LsmConfig{}: memtable {} MiB, L0 trigger {}, L1 {} MiB x{}, SSTs {} MiB, blocks {} KiB, bloom {} bits/key, block compression {:?}",
+            "LsmConfig{}: memtable {} MiB, L0 trigger {}, L1 {} MiB x{}, SSTs {} MiB, blocks {} KiB, bloom {} bits/key, block compression {:?}, written blocks cached {:?}, compacted blocks warmed {}",
             if config.rill_block_bytes.is_some() { " (default but the block size)" } else { "::default()" },
             lsm.memtable_bytes_max >> 20,
             lsm.l0_compaction_trigger,
@@ -324,7 +324,9 @@ pub fn setup(config: &KvConfig) -> Vec<String> {
             lsm.sst_bytes_target >> 20,
             lsm.sst.block_bytes_target >> 10,
             lsm.sst.bloom_bits_per_key,
-            lsm.sst.compression
+            lsm.sst.compression,
+            lsm.cache_written_blocks,
+            if lsm.warm_compacted_blocks { "on (the key ranges the cache held of the inputs, into the room they leave)" } else { "off" }
         ),
         "UringStorage (io_uring, O_DIRECT: no page cache); each write resolves after its changelog batch is fdatasynced (group commit)".into(),
         format!("compaction and flushes: tasks in a glommio task queue of {COMPACTION_SHARES} shares on the same executor (one core), as a shard runs them; compaction idle poll {} ms; the memtable is flushed when over its budget (polled every {} ms), writers wait for a flush only beyond twice the budget", COMPACTION_IDLE.as_millis(), FLUSH_POLL.as_millis()),

@@ -292,6 +292,19 @@ impl BlockCache {
         true
     }
 
+    /// Whether block `block` of SST `sst` is cached (not counted as a hit or a miss, and the
+    /// block is not marked as used).
+    pub fn contains(&self, sst: u64, block: usize) -> bool {
+        self.inner.borrow().entry((sst, block)).is_some()
+    }
+
+    /// The indexes of the cached blocks of SST `sst`, ascending (not counted as hits).
+    pub fn cached_blocks(&self, sst: u64) -> Vec<usize> {
+        let inner = self.inner.borrow();
+        let Some(blocks) = inner.index.get(&sst) else { return Vec::new() };
+        blocks.iter().enumerate().filter(|(_, e)| e.is_some()).map(|(i, _)| i).collect()
+    }
+
     /// Drops every block of SST `sst` (after compaction deleted its file). Returns how many.
     pub fn remove_sst(&self, sst: u64) -> usize {
         let mut inner = self.inner.borrow_mut();

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use tracing::info;
+use tracing::{debug, info};
 
 use super::compaction_job::{remove_ssts, CompactionDone, CompactionJob};
 use super::manifest::{Edit, LEVELS_MAX};
@@ -28,6 +28,8 @@ use super::sst::SstReader;
 use super::tree::{clone_version, entry_of, Lsm, Turn};
 use crate::error::{Error, Result};
 use crate::log::Storage;
+
+type SstReaderOf<S> = Rc<SstReader<<S as Storage>::File>>;
 
 /// One planned compaction, as its owner holds it while the merge runs.
 struct Plan<F: crate::log::StorageFile> {
@@ -115,15 +117,26 @@ impl<S: Storage + Clone> Lsm<S> {
         plan: Plan<S::File>,
         merged: Result<CompactionDone>,
     ) -> Result<bool> {
-        let result = match merged {
-            Ok(done) => self.install(plan, done).await.map(|()| true),
-            Err(e) => Err(e),
+        let (replaced, outputs) = match merged {
+            Ok(done) => self.install(plan, done).await?,
+            Err(e) => return Err(e),
         };
-        drop(turn);
-        if result.is_ok() {
-            self.collect_garbage().await?;
+        // Which output blocks hold key ranges the cache held of the inputs, while it still
+        // holds them (the turn stays taken until the cache is warm: a next step must not
+        // replace the outputs meanwhile).
+        let hot = match self.config.warm_compacted_blocks {
+            true => super::warm::hot_blocks(&replaced, &outputs, &self.cache).await,
+            false => Vec::new(),
+        };
+        drop(replaced);
+        self.collect_garbage().await?;
+        if !hot.is_empty() {
+            let cached =
+                super::warm::warm(&self.bucket, &outputs, &hot, &self.cache, self.config.scan_read_bytes).await;
+            debug!(bucket = %self.bucket, cached, "warmed the block cache after a compaction");
         }
-        result
+        drop(turn);
+        Ok(true)
     }
 
     fn level_target(&self, level: usize) -> u64 {
@@ -158,7 +171,12 @@ impl<S: Storage + Clone> Lsm<S> {
     }
 
     /// Replaces the plan's inputs with the merge's outputs: manifest edit, version swap.
-    async fn install(&self, plan: Plan<S::File>, done: CompactionDone) -> Result<()> {
+    /// Returns the inputs replaced and the outputs installed (in key order).
+    async fn install(
+        &self,
+        plan: Plan<S::File>,
+        done: CompactionDone,
+    ) -> Result<(Vec<SstReaderOf<S>>, Vec<SstReaderOf<S>>)> {
         let outputs = done.outputs;
         let live = |id: u64| self.version.borrow().levels.iter().flatten().any(|r| r.meta().id == id);
         if let Some(stray) = outputs.iter().find(|m| m.id >= self.peek_next_sst_id() || live(m.id)) {
@@ -196,12 +214,13 @@ impl<S: Storage + Clone> Lsm<S> {
             level.retain(|r| !replaced.iter().any(|x| Rc::ptr_eq(x, r)));
         }
         let target = &mut next.levels[plan.output_level];
-        target.extend(readers);
+        target.extend(readers.iter().cloned());
         target.sort_by(|a, b| a.meta().first_key.cmp(&b.meta().first_key));
         *self.version.borrow_mut() = Rc::new(next);
         info!(bucket = %self.bucket, replaced = replaced.len(), written = outputs.len(), level = plan.output_level, "compacted");
-        self.obsolete.borrow_mut().extend(replaced);
-        Ok(())
+        self.obsolete.borrow_mut().extend(replaced.iter().cloned());
+        readers.sort_by(|a, b| a.meta().first_key.cmp(&b.meta().first_key));
+        Ok((replaced, readers))
     }
 }
 

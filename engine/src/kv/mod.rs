@@ -15,3 +15,4 @@ pub mod sst;
 pub mod sst_ids;
 pub mod step;
 pub mod tree;
+mod warm;

@@ -52,6 +52,10 @@ pub struct LsmConfig {
     /// Which written SSTs' blocks enter the block cache as they are written, while it has
     /// room (never evicting), so lookups after a flush or compaction do not start cold.
     pub cache_written_blocks: CacheWritten,
+    /// After a compaction, read the output blocks whose key ranges the cache held of its
+    /// inputs back into the room the inputs leave (never evicting), so lookups in a
+    /// compacted range do not all miss once (`kv/warm.rs`).
+    pub warm_compacted_blocks: bool,
 }
 
 /// Which SSTs' blocks enter the block cache as they are written ([`LsmConfig::cache_written_blocks`]).
@@ -80,6 +84,7 @@ impl Default for LsmConfig {
             scan_read_bytes: 128 << 10,
             sst: SstOptions::default(),
             cache_written_blocks: CacheWritten::Flushes,
+            warm_compacted_blocks: true,
         }
     }
 }

@@ -124,6 +124,11 @@ impl<F: StorageFile> SstReader<F> {
         self.blocks.len()
     }
 
+    /// Where block `i` starts and ends in the file.
+    pub fn block_span(&self, i: usize) -> Option<Range<u64>> {
+        self.blocks.get(i).map(|b| b.offset..b.end())
+    }
+
     /// Rows in block `i`.
     pub fn block_rows(&self, i: usize) -> Option<usize> {
         self.blocks.get(i).map(|b| b.rows as usize)
@@ -255,6 +260,26 @@ impl<F: StorageFile> SstReader<F> {
         let b = self.blocks.get(i).ok_or_else(|| self.corrupt(0, format!("no block {i} of {}", self.blocks.len())))?;
         let bytes = self.file.read_at(b.offset, b.len as usize).await?;
         self.decode_block(i, Buffer::from_vec(bytes), Decode::Detached)
+    }
+
+    /// Blocks `range` (consecutive), read with one I/O (background I/O: it makes way for the
+    /// foreground's waits) and each decoded into a copy of its body, fit to be cached. For
+    /// warming the cache ([`crate::kv::warm`]).
+    pub async fn load_blocks_detached(&self, range: Range<usize>) -> Result<Vec<RecordBatch>> {
+        let (Some(first), Some(last)) =
+            (self.blocks.get(range.start), range.end.checked_sub(1).and_then(|l| self.blocks.get(l)))
+        else {
+            return Err(self.corrupt(0, format!("no blocks {range:?} of {}", self.blocks.len())));
+        };
+        crate::kv::step::before_background_io().await;
+        let bytes = Buffer::from_vec(self.file.read_at(first.offset, (last.end() - first.offset) as usize).await?);
+        let mut blocks = Vec::with_capacity(range.len());
+        for (i, b) in self.blocks.iter().enumerate().take(range.end).skip(range.start) {
+            let from = (b.offset - first.offset) as usize;
+            let len = (b.len as usize).min(bytes.len().saturating_sub(from));
+            blocks.push(self.decode_block(i, bytes.slice_with_length(from.min(bytes.len()), len), Decode::Detached)?);
+        }
+        Ok(blocks)
     }
 
     /// Scans every block in key order (for compaction and snapshots), reading ahead.
