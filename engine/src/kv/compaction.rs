@@ -132,7 +132,7 @@ impl<S: Storage + Clone> Lsm<S> {
         self.collect_garbage().await?;
         if !hot.is_empty() {
             let cached =
-                super::warm::warm(&self.bucket, &outputs, &hot, &self.cache, self.config.scan_read_bytes).await;
+                super::warm::warm(&self.bucket, &outputs, &hot, &self.cache, super::warm::WARM_READ_BYTES).await;
             debug!(bucket = %self.bucket, cached, "warmed the block cache after a compaction");
         }
         drop(turn);

@@ -22,6 +22,11 @@ use super::sst::SstReader;
 use super::step::end_of_step;
 use crate::log::StorageFile;
 
+/// Bytes of consecutive marked blocks one warming read takes at most. Larger than a
+/// compaction's reads: each background read may wait up to `step::IO_DEFER_MAX` for the
+/// foreground's I/O, and until a range is warm its lookups miss.
+pub(super) const WARM_READ_BYTES: u64 = 1 << 20;
+
 /// Block visits of the marking pass between two yields.
 const MARK_STEP: usize = 4096;
 
