@@ -129,12 +129,14 @@ impl<S: Storage + Clone> Lsm<S> {
             false => Vec::new(),
         };
         drop(replaced);
-        self.collect_garbage().await?;
-        if !hot.is_empty() {
-            let cached =
-                super::warm::warm(&self.bucket, &outputs, &hot, &self.cache, super::warm::WARM_READ_BYTES).await;
-            debug!(bucket = %self.bucket, cached, "warmed the block cache after a compaction");
+        if hot.iter().all(|marks| !marks.contains(&true)) {
+            drop(turn);
+            self.collect_garbage().await?;
+            return Ok(true);
         }
+        self.collect_garbage().await?;
+        let cached = super::warm::warm(&self.bucket, &outputs, &hot, &self.cache, super::warm::WARM_READ_BYTES).await;
+        debug!(bucket = %self.bucket, cached, "warmed the block cache after a compaction");
         drop(turn);
         Ok(true)
     }

@@ -97,8 +97,16 @@ pub(super) async fn warm<F: StorageFile>(
                 continue;
             }
             let start = out.block_span(i).map_or(0, |s| s.start);
+            // Read no more than the cache has room for (a full cache ends the warming).
+            let fits = |s: std::ops::Range<u64>| {
+                let bytes = s.end.saturating_sub(start);
+                bytes <= read_bytes && cache.has_room(usize::try_from(bytes).unwrap_or(usize::MAX))
+            };
+            if !out.block_span(i).is_some_and(fits) {
+                return cached;
+            }
             let mut end = i + 1;
-            while wanted(end) && out.block_span(end).is_some_and(|s| s.end - start <= read_bytes) {
+            while wanted(end) && out.block_span(end).is_some_and(fits) {
                 end += 1;
             }
             let blocks = match out.load_blocks_detached(i..end).await {
@@ -119,4 +127,104 @@ pub(super) async fn warm<F: StorageFile>(
         }
     }
     cached
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use arrow_array::{BinaryArray, BooleanArray, Int64Array, RecordBatch};
+    use futures_lite::future::block_on;
+    use proptest::prelude::*;
+
+    use super::hot_blocks;
+    use crate::kv::cache::BlockCache;
+    use crate::kv::sst::{sst_arrow_schema, SstOptions, SstReader, SstWriter};
+    use crate::log::{SimFaults, SimStorage};
+    use crate::schema::{Column, DataType, Schema};
+
+    fn schema() -> Schema {
+        Schema::new(vec![Column::not_null("id", DataType::BigInt)])
+    }
+
+    /// An SST `id` of the (sorted, distinct) `ids`, in blocks of about `block_bytes`.
+    fn sst(
+        storage: &SimStorage,
+        id: u64,
+        ids: &[i64],
+        block_bytes: usize,
+    ) -> Rc<SstReader<<SimStorage as crate::log::Storage>::File>> {
+        let rows = RecordBatch::try_new(
+            sst_arrow_schema(&schema()),
+            vec![
+                Arc::new(BinaryArray::from_iter_values(ids.iter().map(|i| (*i as u64).to_be_bytes()))),
+                Arc::new(BooleanArray::from(vec![false; ids.len()])),
+                Arc::new(Int64Array::from(ids.to_vec())),
+            ],
+        )
+        .unwrap();
+        let options = SstOptions { block_bytes_target: block_bytes, ..SstOptions::default() };
+        block_on(async {
+            let mut writer = SstWriter::create(storage, id, &schema(), options, 0).await.unwrap();
+            writer.add(&rows).await.unwrap();
+            writer.finish().await.unwrap();
+            Rc::new(SstReader::open(storage, id, &schema()).await.unwrap())
+        })
+    }
+
+    proptest! {
+        /// Any inputs and disjoint outputs, any input blocks cached: an output block is marked
+        /// exactly when its key range meets a cached input block's.
+        #[test]
+        fn marks_the_output_blocks_that_meet_cached_input_blocks(
+            inputs in proptest::collection::vec(
+                (proptest::collection::btree_set(0i64..3000, 1..300), 200usize..1200), 1..4),
+            cuts in proptest::collection::btree_set(1i64..2999, 0..4),
+            output_block_bytes in 200usize..1200,
+            cached in proptest::collection::vec(any::<bool>(), 64),
+        ) {
+            let storage = SimStorage::new(1, SimFaults::default());
+            let cache = BlockCache::new(64 << 20);
+            let mut readers = Vec::new();
+            let mut all = std::collections::BTreeSet::new();
+            for (n, (ids, block_bytes)) in inputs.iter().enumerate() {
+                all.extend(ids.iter().copied());
+                readers.push(sst(&storage, n as u64 + 1, &ids.iter().copied().collect::<Vec<_>>(), *block_bytes));
+            }
+            // The outputs: all keys, cut into disjoint SSTs at `cuts`.
+            let mut outputs = Vec::new();
+            let bounds: Vec<i64> = std::iter::once(i64::MIN).chain(cuts.iter().copied()).chain([i64::MAX]).collect();
+            for (n, w) in bounds.windows(2).enumerate() {
+                let part: Vec<i64> = all.iter().copied().filter(|i| *i >= w[0] && *i < w[1]).collect();
+                if !part.is_empty() {
+                    outputs.push(sst(&storage, 100 + n as u64, &part, output_block_bytes));
+                }
+            }
+            let mut flags = cached.iter().cycle();
+            let dummy = Arc::new(RecordBatch::new_empty(sst_arrow_schema(&schema())));
+            for r in &readers {
+                for b in 0..r.block_count() {
+                    if *flags.next().unwrap() {
+                        cache.insert(r.cache_key(), b, Arc::clone(&dummy));
+                    }
+                }
+            }
+            let marks = block_on(hot_blocks(&readers, &outputs, &cache));
+            for (o, (out, out_marks)) in outputs.iter().zip(&marks).enumerate() {
+                prop_assert_eq!(out_marks.len(), out.block_count());
+                for (b, &marked) in out_marks.iter().enumerate() {
+                    let (first, last) = out.block_keys(b).unwrap();
+                    let want = readers.iter().any(|r| {
+                        cache.cached_blocks(r.cache_key()).into_iter().any(|i| {
+                            let (f, l) = r.block_keys(i).unwrap();
+                            f <= last && first <= l
+                        })
+                    });
+                    prop_assert_eq!(marked, want, "output {} block {}", o, b);
+                }
+            }
+        }
+    }
 }

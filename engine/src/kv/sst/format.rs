@@ -14,12 +14,30 @@ pub const SST_MAGIC: [u8; 4] = *b"RLST";
 pub const SST_VERSION: u16 = 1;
 /// Size of the footer, which fills the last bytes of the file.
 pub const FOOTER_LEN: usize = size_of::<Footer>();
-/// Data blocks are IPC messages whose metadata and body buffers are padded to this many
-/// bytes, and they start at multiples of it, so a block read into (or sliced from) an
-/// 8-byte-aligned buffer keeps every Arrow buffer aligned for its type (the widest, 8-byte
-/// values, need 8). SSTs written before 2026-12-07 used 64 (arrow-rs's default); readers
-/// accept both, since the IPC metadata records every buffer's offset.
+/// Data blocks are IPC messages whose metadata and body buffers are padded to
+/// [`block_alignment`] bytes, and they start at multiples of it, so a block read into (or
+/// sliced from) a buffer aligned to it keeps every Arrow buffer aligned for its type. SSTs
+/// written before 2026-12-07 used 64 (arrow-rs's default); readers accept any, since the IPC
+/// metadata records every buffer's offset.
 pub const BLOCK_ALIGNMENT: usize = 8;
+
+/// The IPC padding of the data blocks of an SST with columns `arrow`: [`BLOCK_ALIGNMENT`],
+/// or 16 when a column's values are 16 bytes wide (DECIMAL is Arrow's `Decimal128`, which
+/// arrow-rs decodes in place only from 16-byte-aligned buffers; it copies others).
+pub fn block_alignment(arrow: &arrow_schema::Schema) -> usize {
+    use arrow_schema::{DataType, IntervalUnit};
+    let wide = arrow.fields().iter().any(|f| {
+        matches!(
+            f.data_type(),
+            DataType::Decimal128(..) | DataType::Decimal256(..) | DataType::Interval(IntervalUnit::MonthDayNano)
+        )
+    });
+    if wide {
+        16
+    } else {
+        BLOCK_ALIGNMENT
+    }
+}
 
 /// The footer: the last [`FOOTER_LEN`] bytes of the file.
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,5 +330,23 @@ mod tests {
             let damaged = Footer::read_from_bytes(&bad).expect("128 bytes");
             assert!(damaged.check().is_err(), "flip at byte {at} went unnoticed");
         }
+    }
+}
+
+#[cfg(test)]
+mod alignment_tests {
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::block_alignment;
+
+    #[test]
+    fn blocks_pad_to_16_only_with_16_byte_values() {
+        let plain = Schema::new(vec![Field::new("a", DataType::Int64, false), Field::new("b", DataType::Utf8, true)]);
+        assert_eq!(block_alignment(&plain), 8);
+        let decimal = Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("d", DataType::Decimal128(20, 2), true),
+        ]);
+        assert_eq!(block_alignment(&decimal), 16);
     }
 }

@@ -5,7 +5,7 @@
 //! table's columns, all nullable. The file, byte by byte, is described in `docs/format-sst.md`:
 //!
 //! ```text
-//! data blocks (Arrow IPC RecordBatch messages, ~4 KiB each, 64-byte aligned)
+//! data blocks (Arrow IPC RecordBatch messages, ~4 KiB each, 8-byte aligned, 16 with a DECIMAL column)
 //! block index (per block: offset, length, rows, tombstones, CRC32C, first and last key)
 //! bloom filter (over every key, tombstones included)
 //! block statistics (Fluss statistics encoding, one blob per block)

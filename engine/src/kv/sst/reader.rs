@@ -266,6 +266,9 @@ impl<F: StorageFile> SstReader<F> {
     /// foreground's waits) and each decoded into a copy of its body, fit to be cached. For
     /// warming the cache ([`crate::kv::warm`]).
     pub async fn load_blocks_detached(&self, range: Range<usize>) -> Result<Vec<RecordBatch>> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
         let (Some(first), Some(last)) =
             (self.blocks.get(range.start), range.end.checked_sub(1).and_then(|l| self.blocks.get(l)))
         else {

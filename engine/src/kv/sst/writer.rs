@@ -8,7 +8,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 
 use super::bloom::{hash64, Bloom};
-use super::format::{compression_code, encode_index, schema_crc, BlockInfo, Footer, BLOCK_ALIGNMENT, FOOTER_LEN};
+use super::format::{block_alignment, compression_code, encode_index, schema_crc, BlockInfo, Footer, FOOTER_LEN};
 use super::format::{SST_MAGIC, SST_VERSION};
 use super::{key_column, sst_arrow_schema, sst_name, tombstone_column, SstMeta, SstOptions, SYSTEM_COLUMNS};
 use crate::batch::builder::encode_ipc_aligned;
@@ -60,6 +60,8 @@ pub struct SstWriter<F: StorageFile> {
     tombstones: u64,
     /// Where written blocks also go while the cache has room.
     fill: Option<CacheFill>,
+    /// IPC padding of the blocks, and the multiple they start at (`format::block_alignment`).
+    alignment: usize,
 }
 
 /// A block cache that the blocks of a new SST enter as they are written (decoded from the
@@ -111,8 +113,9 @@ impl<F: StorageFile> SstWriter<F> {
             return Err(Error::invalid_batch(format!("SST {name}: {} columns are too many", schema.columns.len())));
         }
         let arrow = sst_arrow_schema(schema);
+        let alignment = block_alignment(&arrow);
         let mut empty = Vec::new();
-        encode_ipc_aligned(&RecordBatch::new_empty(arrow.clone()), options.compression, BLOCK_ALIGNMENT, &mut empty)?;
+        encode_ipc_aligned(&RecordBatch::new_empty(arrow.clone()), options.compression, alignment, &mut empty)?;
         let file = storage.open(&file_name, true).await?;
         if file.size().await? > 0 {
             // Left over from a write that crashed before the SST was installed.
@@ -142,6 +145,7 @@ impl<F: StorageFile> SstWriter<F> {
             rows: 0,
             tombstones: 0,
             fill: None,
+            alignment,
         })
     }
 
@@ -269,7 +273,7 @@ impl<F: StorageFile> SstWriter<F> {
         let Some(front) = self.pending.front() else { return Ok(BLOCK_ROWS_MAX) };
         let probe = front.slice(0, front.num_rows().min(PROBE_ROWS));
         let mut bytes = Vec::new();
-        encode_ipc_aligned(&probe, self.options.compression, BLOCK_ALIGNMENT, &mut bytes)?;
+        encode_ipc_aligned(&probe, self.options.compression, self.alignment, &mut bytes)?;
         self.sizing.observe(bytes.len(), probe.num_rows());
         Ok(self.sizing.rows().unwrap_or(1))
     }
@@ -279,11 +283,11 @@ impl<F: StorageFile> SstWriter<F> {
         let block = self.take_pending(rows)?;
         let start = self.out.len();
         let offset = self.out_at + start as u64;
-        encode_ipc_aligned(&block, self.options.compression, BLOCK_ALIGNMENT, &mut self.out)?;
+        encode_ipc_aligned(&block, self.options.compression, self.alignment, &mut self.out)?;
         let len = self.out.len() - start;
         let crc = self.out.get(start..).map(crc32c).unwrap_or_default();
         self.fill_cache(start, len)?;
-        self.out.resize(self.out.len().next_multiple_of(BLOCK_ALIGNMENT), 0);
+        self.out.resize(self.out.len().next_multiple_of(self.alignment), 0);
         self.sizing.observe(len, rows);
         let stats_len = self.block_stats(&block)?;
         let (keys, tombstones) = system_columns(&block, &self.name)?;
