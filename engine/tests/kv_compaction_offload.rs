@@ -6,21 +6,20 @@
 
 mod pkkit;
 
-use pkkit::{keys, schema};
+use pkkit::keys;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, StringArray};
 use futures_channel::oneshot;
 use glommio::LocalExecutorBuilder;
 use rill_engine::error::Error;
 use rill_engine::kv::cache::BlockCache;
 use rill_engine::kv::compaction_job::{CompactionDone, CompactionJob};
 use rill_engine::log::{system_clock, UringStorage};
-use rill_engine::table::{KvWrite, PkTable};
+use rill_engine::table::PkTable;
 
 type Table = PkTable<UringStorage>;
 
@@ -34,22 +33,7 @@ async fn open(dir: &Path) -> Table {
 async fn write(table: &Table, oracle: &mut BTreeMap<i64, String>, ids: &[i64], tag: &str, delete: bool) {
     // Long values, so the data outgrows L1's target and compactions reach L2.
     let values: Vec<String> = ids.iter().map(|i| format!("{tag}-{i}-{}", "v".repeat(200))).collect();
-    let rows = RecordBatch::try_new(
-        schema().to_arrow(),
-        vec![
-            Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef,
-            Arc::new(StringArray::from_iter_values(values.iter())) as ArrayRef,
-        ],
-    )
-    .unwrap();
-    let w = KvWrite {
-        keys: keys(ids),
-        deleted: vec![delete; ids.len()],
-        rows,
-        target_columns: None,
-        writer_id: -1,
-        batch_sequence: -1,
-    };
+    let w = pkkit::write_of(ids, &values, delete);
     table.write(w).await.unwrap();
     for (id, value) in ids.iter().zip(values) {
         if delete {

@@ -6,17 +6,15 @@
 mod logkit;
 mod pkkit;
 
-use pkkit::{keys, schema};
+use pkkit::keys;
 
 use std::rc::Rc;
-use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use futures_lite::future::block_on;
 use rill_engine::kv::cache::BlockCache;
 use rill_engine::kv::tree::CacheWritten;
 use rill_engine::log::{SimFaults, SimStorage};
-use rill_engine::table::{KvWrite, PkTable};
+use rill_engine::table::PkTable;
 
 const IDS: i64 = 1000;
 
@@ -39,23 +37,7 @@ fn write_all(table: &PkTable<SimStorage>, tag: &str) {
 
 /// Writes `ids` with values `<tag>-<id>` and flushes them into an L0 SST.
 fn write(table: &PkTable<SimStorage>, ids: &[i64], tag: &str) {
-    let rows = RecordBatch::try_new(
-        schema().to_arrow(),
-        vec![
-            Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef,
-            Arc::new(StringArray::from_iter_values(ids.iter().map(|i| format!("{tag}-{i}")))) as ArrayRef,
-        ],
-    )
-    .unwrap();
-    let w = KvWrite {
-        keys: keys(ids),
-        deleted: vec![false; ids.len()],
-        rows,
-        target_columns: None,
-        writer_id: -1,
-        batch_sequence: -1,
-    };
-    block_on(table.write(w)).unwrap();
+    block_on(table.write(pkkit::write_of(ids, &pkkit::tagged(ids, tag), false))).unwrap();
     block_on(table.flush()).unwrap();
 }
 

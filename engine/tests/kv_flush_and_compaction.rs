@@ -9,15 +9,14 @@ mod pkkit;
 use pkkit::{keys, schema};
 
 use std::rc::Rc;
-use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, StringArray};
 use futures_lite::future::block_on;
 use rill_engine::kv::cache::BlockCache;
 use rill_engine::kv::tree::LsmConfig;
 use rill_engine::log::{LogConfig, SimFaults, SimStorage};
 use rill_engine::schema::TableDescriptor;
-use rill_engine::table::{KvWrite, PkConfig, PkTable};
+use rill_engine::table::{PkConfig, PkTable};
 
 fn open(sim: &SimStorage) -> PkTable<SimStorage> {
     let (desc, config) = pkkit::small_table();
@@ -26,24 +25,7 @@ fn open(sim: &SimStorage) -> PkTable<SimStorage> {
 }
 
 fn write(table: &PkTable<SimStorage>, ids: &[i64], tag: &str, delete: bool) {
-    let rows = RecordBatch::try_new(
-        schema().to_arrow(),
-        vec![
-            Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef,
-            Arc::new(StringArray::from_iter_values(ids.iter().map(|i| format!("{tag}-{i}")))) as ArrayRef,
-        ],
-    )
-    .unwrap();
-    let keys = keys(ids);
-    let w = KvWrite {
-        keys,
-        deleted: vec![delete; ids.len()],
-        rows,
-        target_columns: None,
-        writer_id: -1,
-        batch_sequence: -1,
-    };
-    block_on(table.write(w)).unwrap();
+    block_on(table.write(pkkit::write_of(ids, &pkkit::tagged(ids, tag), delete))).unwrap();
 }
 
 fn value(table: &PkTable<SimStorage>, id: i64) -> Option<String> {

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, StringArray};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use rill_engine::kv::tree::LsmConfig;
 use rill_engine::log::LogConfig;
 use rill_engine::row::key::encode_key;
 use rill_engine::schema::{Column, DataType, Schema, TableDescriptor};
-use rill_engine::table::PkConfig;
+use rill_engine::table::{KvWrite, PkConfig};
 
 /// `id BIGINT NOT NULL` (the primary key) + `v STRING`.
 pub fn schema() -> Schema {
@@ -27,6 +27,31 @@ pub fn keys(ids: &[i64]) -> Vec<Vec<u8>> {
             k
         })
         .collect()
+}
+
+/// A write of rows `ids` with `values` (upserts, or deletes with `delete`), no writer id.
+pub fn write_of(ids: &[i64], values: &[String], delete: bool) -> KvWrite {
+    let rows = RecordBatch::try_new(
+        schema().to_arrow(),
+        vec![
+            Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(values)) as ArrayRef,
+        ],
+    )
+    .unwrap();
+    KvWrite {
+        keys: keys(ids),
+        deleted: vec![delete; ids.len()],
+        rows,
+        target_columns: None,
+        writer_id: -1,
+        batch_sequence: -1,
+    }
+}
+
+/// Values `<tag>-<id>` of `ids`.
+pub fn tagged(ids: &[i64], tag: &str) -> Vec<String> {
+    ids.iter().map(|i| format!("{tag}-{i}")).collect()
 }
 
 /// Table `db.t` keyed by `id`, its changelog kept forever, over an LSM of small memtables,
