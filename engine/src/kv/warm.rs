@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tracing::warn;
 
 use super::cache::BlockCache;
-use super::sst::SstReader;
+use super::sst::{ReadAhead, SstReader};
 use super::step::end_of_step;
 use crate::log::StorageFile;
 
@@ -109,14 +109,16 @@ pub(super) async fn warm<F: StorageFile>(
             while wanted(end) && out.block_span(end).is_some_and(fits) {
                 end += 1;
             }
-            let blocks = match out.load_blocks_detached(i..end).await {
-                Ok(blocks) => blocks,
-                Err(e) => {
-                    warn!(bucket, sst = out.meta().id, error = %e, "warming the block cache after a compaction stopped");
-                    return cached;
-                }
-            };
-            for (j, block) in (i..end).zip(blocks) {
+            // One read: the run spans at most `read_bytes`.
+            let mut ahead = ReadAhead::new(read_bytes).background().detached();
+            for j in i..end {
+                let block = match ahead.block(out, j, end).await {
+                    Ok(block) => block,
+                    Err(e) => {
+                        warn!(bucket, sst = out.meta().id, error = %e, "warming the block cache after a compaction stopped");
+                        return cached;
+                    }
+                };
                 if !cache.insert_if_room(key, j, Arc::new(block)) {
                     return cached;
                 }

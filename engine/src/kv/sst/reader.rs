@@ -262,29 +262,6 @@ impl<F: StorageFile> SstReader<F> {
         self.decode_block(i, Buffer::from_vec(bytes), Decode::Detached)
     }
 
-    /// Blocks `range` (consecutive), read with one I/O (background I/O: it makes way for the
-    /// foreground's waits) and each decoded into a copy of its body, fit to be cached. For
-    /// warming the cache ([`crate::kv::warm`]).
-    pub async fn load_blocks_detached(&self, range: Range<usize>) -> Result<Vec<RecordBatch>> {
-        if range.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (Some(first), Some(last)) =
-            (self.blocks.get(range.start), range.end.checked_sub(1).and_then(|l| self.blocks.get(l)))
-        else {
-            return Err(self.corrupt(0, format!("no blocks {range:?} of {}", self.blocks.len())));
-        };
-        crate::kv::step::before_background_io().await;
-        let bytes = Buffer::from_vec(self.file.read_at(first.offset, (last.end() - first.offset) as usize).await?);
-        let mut blocks = Vec::with_capacity(range.len());
-        for (i, b) in self.blocks.iter().enumerate().take(range.end).skip(range.start) {
-            let from = (b.offset - first.offset) as usize;
-            let len = (b.len as usize).min(bytes.len().saturating_sub(from));
-            blocks.push(self.decode_block(i, bytes.slice_with_length(from.min(bytes.len()), len), Decode::Detached)?);
-        }
-        Ok(blocks)
-    }
-
     /// Scans every block in key order (for compaction and snapshots), reading ahead.
     pub fn scan(&self) -> SstScan<'_, F> {
         self.scan_blocks(0..self.blocks.len())
@@ -567,6 +544,8 @@ pub struct ReadAhead {
     read_bytes: u64,
     /// Whether the reads are background work ([`crate::kv::step::before_background_io`]).
     background: bool,
+    /// Where the blocks' arrays point: into the bytes read, or copies fit to be cached.
+    decode: Decode,
     /// Bytes read ahead, starting at file position `chunk_at`.
     chunk: Buffer,
     chunk_at: u64,
@@ -575,7 +554,20 @@ pub struct ReadAhead {
 impl ReadAhead {
     /// A read-ahead reading `read_bytes` at a time.
     pub fn new(read_bytes: u64) -> Self {
-        Self { read_bytes, background: false, chunk: Buffer::from_vec(Vec::<u8>::new()), chunk_at: 0 }
+        Self {
+            read_bytes,
+            background: false,
+            decode: Decode::InPlace,
+            chunk: Buffer::from_vec(Vec::<u8>::new()),
+            chunk_at: 0,
+        }
+    }
+
+    /// Decodes each block into a copy of its body alone, fit to be cached (by default the
+    /// blocks share the memory of their read).
+    pub fn detached(mut self) -> Self {
+        self.decode = Decode::Detached;
+        self
     }
 
     /// Marks the reads as background work: each waits for the foreground's I/O waits first.
@@ -613,6 +605,6 @@ impl ReadAhead {
         }
         let from = (b.offset - self.chunk_at) as usize;
         let len = (b.len as usize).min(self.chunk.len().saturating_sub(from));
-        reader.decode_block(i, self.chunk.slice_with_length(from, len), Decode::InPlace)
+        reader.decode_block(i, self.chunk.slice_with_length(from, len), self.decode)
     }
 }
