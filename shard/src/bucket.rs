@@ -56,6 +56,8 @@ pub(crate) struct OpenBucket {
     pub(crate) lsm_turn: LsmTurn,
     /// A flush task for this bucket is queued or running.
     pub(crate) flush_queued: Cell<bool>,
+    /// Compaction steps whose merge a peer shard ran (`runtime/merge_peer.rs`).
+    pub(crate) merges_on_peer: Cell<u64>,
 }
 
 /// Settings shared by the buckets of one shard.
@@ -110,6 +112,7 @@ impl OpenBucket {
             memtable_bytes_max: settings.memtable_bytes_max,
             lsm_turn: LsmTurn::default(),
             flush_queued: Cell::new(false),
+            merges_on_peer: Cell::new(0),
         })
     }
 

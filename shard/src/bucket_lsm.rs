@@ -11,6 +11,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use glommio::sync::Semaphore;
+use rill_engine::kv::compaction_job::{CompactionDone, CompactionJob};
 use tracing::warn;
 
 use crate::bucket::OpenBucket;
@@ -73,6 +74,18 @@ impl OpenBucket {
         let table = self.pk()?;
         let _turn = self.lsm_turn.turn.acquire_permit(1).await.map_err(|e| turn_error(self, e))?;
         Ok(table.lsm().compact_once().await?)
+    }
+
+    /// Runs one compaction step in its turn, its merge carried out by `run` (on a peer
+    /// shard: `runtime/merge_peer.rs`); returns whether it did anything.
+    pub(crate) async fn compact_in_turn_with<R, Fut>(&self, run: R) -> Result<bool>
+    where
+        R: FnOnce(CompactionJob) -> Fut,
+        Fut: std::future::Future<Output = rill_engine::error::Result<CompactionDone>>,
+    {
+        let table = self.pk()?;
+        let _turn = self.lsm_turn.turn.acquire_permit(1).await.map_err(|e| turn_error(self, e))?;
+        Ok(table.lsm().compact_once_with(run).await?)
     }
 }
 

@@ -90,6 +90,12 @@ pub struct RillConfig {
     /// `runtime/shard.rs`: round trip ~1.6 µs instead of ~7 µs). Only pinned shards spin
     /// (glommio ignores it for unbound ones: more shards than CPUs).
     pub shard_spin_us: u64,
+    /// Run the merge of each compaction step (read the inputs, merge, write and sync the
+    /// outputs) on the next shard (`index + 1` mod `shards`) instead of the bucket's own; the
+    /// owner still plans the step and installs its outputs (`runtime/merge_peer.rs`). A bucket
+    /// whose writes keep its core busy then does not also merge on it (on by default; a single
+    /// shard merges on itself either way).
+    pub compaction_merges_on_peer: bool,
     /// How often shard 0 runs a round of auto-partitioning (pre-create the coming partitions,
     /// drop expired ones) for tables with `table.auto-partition.enabled`.
     pub auto_partition_check_interval_ms: u64,
@@ -118,6 +124,7 @@ impl RillConfig {
             memtable_idle_flush_ms: 60_000,
             retention_check_interval_ms: 300_000,
             shard_spin_us: 0,
+            compaction_merges_on_peer: true,
             auto_partition_check_interval_ms: 60_000,
             partitions_per_table_max: 1000,
             clock: Clock::system(),

@@ -37,6 +37,9 @@ pub struct BucketStats {
     /// Bytes of appended batches that came without statistics (Fluss V0 batches) whose
     /// statistics background maintenance has not computed yet.
     pub log_pending_stats_bytes: usize,
+    /// Compaction steps of this bucket (since it opened) whose merge a peer shard ran
+    /// (`RillConfig::compaction_merges_on_peer`).
+    pub compaction_merges_on_peer: u64,
 }
 
 impl BucketStats {
@@ -82,6 +85,7 @@ impl Rill {
                     log_end_offset: log.list_offset(OffsetSpec::Latest),
                     log_segments: log.segment_count(),
                     log_pending_stats_bytes: log.pending_stats_bytes(),
+                    compaction_merges_on_peer: open.merges_on_peer.get(),
                     ..BucketStats::default()
                 };
                 if let Store::Pk(table) = &open.store {

@@ -56,6 +56,14 @@ pub struct ShardContext {
     maintenance_panic_for_tests: RefCell<Option<String>>,
     /// One-key lookups answered through call slots (found or not; not the fallbacks).
     points_answered: Cell<u64>,
+    /// Where compaction merges run when not here (`RillConfig::compaction_merges_on_peer`).
+    merge_peer: Option<MergePeer>,
+}
+
+/// The shard that runs this shard's compaction merges.
+pub(crate) struct MergePeer {
+    pub(crate) peers: super::Peers,
+    pub(crate) shard: usize,
 }
 
 impl ShardContext {
@@ -66,6 +74,7 @@ impl ShardContext {
         budget: MemtableBudget,
         owner: Option<(Catalog, Coordinator)>,
         background: TaskQueueHandle,
+        merge_peer: Option<MergePeer>,
     ) -> Self {
         let (owner, coordinator) = owner.map_or((None, None), |(o, c)| (Some(o), Some(c)));
         Self {
@@ -86,6 +95,7 @@ impl ShardContext {
             reopened: rill_engine::log::notify::Notify::default(),
             maintenance_panic_for_tests: RefCell::new(None),
             points_answered: Cell::new(0),
+            merge_peer,
         }
     }
 
@@ -114,6 +124,18 @@ impl ShardContext {
     }
 
     /// The background task queue (flush, close, drop).
+    /// The mailbox of the shard that runs this shard's compaction merges, if not this one
+    /// (none until every shard has started).
+    pub(crate) fn merge_peer(&self) -> Option<Arc<super::mailbox::Mailbox>> {
+        let peer = self.merge_peer.as_ref()?;
+        peer.peers.get()?.get(peer.shard).cloned()
+    }
+
+    /// The shard's data directory.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.settings.data_dir
+    }
+
     pub(crate) fn background(&self) -> TaskQueueHandle {
         self.background
     }

@@ -4,12 +4,11 @@
 
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 use futures_channel::oneshot;
 
 use super::context::ShardContext;
-use super::mailbox::Mailbox;
 use super::Request;
 use crate::bucket::partition_dir;
 use crate::catalog::{AutoPartitionChanges, CatalogSnapshot, PartitionInfo};
@@ -22,7 +21,7 @@ pub(crate) type Published = Arc<RwLock<Arc<CatalogSnapshot>>>;
 /// Shard 0's means to publish catalog changes it makes itself.
 pub(crate) struct Coordinator {
     /// Every shard's mailbox, set once all shards are started.
-    pub(crate) peers: Arc<OnceLock<Vec<Arc<Mailbox>>>>,
+    pub(crate) peers: super::Peers,
     pub(crate) published: Published,
     pub(crate) clock: Clock,
     pub(crate) data_dir: PathBuf,

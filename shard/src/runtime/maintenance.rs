@@ -207,7 +207,15 @@ async fn maintain_pk(
         }
     }
     while !stop.is_set() {
-        match bucket.compact_in_turn().await {
+        let merged = match ctx.merge_peer() {
+            Some(peer) => {
+                let dir = crate::bucket::bucket_dir(ctx.data_dir(), bucket.table.id, bucket.partition, bucket.bucket);
+                let on_peer = &bucket.merges_on_peer;
+                bucket.compact_in_turn_with(|job| super::merge_peer::merge_on_peer(job, &peer, dir, on_peer)).await
+            }
+            None => bucket.compact_in_turn().await,
+        };
+        match merged {
             Ok(true) => glommio::executor().yield_task_queue_now().await,
             Ok(false) => break,
             Err(e) => {

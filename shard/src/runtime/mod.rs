@@ -10,6 +10,7 @@ mod doorbell;
 pub(crate) mod mailbox;
 mod maintenance;
 pub mod memlock;
+mod merge_peer;
 pub(crate) mod placement;
 
 pub use placement::allowed_cpus;
@@ -45,10 +46,15 @@ use crate::error::{Error, Result};
 /// sends the reply).
 pub(crate) type Request = Box<dyn FnOnce(Rc<ShardContext>) -> BoxedLocal<()> + Send>;
 
+/// Every shard's mailbox, set once all shards are started.
+pub(crate) type Peers = Arc<OnceLock<Vec<Arc<Mailbox>>>>;
+
 /// The running shards.
 pub(crate) struct Runtime {
     mailboxes: Vec<Arc<Mailbox>>,
     threads: Mutex<Vec<ExecutorJoinHandle<()>>>,
+    /// The same mailboxes, as the shards see them (set once all are started).
+    peers: Peers,
 }
 
 fn runtime_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -76,7 +82,8 @@ impl Runtime {
             data_dir: config.data_dir.clone(),
         };
         let mut owner = Some((catalog, coordinator));
-        let mut runtime = Self { mailboxes: Vec::with_capacity(shards), threads: Mutex::new(Vec::new()) };
+        let mut runtime =
+            Self { mailboxes: Vec::with_capacity(shards), threads: Mutex::new(Vec::new()), peers: Arc::clone(&peers) };
         let mut readies = Vec::with_capacity(shards);
         for (index, placement) in placements.into_iter().enumerate() {
             match runtime.spawn_shard(config, index, shards, placement, &snapshot, owner.take()) {
@@ -125,6 +132,7 @@ impl Runtime {
             mailbox: Arc::clone(&mailbox),
             snapshot: Arc::clone(snapshot),
             owner,
+            peers: Arc::clone(&self.peers),
             config: config.clone(),
             ready,
         };

@@ -11,7 +11,7 @@ use glommio::{Latency, Shares, TaskQueueHandle};
 use tracing::warn;
 
 use super::budget::MemtableBudget;
-use super::context::ShardContext;
+use super::context::{MergePeer, ShardContext};
 use super::coordinator::Coordinator;
 use super::mailbox::{Job, Mailbox};
 use super::maintenance::{Maintenance, MaintenanceConfig};
@@ -34,6 +34,8 @@ pub(crate) struct ShardSetup {
     pub(crate) snapshot: Arc<CatalogSnapshot>,
     /// The mutable catalog and the means to publish changes, for shard 0.
     pub(crate) owner: Option<(Catalog, Coordinator)>,
+    /// Every shard's mailbox (set once all have started).
+    pub(crate) peers: super::Peers,
     pub(crate) config: RillConfig,
     /// Told whether the shard opened its buckets.
     pub(crate) ready: oneshot::Sender<Result<()>>,
@@ -57,7 +59,10 @@ pub(crate) async fn run(setup: ShardSetup) {
         config.memtable_bytes_max_per_shard,
         std::time::Duration::from_millis(config.write_stall_ms_max),
     );
-    let ctx = Rc::new(ShardContext::new(setup.index, setup.shards, settings, budget, setup.owner, background));
+    let merge_peer = (config.compaction_merges_on_peer && setup.shards > 1)
+        .then(|| MergePeer { peers: Arc::clone(&setup.peers), shard: (setup.index + 1) % setup.shards });
+    let ctx =
+        Rc::new(ShardContext::new(setup.index, setup.shards, settings, budget, setup.owner, background, merge_peer));
     let opened = ctx.install(setup.snapshot).await;
     let serving = opened.is_ok();
     let _ = setup.ready.send(opened);
