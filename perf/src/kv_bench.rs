@@ -534,6 +534,13 @@ async fn check_upserted<S: KvStore>(store: &S, ids: &[u64], version: u64, value_
     Ok(())
 }
 
+/// The process's allocator, named in every system's setup.
+const ALLOCATOR: &str = if cfg!(feature = "jemalloc") {
+    "allocator: jemalloc (tikv-jemallocator, unprefixed: C and C++ allocations too), the binary's default"
+} else {
+    "allocator: the system's (glibc malloc): rill-bench built without its `jemalloc` feature"
+};
+
 /// Runs `system` in this process: `rill`, `rocksdb`, or `rocksdb-direct` (RocksDB with
 /// `use_direct_reads`, O_DIRECT reads like rill's).
 pub fn run_system(system: &str, config: &KvConfig) -> Result<SystemRun> {
@@ -558,6 +565,7 @@ pub fn run_system(system: &str, config: &KvConfig) -> Result<SystemRun> {
         other => return Err(format!("unknown system '{other}' (rill, rocksdb or rocksdb-direct)")),
     };
     run.system = system.to_string();
+    run.setup.push(ALLOCATOR.into());
     Ok(run)
 }
 

@@ -6,6 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+/// jemalloc for the whole process, rill's and the peers' allocations alike (the `jemalloc`
+/// feature, on by default; see perf/Cargo.toml).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{Args, Parser, Subcommand};
 use rill_perf::log_append::{self, AppendConfig};
 use rill_perf::machine::Machine;
