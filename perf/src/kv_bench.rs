@@ -536,7 +536,7 @@ async fn check_upserted<S: KvStore>(store: &S, ids: &[u64], version: u64, value_
 
 /// The process's allocator, named in every system's setup.
 const ALLOCATOR: &str = if cfg!(feature = "jemalloc") {
-    "allocator: jemalloc (tikv-jemallocator, unprefixed: C and C++ allocations too), the binary's default"
+    "allocator: jemalloc (tikv-jemallocator, unprefixed: C and C++ allocations too; malloc_conf thp:always,metadata_thp:always), the binary's default"
 } else {
     "allocator: the system's (glibc malloc): rill-bench built without its `jemalloc` feature"
 };

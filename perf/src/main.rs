@@ -12,6 +12,24 @@ use std::path::{Path, PathBuf};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read once at its start (its `malloc_conf` symbol, a C string; the
+/// `MALLOC_CONF` environment variable still overrides them): transparent huge pages for its
+/// extents and metadata, so the block cache's gigabyte of blocks costs fewer TLB misses.
+/// Without them jemalloc's cached gets were 5-16% slower than glibc's; with them they are at
+/// glibc's (bench-results/README.md, session 16).
+#[cfg(feature = "jemalloc")]
+#[export_name = "malloc_conf"]
+pub static JEMALLOC_CONF: JemallocConf = JemallocConf(c"thp:always,metadata_thp:always".as_ptr());
+
+/// A C string pointer that may sit in a `static` (it points at a literal).
+#[cfg(feature = "jemalloc")]
+#[repr(transparent)]
+pub struct JemallocConf(*const std::ffi::c_char);
+
+// SAFETY: the pointer is to a `'static` C string literal, never written.
+#[cfg(feature = "jemalloc")]
+unsafe impl Sync for JemallocConf {}
+
 use clap::{Args, Parser, Subcommand};
 use rill_perf::log_append::{self, AppendConfig};
 use rill_perf::machine::Machine;
