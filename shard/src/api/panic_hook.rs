@@ -32,6 +32,19 @@ impl Rill {
         block_on(self.panic_on_shard_for_tests_async(shard, message))
     }
 
+    /// Makes the compaction merges `shard` runs for other shards wait `delay` first, then
+    /// panic if `panic` (caught and answered as an error). For tests of peer merges only.
+    #[doc(hidden)]
+    pub fn hook_peer_merges_for_tests(&self, shard: usize, delay: std::time::Duration, panic: bool) -> Result<()> {
+        if shard >= self.shards() {
+            return Err(Error::ShardGone { shard });
+        }
+        block_on(self.inner.runtime.call(shard, move |ctx| async move {
+            ctx.set_peer_merge_hook_for_tests(crate::runtime::context::PeerMergeHook { delay, panic });
+            Ok(())
+        }))
+    }
+
     /// Makes `shard`'s background maintenance panic with `message` at its next round. For
     /// tests of panic handling only: afterwards the shard serves nothing until the `Rill` is
     /// reopened.

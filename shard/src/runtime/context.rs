@@ -22,7 +22,7 @@ use crate::route::shard_of;
 pub(crate) type BucketId = (u64, Option<u64>, u32);
 
 /// How long shutdown or a drop waits for requests still using a bucket.
-const IDLE_WAIT_MAX: Duration = Duration::from_secs(30);
+pub(crate) const IDLE_WAIT_MAX: Duration = Duration::from_secs(30);
 /// How long a request waits for a bucket that is reopening (after a schema change): its
 /// close waits up to `IDLE_WAIT_MAX` for running requests, then it opens again.
 const REOPEN_WAIT_MAX: Duration = Duration::from_secs(60);
@@ -58,6 +58,15 @@ pub struct ShardContext {
     points_answered: Cell<u64>,
     /// Where compaction merges run when not here (`RillConfig::compaction_merges_on_peer`).
     merge_peer: Option<MergePeer>,
+    /// Tests only: what merges run here for other shards do first.
+    peer_merge_hook_for_tests: Cell<PeerMergeHook>,
+}
+
+/// Tests only: what a merge run for another shard does before it starts.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PeerMergeHook {
+    pub(crate) delay: Duration,
+    pub(crate) panic: bool,
 }
 
 /// The shard that runs this shard's compaction merges.
@@ -96,12 +105,22 @@ impl ShardContext {
             maintenance_panic_for_tests: RefCell::new(None),
             points_answered: Cell::new(0),
             merge_peer,
+            peer_merge_hook_for_tests: Cell::new(PeerMergeHook::default()),
         }
     }
 
     /// Tests only: makes the maintenance loop panic with `message` at its next round.
     pub(crate) fn panic_in_maintenance_for_tests(&self, message: String) {
         *self.maintenance_panic_for_tests.borrow_mut() = Some(message);
+    }
+
+    /// Tests only: merges run here for other shards first wait `delay`, then panic if `panic`.
+    pub(crate) fn set_peer_merge_hook_for_tests(&self, hook: PeerMergeHook) {
+        self.peer_merge_hook_for_tests.set(hook);
+    }
+
+    pub(crate) fn peer_merge_hook_for_tests(&self) -> PeerMergeHook {
+        self.peer_merge_hook_for_tests.get()
     }
 
     pub(crate) fn take_maintenance_panic_for_tests(&self) -> Option<String> {
@@ -123,7 +142,6 @@ impl ShardContext {
         Arc::clone(&self.catalog.borrow())
     }
 
-    /// The background task queue (flush, close, drop).
     /// The mailbox of the shard that runs this shard's compaction merges, if not this one
     /// (none until every shard has started).
     pub(crate) fn merge_peer(&self) -> Option<Arc<super::mailbox::Mailbox>> {
@@ -136,6 +154,7 @@ impl ShardContext {
         &self.settings.data_dir
     }
 
+    /// The background task queue (flush, close, drop).
     pub(crate) fn background(&self) -> TaskQueueHandle {
         self.background
     }
