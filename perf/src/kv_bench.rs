@@ -534,12 +534,21 @@ async fn check_upserted<S: KvStore>(store: &S, ids: &[u64], version: u64, value_
     Ok(())
 }
 
+/// jemalloc's options in `rill-bench` (its `malloc_conf`, set in src/main.rs): transparent
+/// huge pages for its extents and metadata.
+pub const JEMALLOC_CONF: &std::ffi::CStr = c"thp:always,metadata_thp:always";
+
 /// The process's allocator, named in every system's setup.
-const ALLOCATOR: &str = if cfg!(feature = "jemalloc") {
-    "allocator: jemalloc (tikv-jemallocator, unprefixed: C and C++ allocations too; malloc_conf thp:always,metadata_thp:always), the binary's default"
-} else {
-    "allocator: the system's (glibc malloc): rill-bench built without its `jemalloc` feature"
-};
+fn allocator() -> String {
+    if cfg!(feature = "jemalloc") {
+        format!(
+            "allocator: jemalloc (tikv-jemallocator, unprefixed: C and C++ allocations too; malloc_conf {}), the binary's default",
+            JEMALLOC_CONF.to_string_lossy()
+        )
+    } else {
+        "allocator: the system's (glibc malloc): rill-bench built without its `jemalloc` feature".into()
+    }
+}
 
 /// Runs `system` in this process: `rill`, `rocksdb`, or `rocksdb-direct` (RocksDB with
 /// `use_direct_reads`, O_DIRECT reads like rill's).
@@ -565,7 +574,7 @@ pub fn run_system(system: &str, config: &KvConfig) -> Result<SystemRun> {
         other => return Err(format!("unknown system '{other}' (rill, rocksdb or rocksdb-direct)")),
     };
     run.system = system.to_string();
-    run.setup.push(ALLOCATOR.into());
+    run.setup.push(allocator());
     Ok(run)
 }
 

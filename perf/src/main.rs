@@ -6,20 +6,27 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::{Args, Parser, Subcommand};
+use rill_perf::log_append::{self, AppendConfig};
+use rill_perf::machine::Machine;
+use rill_perf::report::{self, LogAppendReport};
+use rill_perf::{criterion_summary, fio, Result};
+
 /// jemalloc for the whole process, rill's and the peers' allocations alike (the `jemalloc`
 /// feature, on by default; see perf/Cargo.toml).
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read once at its start (its `malloc_conf` symbol, a C string; the
-/// `MALLOC_CONF` environment variable still overrides them): transparent huge pages for its
+/// jemalloc's options (`rill_perf::kv_bench::JEMALLOC_CONF`), read once at its start (its
+/// `malloc_conf` symbol, a C string; the `MALLOC_CONF` environment variable still overrides
+/// them): transparent huge pages for its
 /// extents and metadata, so the block cache's gigabyte of blocks costs fewer TLB misses.
 /// Without them jemalloc's cached gets were 5-16% slower than glibc's; with them they are at
 /// glibc's (bench-results/README.md, session 16).
 #[cfg(feature = "jemalloc")]
 #[export_name = "malloc_conf"]
-pub static JEMALLOC_CONF: JemallocConf = JemallocConf(c"thp:always,metadata_thp:always".as_ptr());
+pub static JEMALLOC_CONF: JemallocConf = JemallocConf(rill_perf::kv_bench::JEMALLOC_CONF.as_ptr());
 
 /// A C string pointer that may sit in a `static` (it points at a literal).
 #[cfg(feature = "jemalloc")]
@@ -29,12 +36,6 @@ pub struct JemallocConf(*const std::ffi::c_char);
 // SAFETY: the pointer is to a `'static` C string literal, never written.
 #[cfg(feature = "jemalloc")]
 unsafe impl Sync for JemallocConf {}
-
-use clap::{Args, Parser, Subcommand};
-use rill_perf::log_append::{self, AppendConfig};
-use rill_perf::machine::Machine;
-use rill_perf::report::{self, LogAppendReport};
-use rill_perf::{criterion_summary, fio, Result};
 
 #[derive(Parser)]
 #[command(name = "rill-bench", about = "rill benchmarks, with fio as the peer")]

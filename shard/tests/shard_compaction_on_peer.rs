@@ -20,12 +20,18 @@ fn open(dir: &std::path::Path, on_peer: bool) -> Rill {
     common::open_with(config)
 }
 
-/// Writes ids 10_000..20_000 in small memtables, then waits until L0 is compacted.
-fn write_and_settle(rill: &Rill) -> BucketStats {
+/// Writes ids 10_000..20_000 in small memtables (enough to need compaction), without waiting
+/// for it.
+fn write_without_waiting(rill: &Rill) {
     let ids: Vec<i64> = (10_000..20_000).collect();
     for chunk in ids.chunks(250) {
         rill.upsert("db.users", common::users(chunk, 0)).unwrap();
     }
+}
+
+/// [`write_without_waiting`], then waits until L0 is compacted.
+fn write_and_settle(rill: &Rill) -> BucketStats {
+    write_without_waiting(rill);
     let settled = common::wait_for(Duration::from_secs(30), || {
         let s = rill.bucket_stats("db.users", 0).unwrap();
         let deeper: usize = s.sst_counts.iter().skip(1).sum();
@@ -90,10 +96,7 @@ fn shutdown_while_merges_are_out_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let rill = open(dir.path(), true);
     rill.create_table(common::pk_table("db.users", 1)).unwrap();
-    let ids: Vec<i64> = (10_000..20_000).collect();
-    for chunk in ids.chunks(250) {
-        rill.upsert("db.users", common::users(chunk, 0)).unwrap();
-    }
+    write_without_waiting(&rill);
     // No wait: compaction steps (and their merges on the peer) are likely in flight. Each
     // shard's shutdown waits for the other's merges; neither may wait for ever.
     shutdown_within(rill, Duration::from_secs(120));
@@ -103,14 +106,6 @@ fn shutdown_while_merges_are_out_loses_nothing() {
     assert!(settled.sst_counts.iter().skip(1).sum::<usize>() > 0);
     assert_all_readable(&rill);
     rill.shutdown();
-}
-
-/// Writes enough to need compaction, without waiting for it.
-fn write_without_waiting(rill: &Rill) {
-    let ids: Vec<i64> = (10_000..20_000).collect();
-    for chunk in ids.chunks(250) {
-        rill.upsert("db.users", common::users(chunk, 0)).unwrap();
-    }
 }
 
 #[test]

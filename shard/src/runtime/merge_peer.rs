@@ -38,7 +38,7 @@ use super::Request;
 
 /// How long the owner still waits for a merge's answer once the peer's mailbox is closed:
 /// the peer's shutdown waits up to `IDLE_WAIT_MAX` for running requests, the merge among them.
-pub(crate) const PEER_STOP_WAIT: Duration = Duration::from_secs(super::context::IDLE_WAIT_MAX.as_secs() + 5);
+const PEER_STOP_WAIT: Duration = Duration::from_secs(super::context::IDLE_WAIT_MAX.as_secs() + 5);
 
 /// How often the owner looks whether the peer's mailbox closed while it waits.
 const PEER_CHECK_INTERVAL: Duration = Duration::from_millis(100);
